@@ -1,0 +1,30 @@
+#!/bin/bash
+# Installs what building and testing Spot box need on Debian 12, as root. Idempotent and quick
+# when everything is present; never relies on anything installed by hand.
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+for p in build-essential pkg-config cmake chromium curl ca-certificates; do
+    pkg "$p" || need_apt+=("$p")
+done
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "deps: installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+if ! have cargo; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        echo "deps: cargo is in ~/.cargo/bin; add it to PATH" >&2
+    else
+        echo "deps: no Rust toolchain found. Install rustup (https://rustup.rs) and run again." >&2
+    fi
+    exit 1
+fi

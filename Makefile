@@ -1,0 +1,52 @@
+# Spot box — thin entry points. `make run` and `make test` are the two commands of the README.
+
+SHELL := /bin/bash
+SPOT_CACHE ?= $(HOME)/.cache/spot
+export CARGO_TARGET_DIR ?= $(SPOT_CACHE)/target
+export npm_config_cache ?= $(SPOT_CACHE)/npm
+export SPOT_BIN ?= $(CARGO_TARGET_DIR)/debug/spot
+DATA ?= .spot-data
+LISTEN ?= 0.0.0.0:8080
+CARGO ?= cargo
+
+.PHONY: all deps web web-deps spot run test test-rust test-web bench clean
+
+all: spot
+
+## Install what building and testing need (idempotent; fast when everything is there).
+deps:
+	@bash .ci/deps.sh
+
+web-deps:
+	@cd web && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --prefer-offline; fi
+
+## The browser app, built into web/dist (embedded into the daemon at compile time).
+web: web-deps
+	cd web && npm run build
+
+spot: web
+	$(CARGO) build -p spot
+
+## Build and start the box software locally (http://localhost:8080).
+run: deps spot
+	$(SPOT_BIN) --data-dir $(DATA) serve --listen $(LISTEN)
+
+## Install what the tests need and run every test.
+test: deps spot test-rust test-web
+
+test-rust:
+	$(CARGO) test --workspace --no-fail-fast
+
+test-web: web
+	cd web && npm run check && npm run test:unit && npm run test:e2e
+
+## Benchmarks: programs that print figures (fan-out, latency, RSS).
+bench: deps spot
+	$(CARGO) build --release -p spot --bins --examples
+	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
+
+clean:
+	rm -rf web/dist web/node_modules $(DATA)
+
+-include recipes/image.mk

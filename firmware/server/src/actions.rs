@@ -1,0 +1,162 @@
+//! Chat actions shared by the HTTP API and the gateway: validate, rate-limit, authorize (through
+//! `chat::perms`), store. Both transports call these, so the rules are the same on both.
+
+use crate::error::{ApiError, ApiResult};
+use crate::{now_ms, AppState};
+use chat::events::Audience;
+use chat::ids::{ChannelId, MessageId};
+use chat::model::{Message, ReadState};
+use chat::perms::{self, Action, Actor};
+use chat::{rules, Error};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Gateway and API actions with their own per-user rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limited {
+    Send,
+    Edit,
+    Delete,
+    Typing,
+    Presence,
+    ReadAck,
+}
+
+impl AppState {
+    /// Take a token for `action` by `actor`, or fail with `rate_limited`.
+    pub fn rate(&self, actor: Actor, action: Limited) -> ApiResult<()> {
+        let mut rl = self.action_limits.lock().unwrap_or_else(|e| e.into_inner());
+        rl.check(actor.id, action, Instant::now()).map_err(|wait| ApiError(Error::rate_limited(wait.as_millis() as u64)))
+    }
+}
+
+/// Per-action buckets, each with its own quota.
+pub struct ActionLimits {
+    buckets: std::collections::HashMap<Limited, chat::ratelimit::RateLimiter<chat::UserId>>,
+}
+
+impl ActionLimits {
+    pub fn new(q: &crate::Limits) -> Self {
+        use chat::ratelimit::RateLimiter;
+        let mut buckets = std::collections::HashMap::new();
+        for (k, quota) in [
+            (Limited::Send, q.send),
+            (Limited::Edit, q.edit),
+            (Limited::Delete, q.edit),
+            (Limited::Typing, q.typing),
+            (Limited::Presence, q.presence),
+            (Limited::ReadAck, q.read_ack),
+        ] {
+            buckets.insert(k, RateLimiter::new(quota));
+        }
+        ActionLimits { buckets }
+    }
+
+    fn check(&mut self, user: chat::UserId, action: Limited, now: Instant) -> Result<(), std::time::Duration> {
+        match self.buckets.get_mut(&action) {
+            Some(b) => b.check(&user, now),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendInput {
+    pub content: String,
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, store::Error> + Send + 'static,
+) -> ApiResult<T> {
+    Ok(tokio::task::spawn_blocking(f).await??)
+}
+
+pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, input: SendInput) -> ApiResult<Message> {
+    state.rate(actor, Limited::Send)?;
+    let content = rules::message_content(&input.content, state.cfg.limits.message_max_chars)?;
+    if let Some(n) = &input.nonce {
+        rules::nonce(n)?;
+    }
+    let store = state.store.clone();
+    let (msg, _created) = blocking(move || {
+        store.send_message(
+            store::NewMessage {
+                channel,
+                author: actor.id,
+                content: &content,
+                reply_to: input.reply_to,
+                nonce: input.nonce.as_deref(),
+            },
+            now_ms(),
+            |ch| perms::check(actor, Action::SendMessage { archived: ch.archived }),
+        )
+    })
+    .await?;
+    Ok(msg)
+}
+
+pub async fn edit_message(state: &AppState, actor: Actor, id: MessageId, content: String) -> ApiResult<Message> {
+    state.rate(actor, Limited::Edit)?;
+    let content = rules::message_content(&content, state.cfg.limits.message_max_chars)?;
+    let store = state.store.clone();
+    blocking(move || {
+        store.edit_message(id, &content, now_ms(), |m, ch| {
+            perms::check(actor, Action::EditMessage { author: m.author_id })?;
+            perms::check(actor, Action::SendMessage { archived: ch.archived })
+        })
+    })
+    .await
+}
+
+pub async fn delete_message(state: &AppState, actor: Actor, id: MessageId) -> ApiResult<Message> {
+    state.rate(actor, Limited::Delete)?;
+    let store = state.store.clone();
+    blocking(move || store.delete_message(id, now_ms(), |m| perms::check(actor, Action::DeleteMessage { author: m.author_id })))
+        .await
+}
+
+pub async fn read_ack(state: &AppState, actor: Actor, channel: ChannelId, message: MessageId) -> ApiResult<ReadState> {
+    state.rate(actor, Limited::ReadAck)?;
+    let store = state.store.clone();
+    blocking(move || store.mark_read(actor.id, channel, message, now_ms())).await
+}
+
+pub async fn typing(state: &AppState, actor: Actor, channel: ChannelId) -> ApiResult<()> {
+    state.rate(actor, Limited::Typing)?;
+    let store = state.store.clone();
+    let ch = blocking(move || store.channel(channel)).await?;
+    perms::check(actor, Action::SendMessage { archived: ch.archived })?;
+    state.hub.send_ephemeral(
+        Audience::Channel(channel),
+        "typing.start",
+        serde_json::json!({"channel_id": channel, "user_id": actor.id}),
+    );
+    Ok(())
+}
+
+/// A user with their live presence.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: chat::model::User,
+    pub presence: chat::model::Presence,
+}
+
+pub async fn users_with_presence(state: &AppState) -> ApiResult<Vec<UserView>> {
+    let store = state.store.clone();
+    let users = blocking(move || store.users()).await?;
+    Ok(users.into_iter().map(|u| UserView { presence: state.hub.presence_of(u.id), user: u }).collect())
+}
+
+/// Everything a client needs to start from scratch.
+pub async fn snapshot(state: &AppState, actor: Actor) -> ApiResult<serde_json::Value> {
+    let store = state.store.clone();
+    let (me, channels) = blocking(move || Ok((store.user(actor.id)?, store.channels_for(actor.id)?))).await?;
+    let users = users_with_presence(state).await?;
+    Ok(serde_json::json!({ "me": me, "users": users, "channels": channels }))
+}

@@ -1,0 +1,73 @@
+//! Extractors whose rejections speak our error format instead of axum's plain text.
+
+use crate::error::ApiError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use chat::{Error, ErrorKind};
+use serde::de::DeserializeOwned;
+
+/// A JSON body. Unknown fields are rejected by the target types (`deny_unknown_fields`).
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rej) => Err(ApiError(json_rejection(rej))),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> Error {
+    match rej {
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::invalid("unsupported_media_type", "Send the body as JSON (Content-Type: application/json).")
+        }
+        JsonRejection::JsonSyntaxError(e) => Error::invalid("invalid_json", format!("The body is not valid JSON: {}", inner(&e.body_text()))),
+        JsonRejection::JsonDataError(e) => Error::invalid("invalid_body", format!("The body has the wrong shape: {}", inner(&e.body_text()))),
+        JsonRejection::BytesRejection(e) => {
+            let text = e.body_text();
+            if text.contains("length limit") || e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(ErrorKind::TooLarge, "body_too_large", "The request body is too large.")
+            } else {
+                Error::invalid("invalid_body", "The request body could not be read.")
+            }
+        }
+        _ => Error::invalid("invalid_body", "The request body could not be read."),
+    }
+}
+
+/// axum's messages start with a generic prefix; keep the useful part, bounded.
+fn inner(s: &str) -> String {
+    let s = s.rsplit_once(": ").map_or(s, |(_, tail)| tail);
+    s.chars().take(200).collect()
+}
+
+/// Query parameters with our error format.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError(Error::invalid("invalid_query", format!("Bad query parameters: {}", inner(&e.body_text())))))
+            }
+            Err(_) => Err(ApiError(Error::invalid("invalid_query", "Bad query parameters."))),
+        }
+    }
+}
+
+/// Parse an ID from a path segment.
+pub fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
+    s.parse::<T>().map_err(|_| ApiError(Error::not_found("unknown_id", format!("{:?} is not a valid ID.", truncate(s)))))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}

@@ -1,0 +1,407 @@
+//! The realtime gateway: one WebSocket per client (README "Realtime gateway").
+//!
+//! Protocol: server `hello` → client `resume {seq}` → server replays every durable event after
+//! `seq` from SQLite (or sends a fresh snapshot when the log no longer reaches back that far) →
+//! `ready` → live events. Durable events carry their sequence number; a socket that falls more
+//! than the hub's ring behind is closed (4008) and resumes, so the server never buffers without
+//! bound. Requests (`op: request`) run the same actions as the HTTP API, rate limited per user and
+//! per action; failures are `error` events and the socket stays open.
+
+use crate::actions::{self, Limited, SendInput};
+use crate::auth::{self, Authed};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::hub::{can_receive, event_frame};
+use crate::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chat::ids::{ChannelId, MessageId, Seq};
+use chat::perms::Actor;
+use chat::Error;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{sleep_until, timeout, Instant};
+
+/// The protocol refuses frames above this outright (closes with 1009).
+pub const MAX_FRAME: usize = 1 << 20;
+/// Application limit: larger text frames get an error event and are ignored.
+pub const MAX_REQUEST: usize = 16 * 1024;
+/// How long a write may wait on a client before it is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
+/// Replay reads this many events at a time.
+const REPLAY_BATCH: usize = 500;
+
+pub mod close {
+    pub const SESSION_ENDED: u16 = 4001;
+    pub const PERMISSIONS_CHANGED: u16 = 4002;
+    pub const RESUME_EXPECTED: u16 = 4003;
+    pub const TOO_SLOW: u16 = 4008;
+    pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+}
+
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let ws = ws.map_err(|_| ApiError(Error::invalid("websocket_required", "This endpoint speaks WebSocket only.")))?;
+    if !auth::origin_ok(&state, &headers) {
+        return Err(ApiError(Error::forbidden("bad_origin", "WebSocket connections from other sites are refused.")));
+    }
+    let authed = auth::session_from_headers(&state, &headers).await?;
+    Ok(ws
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            let (id, control) = state.hub.register(authed.user.id, authed.token_hash.clone());
+            let mut conn = Conn::new(state.clone(), authed, socket, id);
+            conn.run(control).await;
+            state.hub.unregister(id);
+        })
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    op: String,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    t: Option<String>,
+    #[serde(default)]
+    d: Value,
+}
+
+/// Why a connection loop stopped.
+enum Stop {
+    /// The client went away or the socket failed.
+    Gone,
+    Close(u16, &'static str),
+}
+
+struct Conn {
+    state: Arc<AppState>,
+    actor: Actor,
+    id: u64,
+    tx: SplitSink<WebSocket, Message>,
+    rx: SplitStream<WebSocket>,
+    heartbeat: Duration,
+}
+
+impl Conn {
+    fn new(state: Arc<AppState>, authed: Authed, socket: WebSocket, id: u64) -> Self {
+        let (tx, rx) = socket.split();
+        let heartbeat = Duration::from_millis(state.cfg.heartbeat_ms);
+        Conn { actor: authed.actor(), state, id, tx, rx, heartbeat }
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), Stop> {
+        match timeout(SEND_TIMEOUT, self.tx.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Stop::Gone),
+        }
+    }
+
+    async fn send_error(&mut self, id: Option<Value>, e: &chat::Error) -> Result<(), Stop> {
+        self.send(json!({"op": "error", "id": id, "d": ErrorBody::from(e)}).to_string()).await
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = timeout(Duration::from_secs(2), self.tx.send(Message::Close(Some(frame)))).await;
+    }
+
+    async fn run(&mut self, mut control: tokio::sync::mpsc::Receiver<crate::hub::Control>) {
+        let stop = self.session(&mut control).await;
+        if let Stop::Close(code, reason) = stop {
+            tracing::debug!(conn = self.id, code, reason, "closing gateway socket");
+            self.close(code, reason).await;
+        }
+    }
+
+    async fn current_seq(&self) -> ApiResult<Seq> {
+        let store = self.state.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.current_seq()).await??)
+    }
+
+    async fn session(&mut self, control: &mut tokio::sync::mpsc::Receiver<crate::hub::Control>) -> Stop {
+        let Ok(seq) = self.current_seq().await else { return Stop::Close(1011, "internal error") };
+        let hello = json!({"op": "hello", "d": {"heartbeat_ms": self.state.cfg.heartbeat_ms, "seq": seq}});
+        if let Err(s) = self.send(hello.to_string()).await {
+            return s;
+        }
+        // Wait for `resume`.
+        let from = match timeout(RESUME_TIMEOUT, self.wait_resume()).await {
+            Ok(Ok(from)) => from,
+            Ok(Err(stop)) => return stop,
+            Err(_) => return Stop::Close(close::RESUME_EXPECTED, "resume expected"),
+        };
+        // Subscribe before reading the log's end: nothing committed after `upto` can be missed,
+        // and anything at or before it that also arrives live is skipped by `last`.
+        let (mut events, mut ephemeral) = self.state.hub.subscribe();
+        let mut last = match self.catch_up(from).await {
+            Ok(s) => s,
+            Err(stop) => return stop,
+        };
+        let mut deadline = Instant::now() + self.heartbeat * 2 + Duration::from_secs(5);
+        loop {
+            tokio::select! {
+                biased;
+                c = control.recv() => match c {
+                    Some(crate::hub::Control::Close(code, reason)) => return Stop::Close(code, reason),
+                    None => return Stop::Close(1012, "server restarting"),
+                },
+                frame = self.rx.next() => {
+                    deadline = Instant::now() + self.heartbeat * 2 + Duration::from_secs(5);
+                    match frame {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Err(s) = self.on_text(t.as_str()).await { return s; }
+                        }
+                        Some(Ok(Message::Binary(_))) => {
+                            let e = Error::invalid("binary_unsupported", "Send JSON text frames.");
+                            if let Err(s) = self.send_error(None, &e).await { return s; }
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => return Stop::Gone,
+                        Some(Err(e)) => {
+                            tracing::debug!(conn = self.id, error = %e, "gateway read failed");
+                            return Stop::Gone;
+                        }
+                    }
+                }
+                ev = events.recv() => match ev {
+                    Ok(o) => {
+                        if o.seq > last {
+                            last = o.seq;
+                            if can_receive(self.actor, o.audience) {
+                                if let Err(s) = self.send(o.frame.clone()).await { return s; }
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::info!(conn = self.id, behind = n, "gateway client too slow; closing so it resumes");
+                        return Stop::Close(close::TOO_SLOW, "too slow: resume");
+                    }
+                    Err(RecvError::Closed) => return Stop::Close(1012, "server restarting"),
+                },
+                e = ephemeral.recv() => match e {
+                    Ok(e) => {
+                        if can_receive(self.actor, e.audience) {
+                            if let Err(s) = self.send(e.frame.clone()).await { return s; }
+                        }
+                    }
+                    // Ephemeral signals are allowed to be lost.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Stop::Close(1012, "server restarting"),
+                },
+                _ = sleep_until(deadline) => return Stop::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout"),
+            }
+        }
+    }
+
+    /// Read frames until `resume` (answering heartbeats); returns the client's sequence number.
+    async fn wait_resume(&mut self) -> Result<Option<Seq>, Stop> {
+        loop {
+            let t = match self.rx.next().await {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Binary(_))) => {
+                    self.send_error(None, &Error::invalid("binary_unsupported", "Send JSON text frames.")).await?;
+                    continue;
+                }
+                _ => return Err(Stop::Gone),
+            };
+            let env: Envelope = match parse(t.as_str()) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.send_error(None, &e).await?;
+                    continue;
+                }
+            };
+            match env.op.as_str() {
+                "resume" => {
+                    #[derive(Deserialize)]
+                    struct R {
+                        seq: Option<i64>,
+                    }
+                    match serde_json::from_value::<R>(env.d) {
+                        Ok(r) => return Ok(r.seq.map(Seq)),
+                        Err(_) => {
+                            let e = Error::invalid("invalid_resume", "resume needs {\"seq\": number or null}.");
+                            self.send_error(env.id, &e).await?;
+                        }
+                    }
+                }
+                "heartbeat" => self.send(r#"{"op":"heartbeat_ack"}"#.to_owned()).await?,
+                _ => {
+                    let e = Error::invalid("resume_expected", "Send resume first.");
+                    self.send_error(env.id, &e).await?;
+                }
+            }
+        }
+    }
+
+    /// Replay what the client missed, or send a snapshot. Returns the sequence number the client
+    /// is now at.
+    async fn catch_up(&mut self, from: Option<Seq>) -> Result<Seq, Stop> {
+        let internal = |_| Stop::Close(1011, "internal error");
+        let store = self.state.store.clone();
+        let (upto, oldest) = tokio::task::spawn_blocking(move || Ok::<_, store::Error>((store.current_seq()?, store.oldest_seq()?)))
+            .await
+            .map_err(|_| Stop::Close(1011, "internal error"))?
+            .map_err(internal)?;
+        let replayable = match from {
+            Some(s) if s == upto => true,
+            Some(s) if s < upto && s.0 >= 0 => oldest.is_some_and(|o| o.0 <= s.0 + 1),
+            _ => false,
+        };
+        if let (true, Some(mut at)) = (replayable, from) {
+            while at < upto {
+                let store = self.state.store.clone();
+                let batch = tokio::task::spawn_blocking(move || store.events_after(at, upto, REPLAY_BATCH))
+                    .await
+                    .map_err(|_| Stop::Close(1011, "internal error"))?
+                    .map_err(internal)?;
+                let Some(last) = batch.last() else { break };
+                at = last.seq;
+                for e in &batch {
+                    if can_receive(self.actor, e.audience) {
+                        self.send(event_frame(e)).await?;
+                    }
+                }
+            }
+            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": true, "snapshot": null}}).to_string()).await?;
+        } else {
+            let snapshot = actions::snapshot(&self.state, self.actor).await.map_err(|_| Stop::Close(1011, "internal error"))?;
+            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": false, "snapshot": snapshot}}).to_string()).await?;
+        }
+        Ok(upto)
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
+        let env: Envelope = match parse(text) {
+            Ok(e) => e,
+            Err(e) => return self.send_error(None, &e).await,
+        };
+        match env.op.as_str() {
+            "heartbeat" => self.send(r#"{"op":"heartbeat_ack"}"#.to_owned()).await,
+            "request" => {
+                let t = env.t.clone().unwrap_or_default();
+                match self.request(&t, env.d).await {
+                    Ok(d) => self.send(json!({"op": "reply", "id": env.id, "t": t, "d": d}).to_string()).await,
+                    Err(ApiError(e)) => self.send_error(env.id, &e).await,
+                }
+            }
+            "resume" => self.send_error(env.id, &Error::invalid("already_resumed", "This socket has resumed already.")).await,
+            _ => self.send_error(env.id, &Error::invalid("unknown_op", "Unknown op.")).await,
+        }
+    }
+
+    async fn request(&mut self, t: &str, d: Value) -> ApiResult<Value> {
+        fn args<T: serde::de::DeserializeOwned>(d: Value) -> ApiResult<T> {
+            serde_json::from_value(d).map_err(|e| {
+                let msg: String = e.to_string().chars().take(200).collect();
+                ApiError(Error::invalid("invalid_request", format!("Bad request data: {msg}")))
+            })
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Send {
+            channel_id: ChannelId,
+            content: String,
+            #[serde(default)]
+            reply_to: Option<MessageId>,
+            #[serde(default)]
+            nonce: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Edit {
+            message_id: MessageId,
+            content: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Del {
+            message_id: MessageId,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Typing {
+            channel_id: ChannelId,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct PresenceSet {
+            status: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Ack {
+            channel_id: ChannelId,
+            message_id: MessageId,
+        }
+        let st = &self.state;
+        match t {
+            "message.send" => {
+                let a: Send = args(d)?;
+                let input = SendInput { content: a.content, reply_to: a.reply_to, nonce: a.nonce };
+                let m = actions::send_message(st, self.actor, a.channel_id, input).await?;
+                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
+            }
+            "message.edit" => {
+                let a: Edit = args(d)?;
+                let m = actions::edit_message(st, self.actor, a.message_id, a.content).await?;
+                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
+            }
+            "message.delete" => {
+                let a: Del = args(d)?;
+                let m = actions::delete_message(st, self.actor, a.message_id).await?;
+                Ok(json!({"message_id": m.id}))
+            }
+            "typing.start" => {
+                let a: Typing = args(d)?;
+                actions::typing(st, self.actor, a.channel_id).await?;
+                Ok(Value::Null)
+            }
+            "presence.set" => {
+                let a: PresenceSet = args(d)?;
+                st.rate(self.actor, Limited::Presence)?;
+                let idle = match a.status.as_str() {
+                    "idle" => true,
+                    "online" => false,
+                    _ => return Err(ApiError(Error::invalid("invalid_status", "status is \"online\" or \"idle\"."))),
+                };
+                st.hub.set_idle(self.actor.id, self.id, idle);
+                Ok(Value::Null)
+            }
+            "read.ack" => {
+                let a: Ack = args(d)?;
+                let r = actions::read_ack(st, self.actor, a.channel_id, a.message_id).await?;
+                Ok(serde_json::to_value(r).unwrap_or(Value::Null))
+            }
+            _ => Err(ApiError(Error::invalid("unknown_request", "Unknown request type."))),
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<Envelope, chat::Error> {
+    if text.len() > MAX_REQUEST {
+        return Err(Error::new(chat::ErrorKind::TooLarge, "frame_too_large", "Gateway frames can be at most 16 KiB."));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            Error::invalid("invalid_envelope", "Frames are {\"op\": string, \"id\"?, \"t\"?, \"d\"?}.")
+        } else {
+            Error::invalid("invalid_json", "That frame is not valid JSON.")
+        }
+    })
+}

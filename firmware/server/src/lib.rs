@@ -1,0 +1,272 @@
+//! Spot box's network face: the HTTP API, the realtime gateway, TLS, the embedded web app.
+//!
+//! [`run`] takes already-bound listeners and a shutdown future (the mini-redis shape), so tests
+//! start the real server on port 0 and the daemon decides where to listen.
+
+pub mod actions;
+pub mod api;
+mod assets;
+pub mod auth;
+pub mod error;
+mod extract;
+pub mod gateway;
+pub mod hub;
+pub mod tls;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use chat::ratelimit::{Quota, RateLimiter};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store::Store;
+use tokio::net::TcpListener;
+
+pub use hub::Hub;
+
+/// Wall-clock milliseconds since the Unix epoch: the only clock read for stored times.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The peer address of a connection, for either listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
+}
+
+/// The peer's address, as the TCP connection says (the box sits on a LAN, no proxy in front).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Rate-limit quotas and size limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub message_max_chars: usize,
+    pub send: Quota,
+    pub edit: Quota,
+    pub typing: Quota,
+    pub presence: Quota,
+    pub read_ack: Quota,
+    pub login_ip: Quota,
+    pub login_user: Quota,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            message_max_chars: chat::rules::DEFAULT_MESSAGE_MAX_CHARS,
+            send: Quota::new(10, Duration::from_millis(500)),
+            edit: Quota::new(10, Duration::from_secs(1)),
+            typing: Quota::new(3, Duration::from_secs(2)),
+            presence: Quota::new(5, Duration::from_secs(5)),
+            read_ack: Quota::new(20, Duration::from_millis(250)),
+            // Per IP: 10 attempts, then one every 30 s.
+            login_ip: Quota::new(10, Duration::from_secs(30)),
+            // Per user name: 5 failures, then one every 60 s.
+            login_user: Quota::new(5, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// What the server needs to know, already validated by the caller.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Served over TLS: cookies get `Secure`, origins are `https://`.
+    pub tls: bool,
+    /// An extra allowed origin, e.g. `https://spot.local`.
+    pub public_origin: Option<String>,
+    pub heartbeat_ms: u64,
+    /// Durable events kept for resuming clients; older ones are pruned.
+    pub event_retention: i64,
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { tls: false, public_origin: None, heartbeat_ms: 20_000, event_retention: 100_000, limits: Limits::default() }
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub hub: Hub,
+    pub cfg: ServerConfig,
+    pub login_ip: Mutex<RateLimiter<IpAddr>>,
+    pub login_user: Mutex<RateLimiter<String>>,
+    pub action_limits: Mutex<actions::ActionLimits>,
+}
+
+impl AppState {
+    /// Wire the store's commits to the hub.
+    pub fn new(store: Arc<Store>, cfg: ServerConfig) -> Arc<AppState> {
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            hub: Hub::new(),
+            login_ip: Mutex::new(RateLimiter::new(cfg.limits.login_ip)),
+            login_user: Mutex::new(RateLimiter::new(cfg.limits.login_user)),
+            action_limits: Mutex::new(actions::ActionLimits::new(&cfg.limits)),
+            cfg,
+        });
+        let weak = Arc::downgrade(&state);
+        store.set_publisher(move |events| {
+            if let Some(s) = weak.upgrade() {
+                s.hub.publish(events);
+            }
+        });
+        state
+    }
+}
+
+/// API bodies are small JSON documents.
+const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = api::routes()
+        .layer(middleware::from_fn_with_state(state.clone(), auth::origin_guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .nest("/api", api)
+        .fallback(assets::serve)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(client_ip))
+        .with_state(state)
+}
+
+async fn client_ip(mut req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0 .0.ip());
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
+    set(h, "permissions-policy", "camera=(self), microphone=(self), geolocation=()");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// Where to listen. The caller binds (port 0 in tests).
+pub struct Listeners {
+    pub main: TcpListener,
+    /// Serve `main` over TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A plain-HTTP listener that redirects everything to HTTPS.
+    pub redirect: Option<TcpListener>,
+}
+
+/// Serve until `shutdown` resolves, then drain: gateway sockets are told to reconnect (1012),
+/// in-flight requests finish (up to 10 s).
+pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let https_port = listeners.main.local_addr()?.port();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+
+    // Keep the event log bounded.
+    let pruner = {
+        let state = state.clone();
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let s = state.clone();
+                let keep = s.cfg.event_retention;
+                let _ = tokio::task::spawn_blocking(move || s.store.prune_events(keep)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = rx.wait_for(|v| *v) => break,
+                }
+            }
+        })
+    };
+
+    let redirect = listeners.redirect.map(|l| {
+        let rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let app = Router::new().fallback(move |uri: Uri, headers: axum::http::HeaderMap| async move {
+                redirect_to_https(&uri, &headers, https_port)
+            });
+            let _ = axum::serve(l, app).with_graceful_shutdown(wait(rx)).await;
+        })
+    });
+
+    let main = {
+        let rx = stop_rx.clone();
+        let svc = app.into_make_service_with_connect_info::<Peer>();
+        match listeners.tls {
+            Some(cfg) => {
+                let l = tls::TlsListener::new(listeners.main, cfg);
+                tokio::spawn(async move { axum::serve(l, svc).with_graceful_shutdown(wait(rx)).await })
+            }
+            None => tokio::spawn(async move { axum::serve(listeners.main, svc).with_graceful_shutdown(wait(rx)).await }),
+        }
+    };
+
+    shutdown.await;
+    tracing::info!("shutting down: closing gateway sockets and draining requests");
+    state.hub.close_all();
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        let _ = main.await;
+        if let Some(r) = redirect {
+            let _ = r.await;
+        }
+        while state.hub.connection_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain timed out after 10 s");
+    }
+    pruner.abort();
+    Ok(())
+}
+
+fn redirect_to_https(uri: &Uri, headers: &axum::http::HeaderMap, port: u16) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("spot.local");
+    // Strip any port (and keep IPv6 brackets).
+    let bare = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => host,
+    };
+    let valid = !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c));
+    let bare = if valid { bare } else { "spot.local" };
+    let port = if port == 443 { String::new() } else { format!(":{port}") };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::permanent(&format!("https://{bare}{port}{path}")).into_response()
+}

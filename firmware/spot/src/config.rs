@@ -1,0 +1,203 @@
+//! `spot.toml`: parsed raw (unknown keys rejected, naming the key), then validated into
+//! [`Config`], whose errors also name the key.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const FILE: &str = "spot.toml";
+pub const DB: &str = "spot.db";
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub public_origin: Option<String>,
+    pub log_format: Option<String>,
+    pub tls: Option<RawTls>,
+    pub limits: Option<RawLimits>,
+    pub gateway: Option<RawGateway>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: String,
+    pub key: String,
+    pub redirect_from: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub message_max_chars: Option<usize>,
+    pub event_retention: Option<i64>,
+    pub send_burst: Option<u32>,
+    pub send_interval_ms: Option<u64>,
+    pub login_ip_burst: Option<u32>,
+    pub login_user_burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    pub heartbeat_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub redirect_from: Option<SocketAddr>,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    pub tls: Option<Tls>,
+    pub server: server::ServerConfig,
+}
+
+fn addr(key: &str, s: &str) -> Result<SocketAddr> {
+    s.parse().with_context(|| format!("config key `{key}`: {s:?} is not an address like 0.0.0.0:8080"))
+}
+
+pub fn parse(text: &str) -> Result<RawConfig> {
+    toml::from_str(text).map_err(|e| anyhow::anyhow!("{FILE}: {}", e.to_string().trim()))
+}
+
+impl RawConfig {
+    /// Validate. `listen_override` (flag or SPOT_LISTEN) wins over the file.
+    pub fn validate(self, data_dir: &Path, listen_override: Option<&str>) -> Result<Config> {
+        let listen = match listen_override {
+            Some(l) => addr("listen (SPOT_LISTEN / --listen)", l)?,
+            None => addr("listen", self.listen.as_deref().unwrap_or("0.0.0.0:8080"))?,
+        };
+        let log_format = match self.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("config key `log_format`: {other:?} is not \"text\" or \"json\""),
+        };
+        let public_origin = match self.public_origin.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(o) if (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/') => Some(o.to_owned()),
+            Some(o) => bail!("config key `public_origin`: {o:?} must look like https://spot.local (no trailing slash)"),
+        };
+        let tls = match self.tls {
+            None => None,
+            Some(t) => {
+                let cert = data_dir.join(&t.cert);
+                let key = data_dir.join(&t.key);
+                if !cert.is_file() {
+                    bail!("config key `tls.cert`: {} does not exist", cert.display());
+                }
+                if !key.is_file() {
+                    bail!("config key `tls.key`: {} does not exist", key.display());
+                }
+                let redirect_from = t.redirect_from.as_deref().map(|r| addr("tls.redirect_from", r)).transpose()?;
+                Some(Tls { cert, key, redirect_from })
+            }
+        };
+        let mut server = server::ServerConfig { tls: tls.is_some(), public_origin, ..Default::default() };
+        if let Some(l) = self.limits {
+            if let Some(n) = l.message_max_chars {
+                if !(1..=100_000).contains(&n) {
+                    bail!("config key `limits.message_max_chars`: must be 1 to 100000");
+                }
+                server.limits.message_max_chars = n;
+            }
+            if let Some(n) = l.event_retention {
+                if n < 1 {
+                    bail!("config key `limits.event_retention`: must be at least 1");
+                }
+                server.event_retention = n;
+            }
+            if let Some(b) = l.send_burst {
+                if b == 0 {
+                    bail!("config key `limits.send_burst`: must be at least 1");
+                }
+                server.limits.send.burst = b;
+            }
+            if let Some(ms) = l.send_interval_ms {
+                if ms == 0 {
+                    bail!("config key `limits.send_interval_ms`: must be at least 1");
+                }
+                server.limits.send.every = Duration::from_millis(ms);
+            }
+            if let Some(b) = l.login_ip_burst {
+                if b == 0 {
+                    bail!("config key `limits.login_ip_burst`: must be at least 1");
+                }
+                server.limits.login_ip.burst = b;
+            }
+            if let Some(b) = l.login_user_burst {
+                if b == 0 {
+                    bail!("config key `limits.login_user_burst`: must be at least 1");
+                }
+                server.limits.login_user.burst = b;
+            }
+        }
+        if let Some(g) = self.gateway {
+            if let Some(ms) = g.heartbeat_ms {
+                if !(1_000..=120_000).contains(&ms) {
+                    bail!("config key `gateway.heartbeat_ms`: must be 1000 to 120000");
+                }
+                server.heartbeat_ms = ms;
+            }
+        }
+        Ok(Config { data_dir: data_dir.to_path_buf(), listen, log_format, tls, server })
+    }
+}
+
+pub fn load(data_dir: &Path, listen_override: Option<&str>) -> Result<Config> {
+    let path = data_dir.join(FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text)?.validate(data_dir, listen_override)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match parse(text).and_then(|r| r.validate(Path::new("/nonexistent"), None)) {
+            Ok(_) => String::new(),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert!(err("listen = \"0.0.0.0:1\"\nlistne = 3\n").contains("listne"));
+        assert!(err("[limits]\nmesage_max_chars = 3\n").contains("mesage_max_chars"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert!(err("listen = \"nope\"").contains("`listen`"));
+        assert!(err("log_format = \"xml\"").contains("`log_format`"));
+        assert!(err("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").contains("`tls.cert`"));
+        assert!(err("[limits]\nmessage_max_chars = 0\n").contains("`limits.message_max_chars`"));
+        assert!(err("listen = 5").contains("listen"));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("").and_then(|r| r.validate(Path::new("/x"), Some("127.0.0.1:0")));
+        let c = c.expect("valid");
+        assert_eq!(c.listen.port(), 0);
+        assert!(c.tls.is_none());
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+}

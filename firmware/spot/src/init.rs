@@ -1,0 +1,195 @@
+//! `spot init`: data directory, configuration, database, admin account, TLS material.
+
+use crate::config;
+use anyhow::{bail, Context, Result};
+use rand::TryRngCore;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+#[derive(clap::Args, Clone)]
+pub struct InitArgs {
+    /// Listen address written to spot.toml.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Admin user name.
+    #[arg(long)]
+    pub admin_user: Option<String>,
+    /// Admin password (generated and printed when omitted in non-interactive mode).
+    #[arg(long, env = "SPOT_ADMIN_PASSWORD")]
+    pub admin_password: Option<String>,
+    /// `none`, `self-signed`, or `cert:CERT.pem,KEY.pem` (files are copied into the data dir).
+    #[arg(long, default_value = "none")]
+    pub tls: String,
+    /// With --tls: a plain-HTTP address that redirects to HTTPS.
+    #[arg(long)]
+    pub redirect_from: Option<String>,
+    /// Never prompt.
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+impl InitArgs {
+    pub fn non_interactive_default() -> Self {
+        InitArgs {
+            listen: "0.0.0.0:8080".into(),
+            admin_user: None,
+            admin_password: std::env::var("SPOT_ADMIN_PASSWORD").ok(),
+            tls: "none".into(),
+            redirect_from: None,
+            non_interactive: true,
+        }
+    }
+}
+
+/// 20 characters from an unambiguous alphabet, from the OS CSPRNG (~110 bits).
+pub fn generate_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut out = String::new();
+    let mut buf = [0u8; 1];
+    while out.len() < 20 {
+        rand::rngs::OsRng.try_fill_bytes(&mut buf).context("system random number generator")?;
+        // Rejection sampling keeps the choice uniform.
+        let b = usize::from(buf[0]);
+        if b < 256 - 256 % ALPHABET.len() {
+            out.push(char::from(ALPHABET[b % ALPHABET.len()]));
+        }
+    }
+    Ok(out)
+}
+
+/// The given password, or one typed at the terminal (twice), or a generated one.
+/// Returns the password and whether it was generated (and so must be shown).
+pub fn password_or_prompt(given: Option<String>, prompt: &str) -> Result<(String, bool)> {
+    if let Some(p) = given {
+        chat::rules::password(&p).map_err(|e| anyhow::anyhow!(e.message))?;
+        return Ok((p, false));
+    }
+    if std::io::stdin().is_terminal() {
+        loop {
+            let a = rpassword::prompt_password(format!("{prompt} (empty: generate one): "))?;
+            if a.is_empty() {
+                break;
+            }
+            if let Err(e) = chat::rules::password(&a) {
+                eprintln!("{}", e.message);
+                continue;
+            }
+            let b = rpassword::prompt_password("Again: ")?;
+            if a == b {
+                return Ok((a, false));
+            }
+            eprintln!("The passwords differ; try again.");
+        }
+    }
+    Ok((generate_password()?, true))
+}
+
+fn prompt_line(prompt: &str, default: &str) -> Result<String> {
+    print!("{prompt} [{default}]: ");
+    std::io::stdout().flush()?;
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    let s = s.trim();
+    Ok(if s.is_empty() { default.to_owned() } else { s.to_owned() })
+}
+
+#[cfg(unix)]
+fn private_dir(p: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(p: &Path, contents: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .with_context(|| format!("creating {}", p.display()))?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
+    if data_dir.join(config::FILE).exists() {
+        bail!("{} is already initialised ({} exists)", data_dir.display(), config::FILE);
+    }
+    let interactive = !args.non_interactive && std::io::stdin().is_terminal();
+    let admin = match (&args.admin_user, interactive) {
+        (Some(u), _) => u.clone(),
+        (None, true) => prompt_line("Admin user name", "admin")?,
+        (None, false) => "admin".into(),
+    };
+    let admin = chat::rules::username(&admin).map_err(|e| anyhow::anyhow!("--admin-user: {}", e.message))?;
+    let (password, generated) = if interactive {
+        password_or_prompt(args.admin_password.clone(), &format!("Password for {admin}"))?
+    } else {
+        match &args.admin_password {
+            Some(p) => {
+                chat::rules::password(p).map_err(|e| anyhow::anyhow!("--admin-password: {}", e.message))?;
+                (p.clone(), false)
+            }
+            None => (generate_password()?, true),
+        }
+    };
+    // Validate everything before writing anything.
+    args.listen.parse::<std::net::SocketAddr>().with_context(|| format!("--listen: {:?} is not an address", args.listen))?;
+    let mut raw = config::RawConfig { listen: Some(args.listen.clone()), ..Default::default() };
+    let tls_files: Option<(Vec<u8>, Vec<u8>)> = match args.tls.as_str() {
+        "none" => None,
+        "self-signed" => {
+            let mut names = vec!["spot.local".to_owned(), "localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+            if let Some(h) = hostname() {
+                names.push(h.clone());
+                names.push(format!("{h}.local"));
+            }
+            names.sort();
+            names.dedup();
+            let (c, k) = server::tls::self_signed(&names)?;
+            Some((c.into_bytes(), k.into_bytes()))
+        }
+        other => match other.strip_prefix("cert:").and_then(|s| s.split_once(',')) {
+            Some((c, k)) => Some((
+                std::fs::read(c).with_context(|| format!("--tls: reading {c}"))?,
+                std::fs::read(k).with_context(|| format!("--tls: reading {k}"))?,
+            )),
+            None => bail!("--tls: {other:?} is not none, self-signed or cert:CERT.pem,KEY.pem"),
+        },
+    };
+    if let Some(r) = &args.redirect_from {
+        r.parse::<std::net::SocketAddr>().with_context(|| format!("--redirect-from: {r:?} is not an address"))?;
+    }
+
+    private_dir(data_dir)?;
+    if let Some((cert, key)) = &tls_files {
+        private_dir(&data_dir.join("tls"))?;
+        write_private(&data_dir.join("tls/cert.pem"), cert)?;
+        write_private(&data_dir.join("tls/key.pem"), key)?;
+        raw.tls = Some(config::RawTls { cert: "tls/cert.pem".into(), key: "tls/key.pem".into(), redirect_from: args.redirect_from.clone() });
+        // Fail now, not at first start, if the files are unusable.
+        server::tls::load(&data_dir.join("tls/cert.pem"), &data_dir.join("tls/key.pem"))?;
+    }
+    let store = store::Store::open(data_dir.join(config::DB))?;
+    let hash = bcrypt::hash(&password, server::auth::BCRYPT_COST)?;
+    let now = server::now_ms();
+    store.create_user(&admin, &admin, &hash, chat::model::Role::Admin, now).map_err(crate::domain)?;
+    store.create_channel("general", "Say hello!", now).map_err(crate::domain)?;
+    let toml = format!("# Spot box configuration. See README.md (Configuration).\n{}", toml::to_string(&raw)?);
+    // Written last: its presence means "initialised".
+    write_private(&data_dir.join(config::FILE), toml.as_bytes())?;
+    println!("Initialised {}", data_dir.display());
+    println!("Admin user: {admin}");
+    if generated {
+        println!("Admin password: {password}");
+    }
+    Ok(())
+}

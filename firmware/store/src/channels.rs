@@ -1,0 +1,166 @@
+//! Channels and per-user read positions.
+
+use crate::{optional, Result, Store};
+use chat::events::{Audience, EventKind};
+use chat::ids::{ChannelId, MessageId, UserId};
+use chat::model::{Channel, ReadState};
+use rusqlite::{params, Connection, Row};
+use serde::Serialize;
+
+const COLS: &str = "c.id, c.name, c.topic, c.position, c.archived, c.created_at,
+    (SELECT max(m.id) FROM messages m WHERE m.channel_id = c.id)";
+
+fn channel_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
+    Ok(Channel {
+        id: ChannelId(r.get(0)?),
+        name: r.get(1)?,
+        topic: r.get(2)?,
+        position: r.get(3)?,
+        archived: r.get::<_, i64>(4)? != 0,
+        created_at: r.get(5)?,
+        last_message_id: r.get::<_, Option<i64>>(6)?.map(MessageId),
+    })
+}
+
+pub(crate) fn get_channel(c: &Connection, id: ChannelId) -> Result<Channel> {
+    optional(c.query_row(&format!("SELECT {COLS} FROM channels c WHERE c.id = ?1"), [id.0], channel_row))?
+        .ok_or_else(|| chat::Error::not_found("unknown_channel", "No such channel.").into())
+}
+
+/// A channel as one user sees it: with their read position and unread count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelView {
+    #[serde(flatten)]
+    pub channel: Channel,
+    pub last_read_id: Option<MessageId>,
+    /// Unread messages by others, capped at 100 (shown as "99+").
+    pub unread_count: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub topic: Option<String>,
+    pub archived: Option<bool>,
+}
+
+impl Store {
+    pub fn create_channel(&self, name: &str, topic: &str, now: i64) -> Result<Channel> {
+        self.write(|t| {
+            let pos: i64 = t.conn().query_row("SELECT coalesce(max(position), -1) + 1 FROM channels", [], |r| r.get(0))?;
+            t.conn().execute(
+                "INSERT INTO channels (name, topic, position, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, topic, pos, now],
+            )?;
+            let ch = get_channel(t.conn(), ChannelId(t.conn().last_insert_rowid()))?;
+            t.emit(EventKind::ChannelCreate, Audience::Channel(ch.id), &ch, now)?;
+            Ok(ch)
+        })
+    }
+
+    pub fn channel(&self, id: ChannelId) -> Result<Channel> {
+        self.read(|c| get_channel(c, id))
+    }
+
+    pub fn update_channel(&self, id: ChannelId, patch: &ChannelPatch, now: i64) -> Result<Channel> {
+        self.write(|t| {
+            get_channel(t.conn(), id)?;
+            if let Some(name) = &patch.name {
+                t.conn().execute("UPDATE channels SET name = ?2 WHERE id = ?1", params![id.0, name])?;
+            }
+            if let Some(topic) = &patch.topic {
+                t.conn().execute("UPDATE channels SET topic = ?2 WHERE id = ?1", params![id.0, topic])?;
+            }
+            if let Some(a) = patch.archived {
+                t.conn().execute("UPDATE channels SET archived = ?2 WHERE id = ?1", params![id.0, a as i64])?;
+            }
+            let ch = get_channel(t.conn(), id)?;
+            t.emit(EventKind::ChannelUpdate, Audience::Channel(id), &ch, now)?;
+            Ok(ch)
+        })
+    }
+
+    /// Put channels in the given order. `ids` must name every channel exactly once.
+    pub fn reorder_channels(&self, ids: &[ChannelId], now: i64) -> Result<Vec<Channel>> {
+        self.write(|t| {
+            let mut all: Vec<i64> = {
+                let mut st = t.conn().prepare("SELECT id FROM channels")?;
+                let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+                v
+            };
+            let mut given: Vec<i64> = ids.iter().map(|c| c.0).collect();
+            all.sort_unstable();
+            given.sort_unstable();
+            if all != given {
+                return Err(chat::Error::invalid("invalid_order", "The new order must list every channel exactly once.").into());
+            }
+            let mut out = Vec::new();
+            for (pos, id) in ids.iter().enumerate() {
+                let old: i64 = t.conn().query_row("SELECT position FROM channels WHERE id = ?1", [id.0], |r| r.get(0))?;
+                if old != pos as i64 {
+                    t.conn().execute("UPDATE channels SET position = ?2 WHERE id = ?1", params![id.0, pos as i64])?;
+                    let ch = get_channel(t.conn(), *id)?;
+                    t.emit(EventKind::ChannelUpdate, Audience::Channel(*id), &ch, now)?;
+                }
+                out.push(get_channel(t.conn(), *id)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every channel, in sidebar order, with this user's read state.
+    pub fn channels_for(&self, user: UserId) -> Result<Vec<ChannelView>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {COLS}, r.last_read_id FROM channels c
+                 LEFT JOIN read_states r ON r.channel_id = c.id AND r.user_id = ?1
+                 ORDER BY c.position, c.id"
+            ))?;
+            let rows = st
+                .query_map([user.0], |r| Ok((channel_row(r)?, r.get::<_, Option<i64>>(7)?.map(MessageId))))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut count = c.prepare(
+                "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2
+                   AND author_id != ?3 AND deleted_at IS NULL LIMIT 100)",
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (channel, last_read_id) in rows {
+                let unread_count =
+                    count.query_row(params![channel.id.0, last_read_id.map_or(0, |m| m.0), user.0], |r| r.get(0))?;
+                out.push(ChannelView { channel, last_read_id, unread_count });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Move the user's read position forward to `message` (never backwards).
+    pub fn mark_read(&self, user: UserId, channel: ChannelId, message: MessageId, now: i64) -> Result<ReadState> {
+        self.write(|t| {
+            get_channel(t.conn(), channel)?;
+            let exists: bool = t.conn().query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2)",
+                params![message.0, channel.0],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(chat::Error::not_found("unknown_message", "No such message in this channel.").into());
+            }
+            let changed = t.conn().execute(
+                "INSERT INTO read_states (user_id, channel_id, last_read_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(user_id, channel_id) DO UPDATE SET last_read_id = excluded.last_read_id
+                 WHERE excluded.last_read_id > read_states.last_read_id",
+                params![user.0, channel.0, message.0],
+            )?;
+            let last: i64 = t.conn().query_row(
+                "SELECT last_read_id FROM read_states WHERE user_id = ?1 AND channel_id = ?2",
+                params![user.0, channel.0],
+                |r| r.get(0),
+            )?;
+            let state = ReadState { channel_id: channel, last_read_id: Some(MessageId(last)) };
+            if changed > 0 {
+                t.emit(EventKind::ReadStateUpdate, Audience::User(user), &state, now)?;
+            }
+            Ok(state)
+        })
+    }
+}

@@ -1,0 +1,51 @@
+# Shared by the recipes/*.sh scripts: cache locations and the private apt configuration.
+# Sourced, never run.
+
+set -euo pipefail
+
+RECIPES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$RECIPES/.." && pwd)
+
+# Slow, reusable downloads and builds live outside the clone.
+IMAGE_CACHE=${IMAGE_CACHE:-/var/cache/spot-image}
+SPOT_CACHE=${SPOT_CACHE:-$HOME/.cache/spot}
+# The debian suite the image and the cross toolchain come from.
+SUITE=bookworm
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+
+# Every heavy command runs at the lowest priority: the machine's two cores are shared.
+NICE=(nice -n 19 ionice -c3)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Seconds since the epoch, for the timing lines the scripts print.
+now() { date +%s.%N; }
+elapsed() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+
+# A private apt configuration: bookworm + backports (QEMU 10), deb-src (alsa-lib) and arm64
+# indexes (musl-dev:arm64 for the cross toolchain), without touching /etc/apt/sources.list.d
+# or the host's dpkg architectures. Use it as `APT_CONFIG=$APT_PRIVATE apt-get ...`.
+APT_DIR=$IMAGE_CACHE/apt
+APT_PRIVATE=$APT_DIR/apt.conf
+apt_private_setup() {
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/sources.list.d" "$APT_DIR/archives/partial"
+	cat >"$APT_DIR/sources.list" <<-SRC
+	deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main
+	deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE-updates main
+	deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security $SUITE-security main
+	deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE-backports main
+	deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main
+	SRC
+	cat >"$APT_PRIVATE" <<-CONF
+	Dir::Etc::SourceList "$APT_DIR/sources.list";
+	Dir::Etc::SourceParts "$APT_DIR/sources.list.d";
+	Dir::State::Lists "$APT_DIR/lists";
+	Dir::Cache::Archives "$APT_DIR/archives";
+	Acquire::Languages "none";
+	CONF
+}
+apt_private() { APT_CONFIG=$APT_PRIVATE "$@"; }
+# arm64 indexes are only fetched and used for downloads (musl-dev:arm64): the host's dpkg stays
+# single-architecture.
+ARM64=(-o 'APT::Architectures::=arm64')

@@ -1,0 +1,250 @@
+// Runs a real `spot` daemon for one test file: a fresh data dir, `spot init`,
+// `spot serve --listen 127.0.0.1:0`, and restart on the same port.
+//
+// SPOT_BIN picks the binary (default: $HOME/.cache/spot/target/debug/spot).
+// The daemon embeds web/dist at build time; if the embedded app differs from
+// the current web/dist the run stops with a message, unless
+// SPOT_E2E_SERVE_DIST=1, which serves web/dist from a small local proxy in
+// front of the daemon (API and WebSocket forwarded, Host/Origin rewritten).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const DIST = path.resolve(here, '../dist');
+
+export function spotBin(): string {
+  return process.env.SPOT_BIN || path.join(os.homedir(), '.cache/spot/target/debug/spot');
+}
+
+export interface Daemon {
+  /** Base URL the browser should use. */
+  url: string;
+  /** The daemon's own address (differs from `url` when serving web/dist via the proxy). */
+  daemonUrl: string;
+  port: number;
+  dataDir: string;
+  adminUser: string;
+  adminPassword: string;
+  /** Everything the daemon printed (for failure reports). */
+  log: string[];
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+function waitForListening(child: ChildProcess, log: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`spot serve did not print "spot listening on" within ${timeoutMs} ms.\n${log.join('')}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      const s = chunk.toString();
+      log.push(s);
+      buf += s;
+      const m = /spot listening on (https?:\/\/[^\s]+)/.exec(buf);
+      if (m) {
+        cleanup();
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`spot serve exited (code ${code}) before listening.\n${log.join('')}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (c: Buffer) => log.push(c.toString()));
+    child.on('exit', onExit);
+  });
+}
+
+export async function startDaemon(): Promise<Daemon> {
+  const bin = spotBin();
+  if (!existsSync(bin)) {
+    throw new Error(`spot binary not found at ${bin}. Build it with \`make spot\` or set SPOT_BIN.`);
+  }
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'spot-e2e-'));
+  const adminUser = 'admin';
+  const adminPassword = 'pw-' + randomBytes(12).toString('hex');
+  const log: string[] = [];
+  const init = spawnSync(
+    bin,
+    ['init', '--data-dir', dataDir, '--non-interactive', '--admin-user', adminUser, '--admin-password', adminPassword],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SPOT_LOG: process.env.SPOT_LOG ?? 'warn' } },
+  );
+  log.push(init.stdout ?? '', init.stderr ?? '');
+  if (init.status !== 0) {
+    throw new Error(`spot init failed (status ${init.status}):\n${init.stdout}\n${init.stderr}`);
+  }
+
+  let child: ChildProcess | null = null;
+  let daemonUrl = '';
+  let port = 0;
+
+  const start = async () => {
+    const listen = `127.0.0.1:${port}`;
+    for (let attempt = 0; ; attempt++) {
+      const c = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', listen], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SPOT_LOG: process.env.SPOT_LOG ?? 'info' },
+      });
+      try {
+        daemonUrl = await waitForListening(c, log);
+        child = c;
+        break;
+      } catch (e) {
+        c.kill('SIGKILL');
+        // The old socket may linger briefly after a restart on a fixed port.
+        if (port !== 0 && attempt < 10) {
+          await new Promise((r) => setTimeout(r, 300));
+          continue;
+        }
+        throw e;
+      }
+    }
+    port = Number(new URL(daemonUrl).port);
+  };
+
+  const stop = async () => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        c.kill('SIGKILL');
+      }, 10_000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  };
+
+  await start();
+
+  let url = daemonUrl;
+  let proxy: http.Server | null = null;
+  const embedded = await fetchText(daemonUrl + '/');
+  const dist = existsSync(path.join(DIST, 'index.html')) ? readFileSync(path.join(DIST, 'index.html'), 'utf8') : '';
+  if (process.env.SPOT_E2E_SERVE_DIST === '1') {
+    if (!dist) throw new Error('SPOT_E2E_SERVE_DIST=1 but web/dist is not built (npm run build).');
+    proxy = await startDistProxy(() => port);
+    url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  } else if (dist && scriptSrcs(embedded) !== scriptSrcs(dist)) {
+    await stop();
+    throw new Error(
+      'The spot binary embeds a different web app than web/dist (stale build). Rebuild it with `make spot`, ' +
+        'or run with SPOT_E2E_SERVE_DIST=1 to serve web/dist through a local proxy.',
+    );
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    get daemonUrl() {
+      return daemonUrl;
+    },
+    get port() {
+      return port;
+    },
+    dataDir,
+    adminUser,
+    adminPassword,
+    log,
+    start,
+    stop,
+    async restart() {
+      await stop();
+      await start();
+    },
+    async dispose() {
+      await stop();
+      proxy?.close();
+      if (!process.env.SPOT_E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function scriptSrcs(html: string): string {
+  return [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]).sort().join(' ');
+}
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url);
+  return res.text();
+}
+
+// ------------------------------------------------------------------ dev proxy
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
+
+function startDistProxy(upstreamPort: () => number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname.startsWith('/api/')) {
+      const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort()}` };
+      if (headers.origin) headers.origin = `http://127.0.0.1:${upstreamPort()}`;
+      const up = http.request(
+        { host: '127.0.0.1', port: upstreamPort(), method: req.method, path: req.url, headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end('{"error":{"code":"bad_gateway","message":"daemon down"}}');
+      });
+      req.pipe(up);
+      return;
+    }
+    let file = path.join(DIST, path.normalize(u.pathname).replace(/^(\.\.[/\\])+/, ''));
+    if (!file.startsWith(DIST) || !existsSync(file) || !path.extname(file)) file = path.join(DIST, 'index.html');
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const up = net.connect(upstreamPort(), '127.0.0.1', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const k = req.rawHeaders[i];
+        let v = req.rawHeaders[i + 1];
+        if (/^host$/i.test(k)) v = `127.0.0.1:${upstreamPort()}`;
+        if (/^origin$/i.test(k)) v = `http://127.0.0.1:${upstreamPort()}`;
+        lines.push(`${k}: ${v}`);
+      }
+      up.write(lines.join('\r\n') + '\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+    up.on('close', () => socket.destroy());
+    socket.on('close', () => up.destroy());
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
