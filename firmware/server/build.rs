@@ -25,16 +25,25 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut files = Vec::new();
     walk(&dist, &mut files);
+    // Copy a snapshot into OUT_DIR so a web rebuild during compilation cannot pull files away.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let snap = out_dir.join("web");
+    let _ = std::fs::remove_dir_all(&snap);
     let mut code = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let rel = f.strip_prefix(&dist).expect("under dist").to_string_lossy().replace('\\', "/");
-        let _ = writeln!(code, "    ({:?}, include_bytes!({:?})),", format!("/{rel}"), f.display().to_string());
+        let dest = snap.join(&rel);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        if std::fs::copy(f, &dest).is_err() {
+            continue;
+        }
+        let _ = writeln!(code, "    ({:?}, include_bytes!({:?})),", format!("/{rel}"), dest.display().to_string());
     }
     code.push_str("];\n");
     if !files.iter().any(|f| f.ends_with("index.html")) {
         println!("cargo:warning=web/dist has no index.html: the web app is not embedded (run `make web`)");
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("assets.rs");
+    let out = out_dir.join("assets.rs");
     std::fs::write(out, code).expect("write assets.rs");
 }

@@ -256,9 +256,50 @@ test('unread count in the sidebar and a "New messages" divider', async () => {
   await expect(divider).toHaveText('New messages');
   // The divider sits right before the first unread message.
   await expect(bob.locator('[data-testid="unread-divider"] + [data-testid="message"]')).toContainText('unread one');
-  // Opening the channel marks it read.
+  // Opening the channel marks it read, locally and on the server (read.ack).
   await expect(link).not.toHaveClass(/unread/);
   await expect(link.getByLabel(/unread/)).toHaveCount(0);
+  await expect
+    .poll(() =>
+      bob.evaluate(async (name) => {
+        const list = (await (await fetch('/api/channels')).json()) as { name: string; unread_count: number }[];
+        return list.find((c) => c.name === name)?.unread_count;
+      }, CHANNEL),
+    )
+    .toBe(0);
+});
+
+test('keyboard: Alt+Up/Down switch channels, Escape closes dialogs, focus is visible', async () => {
+  await createChannel(alice, daemon.url, 'second', 'Another room');
+  await openChannel(alice, CHANNEL);
+  const names = await alice.getByTestId('channel-list').getByRole('link').allInnerTexts();
+  const i = names.findIndex((n) => n.includes(CHANNEL));
+  const next = names[(i + 1) % names.length].replace('#', '').trim().split(/\s/)[0];
+  const composer = alice.getByTestId('composer');
+  await composer.focus();
+  await composer.press('Alt+ArrowDown');
+  await expect(alice.getByRole('heading', { level: 1, name: next, exact: true })).toBeVisible();
+  await alice.getByTestId('composer').press('Alt+ArrowUp');
+  await expect(alice.getByRole('heading', { level: 1, name: CHANNEL, exact: true })).toBeVisible();
+
+  // Delete dialog: Escape closes it and nothing is deleted.
+  const m = messages(alice, 'welcome back');
+  await m.hover();
+  await m.getByRole('button', { name: 'Delete message' }).click();
+  await expect(alice.getByRole('dialog')).toBeVisible();
+  await alice.keyboard.press('Escape');
+  await expect(alice.getByRole('dialog')).toBeHidden();
+  await expect(messages(alice, 'welcome back')).toHaveCount(1);
+
+  // Tab reaches the message actions, and the focused control has a visible outline.
+  await alice.getByTestId('composer').focus();
+  await alice.keyboard.press('Shift+Tab');
+  const focused = alice.locator(':focus');
+  const outline = await focused.evaluate((el) => {
+    const s = getComputedStyle(el);
+    return `${s.outlineStyle} ${s.outlineWidth}`;
+  });
+  expect(outline).toBe('solid 2px');
 });
 
 test('dark theme from settings', async () => {

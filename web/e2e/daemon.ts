@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -175,6 +175,10 @@ export async function startDaemon(): Promise<Daemon> {
     },
     async dispose() {
       await stop();
+      // Keep the daemon's output next to the other test artefacts.
+      const logDir = path.resolve(here, '../test-results/daemon-logs');
+      mkdirSync(logDir, { recursive: true });
+      writeFileSync(path.join(logDir, `${path.basename(dataDir)}.log`), log.join(''));
       proxy?.close();
       if (!process.env.SPOT_E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
     },

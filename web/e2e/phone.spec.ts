@@ -23,7 +23,7 @@ test('phone viewport: channel list → channel → send, one pane at a time', as
   await expect(sidebar).toBeHidden();
   await page.getByLabel('Name', { exact: true }).first().fill('phone-chat');
   await page.getByRole('button', { name: 'Create channel' }).click();
-  await expect(page.getByTestId('admin-channel')).toHaveCount(1);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Channel #phone-chat created.' })).toBeVisible();
   await page.getByRole('button', { name: 'Back to channels' }).click();
 
   // The list is the only pane shown.

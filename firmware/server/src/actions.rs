@@ -23,6 +23,11 @@ pub enum Limited {
 }
 
 impl AppState {
+    /// Limits the client should know about (to warn before the server refuses).
+    pub fn client_limits(&self) -> serde_json::Value {
+        serde_json::json!({ "message_max_chars": self.cfg.limits.message_max_chars })
+    }
+
     /// Take a token for `action` by `actor`, or fail with `rate_limited`.
     pub fn rate(&self, actor: Actor, action: Limited) -> ApiResult<()> {
         let mut rl = self.action_limits.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,5 +163,5 @@ pub async fn snapshot(state: &AppState, actor: Actor) -> ApiResult<serde_json::V
     let store = state.store.clone();
     let (me, channels) = blocking(move || Ok((store.user(actor.id)?, store.channels_for(actor.id)?))).await?;
     let users = users_with_presence(state).await?;
-    Ok(serde_json::json!({ "me": me, "users": users, "channels": channels }))
+    Ok(serde_json::json!({ "me": me, "users": users, "channels": channels, "limits": state.client_limits() }))
 }

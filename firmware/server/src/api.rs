@@ -135,8 +135,8 @@ async fn logout_all(State(state): S, a: Authed) -> ApiResult<Response> {
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, auth::set_cookie(None, state.cfg.tls))]).into_response())
 }
 
-async fn me(a: Authed) -> impl IntoResponse {
-    axum::Json(json!({"user": a.user, "csrf_token": a.csrf}))
+async fn me(State(state): S, a: Authed) -> impl IntoResponse {
+    axum::Json(json!({"user": a.user, "csrf_token": a.csrf, "limits": state.client_limits()}))
 }
 
 #[derive(Deserialize)]

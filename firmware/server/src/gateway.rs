@@ -31,13 +31,16 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 /// The protocol refuses frames above this outright (closes with 1009).
 pub const MAX_FRAME: usize = 1 << 20;
-/// Application limit: larger text frames get an error event and are ignored.
-pub const MAX_REQUEST: usize = 16 * 1024;
+/// Application limit: larger text frames get an error event and are ignored. Room for the
+/// largest message (16000 characters of up to 4 bytes) plus its envelope.
+pub const MAX_REQUEST: usize = 64 * 1024;
 /// How long a write may wait on a client before it is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const RESUME_TIMEOUT: Duration = Duration::from_secs(15);
 /// Replay reads this many events at a time.
 const REPLAY_BATCH: usize = 500;
+/// How often a socket checks that its session still exists.
+const SESSION_RECHECK: Duration = Duration::from_secs(10);
 
 pub mod close {
     pub const SESSION_ENDED: u16 = 4001;
@@ -91,6 +94,7 @@ struct Conn {
     state: Arc<AppState>,
     actor: Actor,
     id: u64,
+    token_hash: Vec<u8>,
     tx: SplitSink<WebSocket, Message>,
     rx: SplitStream<WebSocket>,
     heartbeat: Duration,
@@ -100,7 +104,7 @@ impl Conn {
     fn new(state: Arc<AppState>, authed: Authed, socket: WebSocket, id: u64) -> Self {
         let (tx, rx) = socket.split();
         let heartbeat = Duration::from_millis(state.cfg.heartbeat_ms);
-        Conn { actor: authed.actor(), state, id, tx, rx, heartbeat }
+        Conn { actor: authed.actor(), token_hash: authed.token_hash, state, id, tx, rx, heartbeat }
     }
 
     async fn send(&mut self, text: String) -> Result<(), Stop> {
@@ -152,9 +156,16 @@ impl Conn {
             Err(stop) => return stop,
         };
         let mut deadline = Instant::now() + self.heartbeat * 2 + Duration::from_secs(5);
+        // Sessions can also end outside this process (`spot user disable`, expiry): re-check.
+        let mut recheck = tokio::time::interval_at(Instant::now() + SESSION_RECHECK, SESSION_RECHECK);
         loop {
             tokio::select! {
                 biased;
+                _ = recheck.tick() => {
+                    if !self.session_alive().await {
+                        return Stop::Close(close::SESSION_ENDED, "session ended");
+                    }
+                }
                 c = control.recv() => match c {
                     Some(crate::hub::Control::Close(code, reason)) => return Stop::Close(code, reason),
                     None => return Stop::Close(1012, "server restarting"),
@@ -205,6 +216,14 @@ impl Conn {
                 _ = sleep_until(deadline) => return Stop::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout"),
             }
         }
+    }
+
+    async fn session_alive(&self) -> bool {
+        let store = self.state.store.clone();
+        let h = self.token_hash.clone();
+        let now = crate::now_ms();
+        // Only a definite "no session" ends the socket; a transient error does not.
+        !matches!(tokio::task::spawn_blocking(move || store.session(&h, now)).await, Ok(Ok(None)))
     }
 
     /// Read frames until `resume` (answering heartbeats); returns the client's sequence number.
@@ -395,7 +414,7 @@ impl Conn {
 
 fn parse(text: &str) -> Result<Envelope, chat::Error> {
     if text.len() > MAX_REQUEST {
-        return Err(Error::new(chat::ErrorKind::TooLarge, "frame_too_large", "Gateway frames can be at most 16 KiB."));
+        return Err(Error::new(chat::ErrorKind::TooLarge, "frame_too_large", "Gateway frames can be at most 64 KiB."));
     }
     serde_json::from_str(text).map_err(|e| {
         if e.is_data() {

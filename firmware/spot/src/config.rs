@@ -112,8 +112,8 @@ impl RawConfig {
         let mut server = server::ServerConfig { tls: tls.is_some(), public_origin, ..Default::default() };
         if let Some(l) = self.limits {
             if let Some(n) = l.message_max_chars {
-                if !(1..=100_000).contains(&n) {
-                    bail!("config key `limits.message_max_chars`: must be 1 to 100000");
+                if !(1..=16_000).contains(&n) {
+                    bail!("config key `limits.message_max_chars`: must be 1 to 16000");
                 }
                 server.limits.message_max_chars = n;
             }

@@ -152,6 +152,9 @@ fn serve(cfg: Config) -> Result<()> {
             Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("listening on {a}"))?),
             None => None,
         };
+        if let Some(r) = &redirect {
+            println!("spot redirect listening on http://{}", r.local_addr()?);
+        }
         let addr = main.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let state = server::AppState::new(store.clone(), cfg.server);

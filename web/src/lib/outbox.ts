@@ -28,6 +28,8 @@ export interface OutboxDeps {
   onChange(items: PendingMessage[]): void;
   /** A send failed with a reason worth telling the user. */
   onFailed?(item: PendingMessage, err: unknown): void;
+  /** The server asked us to slow down; the send is retried after the wait. */
+  onRateLimited?(item: PendingMessage, err: GatewayError): void;
   sleep?(ms: number): Promise<void>;
   maxRateLimitRetries?: number;
 }
@@ -129,6 +131,7 @@ export class Outbox {
             }
             if (code === 'rate_limited' && rateRetries < (this.deps.maxRateLimitRetries ?? 3)) {
               rateRetries++;
+              this.deps.onRateLimited?.(item, e as GatewayError);
               await (this.deps.sleep ?? defaultSleep)(Math.max(200, (e as GatewayError).retryAfterMs ?? 1000));
               if (!this.connected) {
                 item.state = 'queued';

@@ -133,23 +133,34 @@ class AppState {
       onAck: (_item, msg) => this.upsertMessage(msg, true),
       onChange: (items) => (this.pending = items),
       onFailed: (_item, err) => this.toast(`Message not sent: ${gatewayErrorText(err)}`),
+      onRateLimited: (_item, err) =>
+        this.toast(
+          `You're sending too fast: your message goes out in ${Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000))} s.`,
+          'info',
+        ),
     });
     setUnauthorizedHandler(() => this.sessionEnded());
   }
 
   // ------------------------------------------------------------ session
 
-  async boot(): Promise<void> {
+  /** Shown on the loading screen while the box cannot be reached. */
+  bootError = $state('');
+
+  async boot(attempt = 0): Promise<void> {
     try {
       const s = await api<Session>('GET', '/api/me');
+      this.bootError = '';
       this.startSession(s);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
-        this.phase = 'anon';
-      } else {
-        this.phase = 'anon';
-        this.toast(errorText(e));
+      if (e instanceof ApiError && (e.code === 'network' || e.status >= 500)) {
+        // The box is restarting or unreachable: keep trying instead of showing the login form.
+        this.bootError = `${errorText(e)} Retrying…`;
+        setTimeout(() => void this.boot(attempt + 1), Math.min(10_000, 1000 * 2 ** attempt));
+        return;
       }
+      this.bootError = '';
+      this.phase = 'anon';
     }
   }
 
@@ -614,6 +625,9 @@ class AppState {
   // ------------------------------------------------------------ actions
 
   sendMessage(channelId: string, content: string, replyTo: string | null): void {
+    // Sending takes you to the present, where the message will appear.
+    const v = this.views[channelId];
+    if (v && v.loaded && !v.atLatest) void this.loadLatest(channelId, true);
     this.outbox.enqueue(channelId, content, replyTo);
     this.lastTypingSent[channelId] = 0;
   }

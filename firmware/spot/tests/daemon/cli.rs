@@ -1,0 +1,176 @@
+//! The command line: version, init, users, backup while serving, config errors, systemd
+//! notification, JSON logs.
+
+use crate::harness::*;
+use serde_json::json;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+fn run(d: &Daemon, args: &[&str]) -> std::process::Output {
+    spot(d.dir.path()).args(args).output().expect("run spot")
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn version_is_printed() {
+    let o = std::process::Command::new(BIN).arg("--version").output().expect("run");
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).trim(), format!("spot {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn init_refuses_to_run_twice_and_validates_flags() {
+    let dir = tempfile::tempdir().expect("dir");
+    let o = spot(dir.path()).args(["init", "--non-interactive"]).output().expect("init");
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("Admin user: admin"));
+    let pw = out.lines().find_map(|l| l.strip_prefix("Admin password: ")).expect("generated password");
+    assert_eq!(pw.len(), 20);
+    let o = spot(dir.path()).args(["init", "--non-interactive"]).output().expect("init");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already initialised"));
+    let other = tempfile::tempdir().expect("dir");
+    let o = spot(&other.path().join("d")).args(["init", "--non-interactive", "--admin-password", "short"]).output().expect("init");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--admin-password"));
+    assert!(!other.path().join("d/spot.toml").exists(), "nothing written on a bad flag");
+    let o = spot(&other.path().join("e")).args(["init", "--non-interactive", "--tls", "bogus"]).output().expect("init");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tls"));
+}
+
+#[tokio::test]
+async fn users_are_managed_from_the_command_line() {
+    let d = Daemon::start();
+    let o = run(&d, &["user", "add", "dave", "--password", "dave-password"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&d, &["user", "add", "erin"]);
+    let pw = stdout(&o).lines().find_map(|l| l.strip_prefix("password: ")).expect("generated").to_owned();
+    let list = stdout(&run(&d, &["user", "list"]));
+    assert!(list.contains("dave") && list.contains("erin") && list.contains("admin"));
+    let erin = Client::new(&d);
+    erin.login("erin", &pw).await.expect_status(200);
+    let dave = Client::new(&d);
+    dave.login("dave", "dave-password").await.expect_status(200);
+    let o = run(&d, &["user", "add", "dave", "--password", "dave-password"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("username_taken"));
+    // reset-password ends sessions; disable ends sessions.
+    assert!(run(&d, &["user", "reset-password", "dave", "--password", "dave-password-2"]).status.success());
+    dave.get("/api/me").await.expect_error(401, "unauthenticated");
+    Client::new(&d).login("dave", "dave-password-2").await.expect_status(200);
+    let (mut gw, _) = erin.gateway(None).await;
+    assert!(run(&d, &["user", "disable", "erin"]).status.success());
+    erin.get("/api/me").await.expect_error(401, "unauthenticated");
+    // The running daemon notices within its session re-check interval.
+    assert_eq!(gw.closed().await, Some(4001));
+    let o = run(&d, &["user", "disable", "nobody"]);
+    assert!(!o.status.success());
+}
+
+#[tokio::test]
+async fn backup_is_consistent_while_serving() {
+    let d = Daemon::start_with("[limits]\nsend_burst = 100000\nsend_interval_ms = 1", &[]);
+    let admin = d.admin().await;
+    let ch = admin.general().await;
+    let (mut gw, _) = admin.gateway(None).await;
+    // Keep writing while the backup runs.
+    let writer = tokio::spawn(async move {
+        for i in 0..300 {
+            gw.request(&format!("{i}"), "message.send", json!({"channel_id": ch, "content": format!("m{i}")})).await;
+            gw.pending.clear();
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dest = d.dir.path().join("backup.db");
+    let o = run(&d, &["backup", dest.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    writer.await.expect("writer");
+    let b = store::Store::open(&dest).expect("open backup");
+    assert_eq!(b.integrity_check().expect("check"), "ok");
+    assert!(b.user_credentials("admin").expect("query").is_some());
+    let n = b.message_count().expect("count");
+    assert!(n <= 300);
+    let o = run(&d, &["backup", dest.to_str().expect("path")]);
+    assert!(!o.status.success(), "refuses to overwrite");
+}
+
+#[test]
+fn config_errors_name_the_key_and_stop_the_daemon() {
+    let d = Daemon::start();
+    let mut dd = d;
+    dd.kill9();
+    let p = dd.dir.path().join("spot.toml");
+    let good = std::fs::read_to_string(&p).expect("config");
+    std::fs::write(&p, format!("colour = \"blue\"\n{good}")).expect("write");
+    let o = spot(dd.dir.path()).args(["serve", "--listen", "127.0.0.1:0"]).output().expect("serve");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("colour"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&p, good.replace("0.0.0.0:8080", "not-an-address")).expect("write");
+    let o = spot(dd.dir.path()).arg("serve").output().expect("serve");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`listen`"), "{}", String::from_utf8_lossy(&o.stderr));
+    // The environment overrides the address.
+    std::fs::write(&p, &good).expect("write");
+    let mut child = spot(dd.dir.path())
+        .arg("serve")
+        .env("SPOT_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("line");
+    assert!(line.starts_with("spot listening on http://127.0.0.1:"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn systemd_gets_ready_watchdog_and_stopping_and_sigterm_drains() {
+    let mut d = Daemon::start();
+    d.kill9();
+    let sock_path = d.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    d.spawn_env("127.0.0.1:0", &[("NOTIFY_SOCKET", sock_path.to_str().expect("path")), ("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "$$")]);
+    let mut seen = String::new();
+    let mut buf = [0u8; 512];
+    let t0 = Instant::now();
+    while !(seen.contains("READY=1") && seen.contains("WATCHDOG=1")) && t0.elapsed() < Duration::from_secs(10) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.push('\n');
+        }
+    }
+    assert!(seen.contains("READY=1"), "{seen}");
+    assert!(seen.contains("WATCHDOG=1"), "{seen}");
+    let status = d.stop();
+    assert!(status.success(), "SIGTERM leads to a clean exit: {status:?}");
+    let mut rest = String::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        rest.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if rest.contains("STOPPING=1") {
+            break;
+        }
+    }
+    assert!(rest.contains("STOPPING=1"), "{rest}");
+}
+
+#[test]
+fn logs_can_be_json() {
+    let mut d = Daemon::start();
+    d.kill9();
+    let before = d.logs().len();
+    d.spawn_env("127.0.0.1:0", &[("SPOT_LOG_FORMAT", "json")]);
+    d.stop();
+    let logs = d.logs();
+    let new: Vec<&str> = logs[before..].lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!new.is_empty());
+    for l in new {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The realtime gateway: hello/resume/ready, exact replay, snapshots, rate limits, bounded queues.
+
+use crate::harness::*;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn hello_then_a_snapshot_then_events_with_increasing_sequence_numbers() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let ch = admin.general().await;
+    let mut gw = admin.gateway_raw(None).await.expect("connect");
+    let hello = gw.next_op("hello").await;
+    assert_eq!(hello["d"]["heartbeat_ms"], 20000);
+    gw.send(json!({"op": "heartbeat"})).await;
+    assert_eq!(gw.next().await.expect("ack")["op"], "heartbeat_ack");
+    gw.send(json!({"op": "request", "id": "x", "t": "message.send", "d": {}})).await;
+    assert_eq!(gw.next().await.expect("err")["d"]["code"], "resume_expected");
+    gw.send(json!({"op": "resume", "d": {"seq": null}})).await;
+    let ready = gw.next_op("ready").await;
+    assert_eq!(ready["d"]["resumed"], false);
+    let snap = &ready["d"]["snapshot"];
+    assert_eq!(snap["me"]["username"], "admin");
+    assert_eq!(snap["channels"][0]["name"], "general");
+    let mut last = ready["d"]["seq"].as_i64().expect("seq");
+    for i in 0..5 {
+        admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": format!("m{i}")})).await.expect_status(201);
+        let ev = gw.next_event("message.create").await;
+        let s = ev["s"].as_i64().expect("seq");
+        assert!(s > last, "sequence numbers increase");
+        last = s;
+    }
+    gw.send(json!({"op": "resume", "d": {"seq": 0}})).await;
+    assert_eq!(gw.next().await.expect("err")["d"]["code"], "already_resumed");
+}
+
+#[tokio::test]
+async fn a_resumed_client_gets_exactly_what_it_missed_even_across_a_restart() {
+    let mut d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let (mut gw, ready) = bob.gateway(None).await;
+    let mut seq = ready["d"]["seq"].as_i64().expect("seq");
+    admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": "seen"})).await.expect_status(201);
+    seq = gw.next_event("message.create").await["s"].as_i64().unwrap_or(seq);
+    drop(gw);
+    // Missed while away: three messages, an edit, a delete, a channel.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let m = admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": format!("missed {i}")})).await.expect_status(201);
+        ids.push(m.body["id"].as_str().expect("id").to_owned());
+    }
+    admin.patch(&format!("/api/messages/{}", ids[0]), json!({"content": "missed 0 (edited)"})).await.expect_status(200);
+    admin.delete(&format!("/api/messages/{}", ids[1])).await.expect_status(204);
+    admin.post("/api/channels", json!({"name": "new"})).await.expect_status(201);
+    // The daemon restarts; the client comes back with its sequence number.
+    d.stop();
+    d.restart_same_port();
+    let (mut gw, ready) = bob.gateway(Some(seq)).await;
+    assert_eq!(ready["d"]["resumed"], true);
+    assert!(ready["d"]["snapshot"].is_null());
+    let kinds: Vec<&str> = gw.replayed.iter().filter_map(|e| e["t"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["message.create", "message.create", "message.create", "message.update", "message.delete", "channel.create"],
+        "exactly the missed events, in order"
+    );
+    let seqs: Vec<i64> = gw.replayed.iter().filter_map(|e| e["s"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert!(seqs[0] > seq);
+    // Then live events continue, without repeating the replay.
+    admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": "live"})).await.expect_status(201);
+    let ev = gw.next_event("message.create").await;
+    assert_eq!(ev["d"]["content"], "live");
+    assert!(ev["s"].as_i64().unwrap_or(0) > *seqs.last().unwrap_or(&0));
+    // Resuming at the head replays nothing.
+    let head = ev["s"].as_i64().expect("seq");
+    let (gw2, ready) = bob.gateway(Some(head)).await;
+    assert_eq!(ready["d"]["resumed"], true);
+    assert!(gw2.replayed.is_empty());
+}
+
+#[tokio::test]
+async fn a_client_too_far_behind_gets_a_fresh_snapshot() {
+    let mut d = Daemon::start_with("[limits]\nevent_retention = 5\nsend_burst = 1000", &[]);
+    let admin = d.admin().await;
+    let ch = admin.general().await;
+    for i in 0..20 {
+        admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": format!("m{i}")})).await.expect_status(201);
+    }
+    // Pruning runs at start.
+    d.stop();
+    d.restart_same_port();
+    let (gw, ready) = admin.gateway(Some(1)).await;
+    assert_eq!(ready["d"]["resumed"], false);
+    assert_eq!(ready["d"]["snapshot"]["channels"][0]["name"], "general");
+    assert!(gw.replayed.is_empty());
+    // A sequence number from the future (another database) also gets a snapshot.
+    let (_, ready) = admin.gateway(Some(1_000_000)).await;
+    assert_eq!(ready["d"]["resumed"], false);
+}
+
+#[tokio::test]
+async fn actions_are_rate_limited_per_user_and_per_action_without_dropping_the_socket() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let (mut gw, _) = admin.gateway(None).await;
+    let mut limited = None;
+    for i in 0..30 {
+        let r = gw.request(&format!("s{i}"), "message.send", json!({"channel_id": ch, "content": format!("spam {i}")})).await;
+        if r["op"] == "error" {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("sending is rate limited");
+    assert_eq!(limited["d"]["code"], "rate_limited");
+    assert!(limited["d"]["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0 && ms <= 1000));
+    // Same socket, other action: fine.
+    let t = gw.request("t", "typing.start", json!({"channel_id": ch})).await;
+    assert_eq!(t["op"], "reply", "{t}");
+    // Typing has its own (tighter) bucket.
+    let mut typing_limited = false;
+    for i in 0..5 {
+        if gw.request(&format!("t{i}"), "typing.start", json!({"channel_id": ch})).await["op"] == "error" {
+            typing_limited = true;
+        }
+    }
+    assert!(typing_limited, "typing is rate limited");
+    // Another user is unaffected; HTTP shares the user's send bucket.
+    bob.post(&format!("/api/channels/{ch}/messages"), json!({"content": "bob is fine"})).await.expect_status(201);
+    admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": "over HTTP"})).await.expect_error(429, "rate_limited");
+    // The socket is still open and working after the wait.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let ok = gw.request("after", "message.send", json!({"channel_id": ch, "content": "later"})).await;
+    assert_eq!(ok["op"], "reply", "{ok}");
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_is_disconnected_and_resumes_without_loss() {
+    // Big messages and no send limit, so the slow socket's kernel buffers fill quickly.
+    let d = Daemon::start_with("[limits]\nmessage_max_chars = 16000\nsend_burst = 100000\nsend_interval_ms = 1", &[]);
+    let admin = d.admin().await;
+    let reader = d.admin().await;
+    let ch = admin.general().await;
+    let (mut slow, ready) = reader.gateway(None).await;
+    let start_seq = ready["d"]["seq"].as_i64().expect("seq");
+    let (mut sender, _) = admin.gateway(None).await;
+    let body = "x".repeat(15_000);
+    let total = 2200;
+    let mut sent = Vec::new();
+    for i in 0..total {
+        let r = sender.request(&format!("{i}"), "message.send", json!({"channel_id": ch, "content": format!("{i} {body}")})).await;
+        assert_eq!(r["op"], "reply");
+        sent.push(r["d"]["id"].as_str().expect("id").to_owned());
+        sender.pending.clear();
+    }
+    // The slow socket was closed by the server (4008, or dropped outright if even the close
+    // frame could not be written). Drain what it buffered.
+    let mut got = Vec::new();
+    let mut last_seq = start_seq;
+    while let Some(f) = slow.next_within(Duration::from_secs(5)).await {
+        if f["t"] == "message.create" {
+            got.push(f["d"]["id"].as_str().expect("id").to_owned());
+            last_seq = f["s"].as_i64().expect("seq");
+        }
+    }
+    assert!(got.len() < total, "the server buffered everything for a client that did not read");
+    assert!(slow.close.is_none_or(|c| c == 4008), "close code {:?}", slow.close);
+    // Resume from the last event it saw: the rest arrives, exactly once.
+    let (gw, ready) = reader.gateway(Some(last_seq)).await;
+    assert_eq!(ready["d"]["resumed"], true);
+    got.extend(gw.replayed.iter().filter(|e| e["t"] == "message.create").filter_map(|e| e["d"]["id"].as_str().map(str::to_owned)));
+    assert_eq!(got, sent, "every message exactly once, in order");
+}

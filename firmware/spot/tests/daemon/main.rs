@@ -1,0 +1,11 @@
+//! Integration tests: the real `spot` daemon on port 0 with a temporary data dir, driven over
+//! HTTP and WebSocket like the browser does. One test binary for the crate.
+
+mod harness;
+
+mod auth;
+mod chat;
+mod cli;
+mod durability;
+mod gateway;
+mod robustness;
