@@ -4,7 +4,7 @@ SHELL := /bin/bash
 SPOT_CACHE ?= $(HOME)/.cache/spot
 export CARGO_TARGET_DIR ?= $(SPOT_CACHE)/target
 export npm_config_cache ?= $(SPOT_CACHE)/npm
-export SPOT_BIN ?= $(CARGO_TARGET_DIR)/debug/spot
+DEV_BIN = $(CARGO_TARGET_DIR)/debug/spot
 DATA ?= .spot-data
 LISTEN ?= 0.0.0.0:8080
 CARGO ?= cargo
@@ -30,7 +30,7 @@ spot: web
 
 ## Build and start the box software locally (http://localhost:8080).
 run: deps spot
-	$(SPOT_BIN) --data-dir $(DATA) serve --listen $(LISTEN)
+	$(DEV_BIN) --data-dir $(DATA) serve --listen $(LISTEN)
 
 ## Install what the tests need and run every test.
 test: deps spot test-rust test-web
@@ -39,7 +39,7 @@ test-rust:
 	$(CARGO) test --workspace --no-fail-fast
 
 test-web: web
-	cd web && npm run check && npm run test:unit && npm run test:e2e
+	cd web && npm run check && npm run test:unit && SPOT_BIN=$(DEV_BIN) npm run test:e2e
 
 ## Benchmarks: programs that print figures (fan-out, latency, RSS).
 bench: deps spot

@@ -83,7 +83,7 @@ install -m644 "$ROOT/$UBOOT" "$BOOT/u-boot.bin"
 if [ "$PI_FIRMWARE" = yes ]; then
 	cp "$ROOT"/usr/lib/raspi-firmware/{bootcode.bin,start*.elf,fixup*.dat} "$BOOT/"
 	# Upstream device trees for Pi 3 B/B+, Pi 4 B/400/CM4 and Zero 2 W (config.txt: upstream_kernel=1).
-	cp "$ROOT"/usr/lib/linux-image-"$kver"/broadcom/bcm{2837,2710,2711}-rpi*.dtb "$BOOT/"
+	cp "$ROOT"/usr/lib/linux-image-"$kver"/broadcom/bcm{2837,2711}-rpi*.dtb "$BOOT/"
 	install -m644 "$BOARD_DIR/config.txt" "$BOOT/config.txt"
 fi
 # The disk id (MBR signature, the PARTUUID prefix) is derived from the inputs, like every UUID here.

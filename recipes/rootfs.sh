@@ -18,7 +18,10 @@ source "$RECIPES/epoch.sh"
 
 packages() { cat "$RECIPES/packages.txt" "$TOP/board/$BOARD/packages" | sed 's/#.*//' | xargs; }
 PKGS=$(packages)
-KEY=$( (echo "$SUITE $PKGS $SOURCE_DATE_EPOCH"; cat "$RECIPES/rootfs.sh" "$RECIPES/initramfs-modules") | sha256sum | cut -c1-16)
+# Bump when the mmdebstrap invocation below changes in a way that changes the tree.
+RECIPE_REV=1
+# File times are clamped to SOURCE_DATE_EPOCH by image.sh, so the epoch is not part of the key.
+KEY=$( (echo "$SUITE $PKGS $RECIPE_REV"; cat "$RECIPES/initramfs-modules") | sha256sum | cut -c1-16)
 # Boards with the same package set (rpi3, rpi4, zero2w) share one tree.
 OUT=$IMAGE_CACHE/rootfs/$KEY
 if [ -d "$OUT" ] && [ -z "${REFRESH:-}" ]; then

@@ -3,15 +3,11 @@
 //
 // SPOT_BIN picks the binary (default: $HOME/.cache/spot/target/debug/spot).
 // The daemon embeds web/dist at build time; if the embedded app differs from
-// the current web/dist the run stops with a message, unless
-// SPOT_E2E_SERVE_DIST=1, which serves web/dist from a small local proxy in
-// front of the daemon (API and WebSocket forwarded, Host/Origin rewritten).
+// the current web/dist the run stops with a message (rebuild with `make spot`).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +20,8 @@ export function spotBin(): string {
 }
 
 export interface Daemon {
-  /** Base URL the browser should use. */
+  /** The daemon's base URL (http://127.0.0.1:PORT). */
   url: string;
-  /** The daemon's own address (differs from `url` when serving web/dist via the proxy). */
-  daemonUrl: string;
   port: number;
   dataDir: string;
   adminUser: string;
@@ -92,7 +86,7 @@ export async function startDaemon(): Promise<Daemon> {
   }
 
   let child: ChildProcess | null = null;
-  let daemonUrl = '';
+  let url = '';
   let port = 0;
 
   const start = async () => {
@@ -103,7 +97,7 @@ export async function startDaemon(): Promise<Daemon> {
         env: { ...process.env, SPOT_LOG: process.env.SPOT_LOG ?? 'info' },
       });
       try {
-        daemonUrl = await waitForListening(c, log);
+        url = await waitForListening(c, log);
         child = c;
         break;
       } catch (e) {
@@ -116,7 +110,7 @@ export async function startDaemon(): Promise<Daemon> {
         throw e;
       }
     }
-    port = Number(new URL(daemonUrl).port);
+    port = Number(new URL(url).port);
   };
 
   const stop = async () => {
@@ -137,28 +131,21 @@ export async function startDaemon(): Promise<Daemon> {
 
   await start();
 
-  let url = daemonUrl;
-  let proxy: http.Server | null = null;
-  const embedded = await fetchText(daemonUrl + '/');
+  // The daemon serves the app it embedded at build time: make sure it is the current web/dist.
+  const embedded = await fetchText(url + '/');
   const dist = existsSync(path.join(DIST, 'index.html')) ? readFileSync(path.join(DIST, 'index.html'), 'utf8') : '';
-  if (process.env.SPOT_E2E_SERVE_DIST === '1') {
-    if (!dist) throw new Error('SPOT_E2E_SERVE_DIST=1 but web/dist is not built (npm run build).');
-    proxy = await startDistProxy(() => port);
-    url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
-  } else if (dist && scriptSrcs(embedded) !== scriptSrcs(dist)) {
+  if (dist && scriptSrcs(embedded) !== scriptSrcs(dist)) {
     await stop();
+    rmSync(dataDir, { recursive: true, force: true });
     throw new Error(
-      'The spot binary embeds a different web app than web/dist (stale build). Rebuild it with `make spot`, ' +
-        'or run with SPOT_E2E_SERVE_DIST=1 to serve web/dist through a local proxy.',
+      'The spot binary embeds a different web app than web/dist (stale build). Rebuild it with `make spot` ' +
+        '(from the repository root), or point SPOT_BIN at a binary built from the current web/dist.',
     );
   }
 
   return {
     get url() {
       return url;
-    },
-    get daemonUrl() {
-      return daemonUrl;
     },
     get port() {
       return port;
@@ -179,7 +166,6 @@ export async function startDaemon(): Promise<Daemon> {
       const logDir = path.resolve(here, '../test-results/daemon-logs');
       mkdirSync(logDir, { recursive: true });
       writeFileSync(path.join(logDir, `${path.basename(dataDir)}.log`), log.join(''));
-      proxy?.close();
       if (!process.env.SPOT_E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -192,63 +178,4 @@ function scriptSrcs(html: string): string {
 async function fetchText(url: string): Promise<string> {
   const res = await fetch(url);
   return res.text();
-}
-
-// ------------------------------------------------------------------ dev proxy
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-};
-
-function startDistProxy(upstreamPort: () => number): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname.startsWith('/api/')) {
-      const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort()}` };
-      if (headers.origin) headers.origin = `http://127.0.0.1:${upstreamPort()}`;
-      const up = http.request(
-        { host: '127.0.0.1', port: upstreamPort(), method: req.method, path: req.url, headers },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => {
-        res.writeHead(502, { 'content-type': 'application/json' });
-        res.end('{"error":{"code":"bad_gateway","message":"daemon down"}}');
-      });
-      req.pipe(up);
-      return;
-    }
-    let file = path.join(DIST, path.normalize(u.pathname).replace(/^(\.\.[/\\])+/, ''));
-    if (!file.startsWith(DIST) || !existsSync(file) || !path.extname(file)) file = path.join(DIST, 'index.html');
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const up = net.connect(upstreamPort(), '127.0.0.1', () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const k = req.rawHeaders[i];
-        let v = req.rawHeaders[i + 1];
-        if (/^host$/i.test(k)) v = `127.0.0.1:${upstreamPort()}`;
-        if (/^origin$/i.test(k)) v = `http://127.0.0.1:${upstreamPort()}`;
-        lines.push(`${k}: ${v}`);
-      }
-      up.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length) up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-    });
-    up.on('error', () => socket.destroy());
-    socket.on('error', () => up.destroy());
-    up.on('close', () => socket.destroy());
-    socket.on('close', () => up.destroy());
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }

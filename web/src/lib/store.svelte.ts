@@ -5,8 +5,10 @@
 import { api, ApiError, errorText, setCsrfToken, setUnauthorizedHandler } from './api';
 import { Gateway, GatewayError, gatewayUrl, type GatewayStatus, type ReadyPayload } from './gateway';
 import { cmpId, idGt, lowerBound, mergeById } from './ids';
+import { DEFAULT_MESSAGE_MAX_CHARS, parseMessageMaxChars } from './limits';
 import { Outbox, type PendingMessage } from './outbox';
 import { router } from './router.svelte';
+import { noteTyping, typingUserIds, type TypingMap } from './typing';
 import type { Channel, Message, Presence, Session, Snapshot, User } from './types';
 
 export const PAGE = 50;
@@ -92,7 +94,9 @@ class AppState {
   channels = $state<Channel[]>([]);
   views = $state<Record<string, ChannelView>>({});
   pending = $state<PendingMessage[]>([]);
-  typing = $state<Record<string, Record<string, number>>>({});
+  typing = $state<TypingMap>({});
+  /** The box's `limits.message_max_chars` (from /api/me and the gateway snapshot). */
+  messageMaxChars = $state(DEFAULT_MESSAGE_MAX_CHARS);
   status = $state<GatewayStatus>('closed');
   toasts = $state<Toast[]>([]);
   openChannelId = $state<string | null>(null);
@@ -207,6 +211,7 @@ class AppState {
   private startSession(s: Session): void {
     setCsrfToken(s.csrf_token);
     this.me = s.user;
+    this.setLimits(s.limits);
     this.users = { ...this.users, [s.user.id]: { ...this.users[s.user.id], ...s.user } };
     this.phase = 'ready';
     void this.loadInitial();
@@ -222,6 +227,7 @@ class AppState {
     this.channels = [];
     this.views = {};
     this.typing = {};
+    this.messageMaxChars = DEFAULT_MESSAGE_MAX_CHARS;
     this.parents = {};
     this.outbox.items = [];
     this.pending = [];
@@ -297,6 +303,13 @@ class AppState {
     if (s.me) this.me = { ...this.me, ...s.me };
     if (Array.isArray(s.users)) this.setUsers(s.users);
     if (Array.isArray(s.channels)) this.channels = sortChannels(s.channels.map((c) => ({ ...c })));
+    this.setLimits(s.limits);
+  }
+
+  /** Applies a `limits` object from the box; without one (older boxes) the current value stays. */
+  private setLimits(limits: unknown): void {
+    const n = parseMessageMaxChars(limits);
+    if (n !== null) this.messageMaxChars = n;
   }
 
   private onEvent(t: string, d: unknown): void {
@@ -348,11 +361,8 @@ class AppState {
 
   private onEphemeral(t: string, d: unknown): void {
     if (t === 'typing.start') {
-      const o = d as { channel_id: string; user_id: string };
-      if (!o || o.user_id == null || String(o.user_id) === this.me?.id) return;
-      const ch = String(o.channel_id);
-      this.typing[ch] = { ...(this.typing[ch] ?? {}), [String(o.user_id)]: Date.now() + TYPING_SHOW_MS };
-      this.now = Date.now();
+      // The sender gets its own typing.start back: noteTyping ignores it.
+      if (noteTyping(this.typing, d, this.me?.id, Date.now() + TYPING_SHOW_MS)) this.now = Date.now();
     } else if (t === 'presence.update') {
       const o = d as { user_id: string; status?: Presence; presence?: Presence };
       const u = this.users[String(o.user_id)];
@@ -691,15 +701,11 @@ class AppState {
     }, 400);
   }
 
-  /** Users typing in a channel right now (excluding me). */
+  /** Users typing in a channel right now (never me). */
   typers(channelId: string): User[] {
-    const t = this.typing[channelId];
-    if (!t) return [];
-    const out: User[] = [];
-    for (const [uid, until] of Object.entries(t)) {
-      if (until > this.now && this.users[uid]) out.push(this.users[uid]);
-    }
-    return out;
+    return typingUserIds(this.typing, channelId, this.me?.id, this.now)
+      .map((uid) => this.users[uid])
+      .filter((u): u is User => !!u);
   }
 
   displayName(userId: string): string {

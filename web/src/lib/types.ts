@@ -50,13 +50,20 @@ export interface CreatedInvite {
   expires_at: number | null;
 }
 
+/** Limits the box enforces (absent from older boxes). */
+export interface Limits {
+  message_max_chars: number;
+}
+
 export interface Session {
   user: User;
   csrf_token: string;
+  limits?: Limits;
 }
 
 export interface Snapshot {
   channels: Channel[];
   users: User[];
   me: User;
+  limits?: Limits;
 }
