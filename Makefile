@@ -9,13 +9,16 @@ DATA ?= .spot-data
 LISTEN ?= 0.0.0.0:8080
 CARGO ?= cargo
 
-.PHONY: all deps web web-deps spot run test test-rust test-web bench clean
+.PHONY: all deps deps-build web web-deps spot run test test-rust test-web bench clean
 
 all: spot
 
 ## Install what building and testing need (idempotent; fast when everything is there).
 deps:
-	@bash .ci/deps.sh
+	@bash .ci/deps.sh test
+
+deps-build:
+	@bash .ci/deps.sh build
 
 web-deps:
 	@cd web && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
@@ -29,7 +32,7 @@ spot: web
 	$(CARGO) build -p spot
 
 ## Build and start the box software locally (http://localhost:8080).
-run: deps spot
+run: deps-build spot
 	$(DEV_BIN) --data-dir $(DATA) serve --listen $(LISTEN)
 
 ## Install what the tests need and run every test.
@@ -38,11 +41,11 @@ test: deps spot test-rust test-web
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast
 
-test-web: web
+test-web: web-deps
 	cd web && npm run check && npm run test:unit && SPOT_BIN=$(DEV_BIN) npm run test:e2e
 
 ## Benchmarks: programs that print figures (fan-out, latency, RSS).
-bench: deps spot
+bench: deps-build spot
 	$(CARGO) build --release -p spot --bins --examples
 	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
 

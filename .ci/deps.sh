@@ -1,13 +1,18 @@
 #!/bin/bash
-# Installs what building and testing Spot box need on Debian 12, as root. Idempotent and quick
-# when everything is present; never relies on anything installed by hand.
+# Installs what building (`deps.sh build`) or also testing (`deps.sh test`) Spot box needs on
+# Debian 12, as root. Idempotent and quick when everything is present; never relies on anything
+# installed by hand.
 set -euo pipefail
+what="${1:-test}"
 
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-for p in build-essential pkg-config cmake chromium curl ca-certificates; do
+wanted=(build-essential pkg-config cmake curl ca-certificates)
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+[ "$what" = test ] && wanted+=(chromium fonts-dejavu-core)
+for p in "${wanted[@]}"; do
     pkg "$p" || need_apt+=("$p")
 done
 have node || need_apt+=(nodejs)

@@ -139,7 +139,7 @@ for i in 0 1 2 3; do
 		;;
 	rootA) mkext4 "$fs" "${P_SIZE[i]}" "${P_LABEL[i]}" "$ROOT" -m 0 ;;
 	rootB) mkext4 "$fs" "${P_SIZE[i]}" "${P_LABEL[i]}" "" -m 0 ;; # empty until the first update
-	data) mkext4 "$fs" "${P_SIZE[i]}" "${P_LABEL[i]}" "$DATA" -m 1 ;;
+	data) mkext4 "$fs" "${P_SIZE[i]}" "${P_LABEL[i]}" "$DATA" -m 1 -T default ;; # 4 KiB blocks: it grows
 	*) die "unknown partition ${P_NAME[i]}" ;;
 	esac
 	dd if="$fs" of="$IMG" bs=1M seek="${P_OFF[i]}" conv=notrunc,sparse status=none
@@ -152,7 +152,7 @@ cp "$ROOT/usr/share/spot-packages.txt" "$OUTDIR/$NAME.packages"
 if [ -z "${NO_XZ:-}" ]; then
 	t0=$(now)
 	bmaptool -q create -o "$OUTDIR/$NAME.bmap" "$IMG"
-	"${NICE[@]}" xz -T2 -6 -k -f "$IMG"
+	"${NICE[@]}" xz -T2 -3 -k -f "$IMG"
 	(cd "$OUTDIR" && sha256sum "$NAME.img.xz" >"$NAME.img.xz.sha256")
 	log "compressed in $(elapsed "$t0") s: $NAME.img.xz ($(numfmt --to=iec-i --suffix=B "$(stat -c %s "$IMG.xz")"))"
 fi

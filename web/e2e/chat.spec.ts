@@ -1,4 +1,6 @@
 import { test, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
 import { startDaemon, type Daemon } from './daemon';
 import {
   acceptInvite,
@@ -28,11 +30,21 @@ let ctxB: BrowserContext;
 let alice: Page; // the admin
 let bob: Page; // joins by invite
 const pageErrors: string[] = [];
+/** `typing.start` frames each page received over the gateway, by page. */
+const typingFrames = new Map<Page, { user_id: string }[]>();
 
 async function newPage(browser: Browser): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  typingFrames.set(page, []);
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      if (typeof payload !== 'string' || !payload.includes('typing.start')) return;
+      const f = JSON.parse(payload) as { op?: string; t?: string; d?: { user_id: string } };
+      if (f.op === 'ephemeral' && f.t === 'typing.start' && f.d) typingFrames.get(page)!.push(f.d);
+    }),
+  );
   page.on('dialog', (d) => {
     pageErrors.push(`unexpected dialog: ${d.message()}`);
     void d.dismiss();
@@ -96,6 +108,14 @@ test('two users chat in real time: send, typing, reply, edit, delete', async () 
   // Typing indicator.
   await bob.getByTestId('composer').pressSequentially('Sounds', { delay: 30 });
   await expect(alice.getByTestId('typing')).toHaveText('Bob is typing…');
+  // The box sends Bob's own typing.start back to him; his page must not say he is typing.
+  const bobId = await bob.evaluate(async () => ((await (await fetch('/api/me')).json()) as { user: { id: string } }).user.id);
+  await expect
+    .poll(() => typingFrames.get(bob)!.filter((d) => String(d.user_id) === bobId).length, {
+      message: "Bob's page receives his own typing.start back",
+    })
+    .toBeGreaterThan(0);
+  await expect(bob.getByTestId('typing')).toHaveText('');
   await bob.getByTestId('composer').fill('');
 
   // Reply: the quote of the parent shows above the reply on both sides.
@@ -314,4 +334,71 @@ test('dark theme from settings', async () => {
   await expect(bob.locator('html')).toHaveAttribute('data-theme', 'dark');
   await expect(messages(bob, 'welcome back')).toHaveCount(1);
   await screenshot(bob, 'chat-dark');
+});
+
+test("message length: counter near the box's limit, over-long sends refused in words", async () => {
+  await alice.goto(daemon.url);
+  await openChannel(alice, CHANNEL);
+  const box = alice.getByTestId('composer');
+  const count = alice.getByTestId('composer-count');
+  const tooLong = alice.getByTestId('composer-too-long');
+
+  // Default limit (4000): no counter far from it, a counter in the last 500 characters.
+  await box.fill('a'.repeat(3400));
+  await expect(count).toHaveCount(0);
+  await box.fill('a'.repeat(3990));
+  await expect(count).toHaveText('10 characters left');
+
+  // Over the limit: Enter does not send; the reason is said, and the text stays for editing.
+  const over = 'x'.repeat(4005);
+  await box.fill(over);
+  await expect(count).toHaveText('5 characters over the limit of 4000');
+  await box.press('Enter');
+  await expect(tooLong).toHaveText(
+    'Not sent: this message is 4005 characters long and the limit is 4000. Shorten it by 5 characters.',
+  );
+  await expect(box).toHaveValue(over);
+  await expect(pending(alice)).toHaveCount(0);
+  await alice.getByRole('button', { name: 'Send message' }).click();
+  await expect(tooLong).toBeVisible();
+  await expect(box).toHaveValue(over);
+  // Back under the limit, the refusal goes away.
+  await box.press('Backspace');
+  await box.press('Backspace');
+  await box.press('Backspace');
+  await box.press('Backspace');
+  await box.press('Backspace');
+  await expect(tooLong).toHaveCount(0);
+  await expect(count).toHaveText('0 characters left');
+
+  // Characters are counted like the server does: an emoji is one character, so exactly
+  // 4000 of them (4001 UTF-16 units) is allowed and the box accepts it.
+  const edge = 'emoji-edge ' + 'e'.repeat(3988) + '😀';
+  await box.fill(edge);
+  await expect(count).toHaveText('0 characters left');
+  await box.press('Enter');
+  await expect(box).toHaveValue('');
+  await expect(messages(bob, 'emoji-edge')).toHaveCount(1);
+  await expect(messages(alice, 'emoji-edge')).toHaveCount(1);
+
+  // A box configured with a smaller limit: the app takes it from the box, not a built-in value.
+  appendFileSync(path.join(daemon.dataDir, 'spot.toml'), '\n[limits]\nmessage_max_chars = 120\n');
+  await daemon.restart();
+  const me = await alice.evaluate(async () => (await (await fetch('/api/me')).json()) as { limits?: unknown });
+  expect(me.limits).toEqual({ message_max_chars: 120 });
+  await alice.reload();
+  await expect(alice.getByRole('heading', { level: 1, name: CHANNEL, exact: true })).toBeVisible();
+  await box.fill('b'.repeat(90));
+  await expect(count).toHaveCount(0);
+  await box.fill('b'.repeat(100));
+  await expect(count).toHaveText('20 characters left');
+  await box.fill('short enough, then too long ' + 'b'.repeat(100));
+  await expect(count).toHaveText('8 characters over the limit of 120');
+  await box.press('Enter');
+  await expect(tooLong).toContainText('the limit is 120');
+  await box.fill('fits under the configured limit');
+  await box.press('Enter');
+  await expect(box).toHaveValue('');
+  await expect(messages(bob, 'fits under the configured limit')).toHaveCount(1, { timeout: 30_000 });
+  expect(pageErrors).toEqual([]);
 });

@@ -354,12 +354,14 @@ async fn admin_update_user(State(state): S, a: Authed, Path(id): Path<String>, J
     a.require_admin()?;
     let id: UserId = parse_id(&id)?;
     let store = state.store.clone();
+    let role = p.role;
+    let disabled = p.disabled;
     let user = blocking(move || {
         let mut user = store.user(id)?;
-        if let Some(role) = p.role {
+        if let Some(role) = role {
             user = store.set_role(id, role, now_ms())?;
         }
-        if let Some(d) = p.disabled {
+        if let Some(d) = disabled {
             user = store.set_disabled(id, d, now_ms())?;
         }
         Ok(user)
@@ -368,6 +370,8 @@ async fn admin_update_user(State(state): S, a: Authed, Path(id): Path<String>, J
     if user.disabled {
         // Their sessions are gone from the database; close their live sockets too.
         state.hub.end_user(id, None);
+    } else if role.is_some() {
+        state.hub.permissions_changed(id);
     }
     Ok(axum::Json(user))
 }

@@ -156,6 +156,11 @@ impl Hub {
         self.control_where(|u, h| u == user && Some(h) != keep, Control::Close(4001, "session ended"));
     }
 
+    /// A user's role changed: their sockets reconnect so the gateway sees the new role.
+    pub fn permissions_changed(&self, user: UserId) {
+        self.control_where(|u, _| u == user, Control::Close(4002, "permissions changed"));
+    }
+
     /// Close everything (daemon shutting down): clients reconnect and resume.
     pub fn close_all(&self) {
         self.control_where(|_, _| true, Control::Close(1012, "server restarting"));

@@ -197,19 +197,29 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
         let _ = rx.wait_for(|v| *v).await;
     };
 
-    // Keep the event log bounded.
+    // Keep the event log bounded: once before serving (so resumes see a settled log), then hourly.
+    let prune = |state: Arc<AppState>| async move {
+        let keep = state.cfg.event_retention;
+        match tokio::task::spawn_blocking(move || state.store.prune_events(keep)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "pruned old events"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning events failed"),
+            _ => {}
+        }
+    };
+    prune(state.clone()).await;
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {
             loop {
-                let s = state.clone();
-                let keep = s.cfg.event_retention;
-                let _ = tokio::task::spawn_blocking(move || s.store.prune_events(keep)).await;
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = rx.wait_for(|v| *v) => break,
+                let stop = tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => false,
+                    _ = rx.wait_for(|v| *v) => true,
+                };
+                if stop {
+                    break;
                 }
+                prune(state.clone()).await;
             }
         })
     };

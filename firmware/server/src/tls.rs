@@ -32,17 +32,21 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 
 /// A rustls server configuration from PEM files.
 pub fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let cert_pem = read(cert)?;
-    let key_pem = read(key)?;
+    from_pem(&read(cert)?, &read(key)?, &cert.display().to_string(), &key.display().to_string())
+}
+
+/// A rustls server configuration from PEM bytes (`cert_name`/`key_name` name them in errors).
+pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], cert_name: &str, key_name: &str) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let (cert, key) = (cert_name, key_name);
     let certs: Vec<CertificateDer<'static>> =
         rustls_pemfile::certs(&mut BufReader::new(&cert_pem[..])).filter_map(Result::ok).collect();
     if certs.is_empty() {
-        return Err(TlsError::NoCert { path: cert.display().to_string() });
+        return Err(TlsError::NoCert { path: cert.to_owned() });
     }
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut BufReader::new(&key_pem[..]))
         .ok()
         .flatten()
-        .ok_or_else(|| TlsError::NoKey { path: key.display().to_string() })?;
+        .ok_or_else(|| TlsError::NoKey { path: key.to_owned() })?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

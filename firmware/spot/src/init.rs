@@ -165,6 +165,9 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
             None => bail!("--tls: {other:?} is not none, self-signed or cert:CERT.pem,KEY.pem"),
         },
     };
+    if let Some((cert, key)) = &tls_files {
+        server::tls::from_pem(cert, key, "the certificate", "the key").context("--tls")?;
+    }
     if let Some(r) = &args.redirect_from {
         r.parse::<std::net::SocketAddr>().with_context(|| format!("--redirect-from: {r:?} is not an address"))?;
     }
@@ -175,8 +178,6 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
         write_private(&data_dir.join("tls/cert.pem"), cert)?;
         write_private(&data_dir.join("tls/key.pem"), key)?;
         raw.tls = Some(config::RawTls { cert: "tls/cert.pem".into(), key: "tls/key.pem".into(), redirect_from: args.redirect_from.clone() });
-        // Fail now, not at first start, if the files are unusable.
-        server::tls::load(&data_dir.join("tls/cert.pem"), &data_dir.join("tls/key.pem"))?;
     }
     let store = store::Store::open(data_dir.join(config::DB))?;
     let hash = bcrypt::hash(&password, server::auth::BCRYPT_COST)?;

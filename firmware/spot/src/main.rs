@@ -142,6 +142,11 @@ fn serve(cfg: Config) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        // Install signal handlers before announcing readiness: a SIGTERM right after READY must
+        // still drain, not kill.
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
         let store = Arc::new(open_store(&cfg.data_dir)?);
         let tls = match &cfg.tls {
             Some(t) => Some(server::tls::load(&t.cert, &t.key)?),
@@ -165,7 +170,7 @@ fn serve(cfg: Config) -> Result<()> {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         spawn_watchdog(store.clone());
         let listeners = server::Listeners { main, tls, redirect };
-        server::run(state, listeners, shutdown_signal()).await?;
+        server::run(state, listeners, shutdown_signal(term, int)).await?;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         tracing::info!("stopped");
         Ok(())
@@ -196,12 +201,7 @@ fn spawn_watchdog(store: Arc<Store>) {
     });
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        std::future::pending::<()>().await;
-        return;
-    };
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

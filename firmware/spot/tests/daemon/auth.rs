@@ -311,7 +311,10 @@ async fn roles_decide_admin_powers_and_the_last_admin_stays() {
     let bob_id = bob.get("/api/me").await.body["user"]["id"].as_str().expect("id").to_owned();
     bob.post("/api/channels", json!({"name": "nope"})).await.expect_error(403, "admin_only");
     bob.get("/api/admin/users").await.expect_error(403, "admin_only");
+    let (mut gw, _) = bob.gateway(None).await;
     admin.patch(&format!("/api/admin/users/{bob_id}"), json!({"role": "admin"})).await.expect_status(200);
+    // The gateway captured bob's role at connect: it makes him reconnect.
+    assert_eq!(gw.closed().await, Some(4002));
     bob.post("/api/channels", json!({"name": "yes"})).await.expect_status(201);
     // Demote both: the second demotion would leave no admin.
     let admin_id = admin.get("/api/me").await.body["user"]["id"].as_str().expect("id").to_owned();
@@ -345,4 +348,23 @@ async fn tls_sets_secure_cookies_and_plain_http_redirects_to_https() {
     let r = plain.get(format!("{redirect}/")).header("host", "evil.example/@x").send().await.expect("request");
     let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
     assert!(loc.starts_with("https://spot.local:"), "{loc}");
+
+    // A certificate the user provides works the same way (here: the one just generated).
+    let cert = d.dir.path().join("tls/cert.pem");
+    let key = d.dir.path().join("tls/key.pem");
+    let arg = format!("cert:{},{}", cert.display(), key.display());
+    let d2 = Daemon::start_with("", &["--tls", &arg]);
+    assert_eq!(d2.scheme, "https");
+    Client::new(&d2).login("admin", ADMIN_PW).await.expect_status(200);
+    // Garbage instead of a certificate is refused at init, naming the problem.
+    let junk = d.dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = spot(dir.path())
+        .args(["init", "--non-interactive", "--tls", &format!("cert:{},{}", junk.display(), key.display())])
+        .output()
+        .expect("init");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no PEM certificate"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.path().join("tls").exists(), "nothing written on a bad certificate");
 }

@@ -174,3 +174,17 @@ fn logs_can_be_json() {
         assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
     }
 }
+
+#[tokio::test]
+async fn sigterm_tells_sockets_to_come_back_and_exits_cleanly() {
+    let mut d = Daemon::start();
+    let admin = d.admin().await;
+    let (mut gw, _) = admin.gateway(None).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = d.stop();
+        (s, d)
+    });
+    assert_eq!(gw.closed().await, Some(1012), "service restart: the client should resume");
+    let (status, _d) = status.await.expect("join");
+    assert!(status.success(), "{status:?}");
+}
