@@ -39,11 +39,11 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsErr
 pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], cert_name: &str, key_name: &str) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let (cert, key) = (cert_name, key_name);
     let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut BufReader::new(&cert_pem[..])).filter_map(Result::ok).collect();
+        rustls_pemfile::certs(&mut BufReader::new(cert_pem)).filter_map(Result::ok).collect();
     if certs.is_empty() {
         return Err(TlsError::NoCert { path: cert.to_owned() });
     }
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut BufReader::new(&key_pem[..]))
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut BufReader::new(key_pem))
         .ok()
         .flatten()
         .ok_or_else(|| TlsError::NoKey { path: key.to_owned() })?;

@@ -51,8 +51,7 @@ fn a_failed_transaction_emits_nothing_and_leaves_no_trace() {
         .send_message(NewMessage { channel: c, author: u, content: "x", reply_to: None, nonce: None }, 5, |_| {
             Err(chat::Error::forbidden("nope", "no"))
         })
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(err.domain().map(|e| e.code), Some("nope"));
     assert_eq!(s.current_seq().expect("seq"), before);
     assert_eq!(s.message_count().expect("count"), 0);
@@ -128,16 +127,16 @@ fn reopening_applies_no_migration_twice_and_ids_keep_increasing() {
 #[test]
 fn the_last_admin_cannot_be_demoted_or_disabled() {
     let (_d, s, u, _c) = setup();
-    let e = s.set_role(u, Role::Member, 1).err().expect("refused");
+    let e = s.set_role(u, Role::Member, 1).expect_err("refused");
     assert_eq!(e.domain().map(|e| e.code), Some("last_admin"));
-    let e = s.set_disabled(u, true, 1).err().expect("refused");
+    let e = s.set_disabled(u, true, 1).expect_err("refused");
     assert_eq!(e.domain().map(|e| e.code), Some("last_admin"));
 }
 
 #[test]
 fn usernames_are_unique() {
     let (_d, s, _u, _c) = setup();
-    let e = s.create_user("ann", "Other Ann", "h", Role::Member, 1).err().expect("refused");
+    let e = s.create_user("ann", "Other Ann", "h", Role::Member, 1).expect_err("refused");
     assert_eq!(e.domain().map(|e| e.code), Some("username_taken"));
 }
 

@@ -388,14 +388,11 @@ impl Gw {
     }
 
     /// Skip frames until one with this op.
-    #[track_caller]
-    pub fn next_op<'a>(&'a mut self, op: &'a str) -> impl std::future::Future<Output = Value> + 'a {
-        async move {
-            loop {
-                let f = self.next().await.unwrap_or_else(|| panic!("socket ended waiting for {op} (close {:?})", self.close));
-                if f["op"] == op {
-                    return f;
-                }
+    pub async fn next_op<'a>(&'a mut self, op: &'a str) -> Value {
+        loop {
+            let f = self.next().await.unwrap_or_else(|| panic!("socket ended waiting for {op} (close {:?})", self.close));
+            if f["op"] == op {
+                return f;
             }
         }
     }
