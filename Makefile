@@ -9,7 +9,7 @@ DATA ?= .spot-data
 LISTEN ?= 0.0.0.0:8080
 CARGO ?= cargo
 
-.PHONY: all deps deps-build web web-deps spot run test test-rust test-web bench clean
+.PHONY: all deps deps-build web web-deps spot run test test-rust test-web bench clean image-check
 
 all: spot
 
@@ -48,6 +48,12 @@ test-web: web-deps
 bench: deps-build spot
 	$(CARGO) build --release -p spot --bins --examples
 	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
+	$(CARGO) run --release -p voice --example bench_sfu
+
+## Every image test; records the tested inputs in .ci/image-tested (commit it).
+image-check: image-deps
+	$(MAKE) cross test-aarch64 qemu-test
+	.ci/image-inputs.sh > .ci/image-tested
 
 clean:
 	rm -rf web/dist web/node_modules $(DATA)

@@ -14,7 +14,9 @@
 # (SQLite, ring). alsa-lib has no static musl build in Debian: it is built from Debian's source
 # package for the audio work to come.
 #
-# CARGO_TARGET_DIR defaults to $SPOT_CACHE/target-cross, apart from the native build's.
+# The cargo target dir is $CROSS_TARGET_DIR (default $SPOT_CACHE/target-cross), never the native
+# build's CARGO_TARGET_DIR (which the top-level Makefile exports): the two builds must not block
+# or invalidate each other.
 source "$(dirname "$0")/lib.sh"
 
 TARGET=aarch64-unknown-linux-musl
@@ -23,7 +25,7 @@ CROSS=$SPOT_CACHE/cross
 SYSROOT=$CROSS/sysroot
 BIN=$CROSS/bin
 ALSA=$CROSS/alsa
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SPOT_CACHE/target-cross}
+export CARGO_TARGET_DIR=${CROSS_TARGET_DIR:-$SPOT_CACHE/target-cross}
 
 # The packages the musl sysroot is made from. A change here rebuilds the sysroot.
 SYSROOT_DEBS=(musl-dev:arm64 musl:arm64 linux-libc-dev:arm64)
@@ -115,8 +117,6 @@ cross_env() {
 	export PKG_CONFIG_ALLOW_CROSS=1
 	export "PKG_CONFIG_LIBDIR_$t=$ALSA/usr/lib/pkgconfig" "PKG_CONFIG_SYSROOT_DIR_$t=$ALSA"
 	export "ALSA_STATIC=1"
-	# SQLite and ring pick these up through cc-rs; keep C reproducible too.
-	export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$TOP" log -1 --format=%ct 2>/dev/null || echo 1700000000)}
 }
 
 toolchain() {
@@ -134,7 +134,7 @@ toolchain) toolchain ;;
 env)
 	toolchain >&2
 	cross_env
-	env | grep -E "^(CC_|AR_|CARGO_TARGET|PKG_CONFIG|ALSA_STATIC|SOURCE_DATE)" | sed 's/^/export /'
+	env | grep -E "^(CC_|AR_|CARGO_TARGET|PKG_CONFIG|ALSA_STATIC)" | sed 's/^/export /'
 	;;
 build)
 	toolchain

@@ -28,7 +28,7 @@ NAME=spot-$BOARD-$VERSION
 # --- the daemon -------------------------------------------------------------------------------
 if [ -z "${SPOT_BIN:-}" ]; then
 	bash "$RECIPES/cross.sh" build
-	SPOT_BIN=${CARGO_TARGET_DIR:-$SPOT_CACHE/target-cross}/aarch64-unknown-linux-musl/release/spot
+	SPOT_BIN=${CROSS_TARGET_DIR:-$SPOT_CACHE/target-cross}/aarch64-unknown-linux-musl/release/spot
 fi
 file -b "$SPOT_BIN" | grep -q 'ARM aarch64.*statically linked' || die "$SPOT_BIN: not a static aarch64 binary"
 
@@ -38,9 +38,9 @@ t0=$(now)
 ROOT=$WORK/root
 rm -rf "$ROOT" "$WORK/boot" "$WORK/data"
 cp -a "$BASE" "$ROOT"
-# The overlay shared by every board, then the board's own files.
+# The overlay shared by every board, then the board's own (board/BOARD/rootfs).
 cp -rT --preserve=mode "$TOP/rootfs" "$ROOT"
-[ -f "$BOARD_DIR/fw_env.config" ] && install -m644 "$BOARD_DIR/fw_env.config" "$ROOT/etc/fw_env.config"
+[ -d "$BOARD_DIR/rootfs" ] && cp -rT --preserve=mode "$BOARD_DIR/rootfs" "$ROOT"
 install -m755 "$SPOT_BIN" "$ROOT/usr/bin/spot"
 install -D -m644 "$TOP/README.md" "$ROOT/usr/share/doc/spot/README.md"
 echo "$VERSION" >"$ROOT/etc/spot-release"

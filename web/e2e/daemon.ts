@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,8 @@ export async function startDaemon(): Promise<Daemon> {
   if (init.status !== 0) {
     throw new Error(`spot init failed (status ${init.status}):\n${init.stdout}\n${init.stderr}`);
   }
+  // Any free UDP port for voice media, so parallel runs never collide on the default.
+  appendFileSync(path.join(dataDir, 'spot.toml'), '\n[voice]\nport = 0\n');
 
   let child: ChildProcess | null = null;
   let url = '';

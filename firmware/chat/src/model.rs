@@ -54,6 +54,27 @@ pub struct Channel {
     pub archived: bool,
     pub created_at: i64,
     pub last_message_id: Option<MessageId>,
+    pub kind: ChannelKind,
+    /// Voice rooms: most people at once; 0 = no limit.
+    pub user_limit: i64,
+}
+
+/// Text channels carry messages; voice channels are also rooms people join to talk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    #[default]
+    Text,
+    Voice,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Text => "text",
+            ChannelKind::Voice => "voice",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

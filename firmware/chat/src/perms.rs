@@ -23,6 +23,8 @@ pub enum Action {
     EditMessage { author: UserId },
     /// Delete a message (its author or an admin).
     DeleteMessage { author: UserId },
+    /// Join a voice room (and signal in it).
+    JoinVoice { archived: bool },
     /// Create, rename, reorder, archive channels.
     ManageChannels,
     /// Create and change accounts, invites.
@@ -35,6 +37,7 @@ pub fn check(actor: Actor, action: Action) -> Result<()> {
         // Archived channels stay readable (history is kept) but take no new messages.
         Action::ViewChannel { .. } => true,
         Action::SendMessage { archived } => !archived,
+        Action::JoinVoice { archived } => !archived,
         Action::EditMessage { author } => author == actor.id,
         Action::DeleteMessage { author } => author == actor.id || admin,
         Action::ManageChannels | Action::ManageUsers => admin,
@@ -43,6 +46,9 @@ pub fn check(actor: Actor, action: Action) -> Result<()> {
         return Ok(());
     }
     Err(match action {
+        Action::JoinVoice { archived: true } => {
+            Error::forbidden("channel_archived", "This voice channel is archived: nobody can join it.")
+        }
         Action::SendMessage { archived: true } => {
             Error::forbidden("channel_archived", "This channel is archived: it is read-only.")
         }
@@ -74,6 +80,8 @@ mod tests {
             (BOB, Action::DeleteMessage { author: UserId(1) }, false),
             (ADMIN, Action::DeleteMessage { author: UserId(2) }, true),
             (BOB, Action::ViewChannel { archived: true }, true),
+            (BOB, Action::JoinVoice { archived: false }, true),
+            (ADMIN, Action::JoinVoice { archived: true }, false),
         ];
         for (actor, action, allowed) in table {
             assert_eq!(check(actor, action).is_ok(), allowed, "{actor:?} {action:?}");

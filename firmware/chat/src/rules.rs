@@ -69,6 +69,18 @@ pub fn channel_name(s: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Most people in one voice room; a Pi 4 forwards audio for far more, but a "room" of 100 is a
+/// broadcast, not a conversation.
+pub const VOICE_USER_LIMIT_MAX: i64 = 99;
+
+/// A voice room's user limit: 0 (no limit) to 99.
+pub fn user_limit(n: i64) -> Result<i64> {
+    if !(0..=VOICE_USER_LIMIT_MAX).contains(&n) {
+        return Err(Error::invalid("invalid_user_limit", "The user limit is 0 (no limit) to 99."));
+    }
+    Ok(n)
+}
+
 pub fn topic(s: &str) -> Result<String> {
     let s = s.trim();
     if s.chars().count() > TOPIC_MAX || s.chars().any(|c| c.is_control() && c != '\n') {

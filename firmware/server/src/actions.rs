@@ -20,6 +20,8 @@ pub enum Limited {
     Typing,
     Presence,
     ReadAck,
+    VoiceJoin,
+    VoiceSignal,
 }
 
 impl AppState {
@@ -51,6 +53,8 @@ impl ActionLimits {
             (Limited::Typing, q.typing),
             (Limited::Presence, q.presence),
             (Limited::ReadAck, q.read_ack),
+            (Limited::VoiceJoin, q.voice_join),
+            (Limited::VoiceSignal, q.voice_signal),
         ] {
             buckets.insert(k, RateLimiter::new(quota));
         }

@@ -192,14 +192,19 @@ struct NewChannel {
     name: String,
     #[serde(default)]
     topic: String,
+    #[serde(default)]
+    kind: chat::model::ChannelKind,
+    #[serde(default)]
+    user_limit: i64,
 }
 
 async fn create_channel(State(state): S, a: Authed, Json(c): Json<NewChannel>) -> ApiResult<impl IntoResponse> {
     perms::check(a.actor(), Action::ManageChannels)?;
     let name = rules::channel_name(&c.name)?;
     let topic = rules::topic(&c.topic)?;
+    let limit = rules::user_limit(c.user_limit)?;
     let store = state.store.clone();
-    let ch = blocking(move || store.create_channel(&name, &topic, now_ms())).await?;
+    let ch = blocking(move || store.create_channel_of(c.kind, &name, &topic, limit, now_ms())).await?;
     Ok((StatusCode::CREATED, axum::Json(ch)))
 }
 
@@ -209,6 +214,7 @@ struct ChannelPatchInput {
     name: Option<String>,
     topic: Option<String>,
     archived: Option<bool>,
+    user_limit: Option<i64>,
 }
 
 async fn update_channel(State(state): S, a: Authed, Path(id): Path<String>, Json(p): Json<ChannelPatchInput>) -> ApiResult<impl IntoResponse> {
@@ -218,6 +224,7 @@ async fn update_channel(State(state): S, a: Authed, Path(id): Path<String>, Json
         name: p.name.as_deref().map(rules::channel_name).transpose()?,
         topic: p.topic.as_deref().map(rules::topic).transpose()?,
         archived: p.archived,
+        user_limit: p.user_limit.map(rules::user_limit).transpose()?,
     };
     let store = state.store.clone();
     Ok(axum::Json(blocking(move || store.update_channel(id, &patch, now_ms())).await?))

@@ -64,9 +64,11 @@ pub async fn upgrade(
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
+            let authed_user = authed.user.id;
             let (id, control) = state.hub.register(authed.user.id, authed.token_hash.clone());
             let mut conn = Conn::new(state.clone(), authed, socket, id);
             conn.run(control).await;
+            crate::voice::socket_closed(&state, authed_user, id);
             state.hub.unregister(id);
         })
         .into_response())
@@ -168,6 +170,9 @@ impl Conn {
                 }
                 c = control.recv() => match c {
                     Some(crate::hub::Control::Close(code, reason)) => return Stop::Close(code, reason),
+                    Some(crate::hub::Control::Frame(f)) => {
+                        if let Err(s) = self.send(f.to_string()).await { return s; }
+                    }
                     None => return Stop::Close(1012, "server restarting"),
                 },
                 frame = self.rx.next() => {
@@ -297,10 +302,12 @@ impl Conn {
                     }
                 }
             }
-            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": true, "snapshot": null}}).to_string()).await?;
+            let voice = self.state.voice.rooms_json();
+            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": true, "snapshot": null, "voice": voice}}).to_string()).await?;
         } else {
             let snapshot = actions::snapshot(&self.state, self.actor).await.map_err(|_| Stop::Close(1011, "internal error"))?;
-            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": false, "snapshot": snapshot}}).to_string()).await?;
+            let voice = self.state.voice.rooms_json();
+            self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": false, "snapshot": snapshot, "voice": voice}}).to_string()).await?;
         }
         Ok(upto)
     }
@@ -368,6 +375,30 @@ impl Conn {
             channel_id: ChannelId,
             message_id: MessageId,
         }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct VoiceJoin {
+            channel_id: ChannelId,
+            sdp: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sdp {
+            sdp: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct VoiceCandidate {
+            candidate: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct VoiceState {
+            #[serde(default)]
+            muted: Option<bool>,
+            #[serde(default)]
+            deafened: Option<bool>,
+        }
         let st = &self.state;
         match t {
             "message.send" => {
@@ -406,6 +437,36 @@ impl Conn {
                 let a: Ack = args(d)?;
                 let r = actions::read_ack(st, self.actor, a.channel_id, a.message_id).await?;
                 Ok(serde_json::to_value(r).unwrap_or(Value::Null))
+            }
+            "voice.join" => {
+                let a: VoiceJoin = args(d)?;
+                st.rate(self.actor, Limited::VoiceJoin)?;
+                crate::voice::join(st, self.actor, self.id, a.channel_id, a.sdp).await
+            }
+            "voice.offer" => {
+                let a: Sdp = args(d)?;
+                st.rate(self.actor, Limited::VoiceJoin)?;
+                crate::voice::offer(st, self.actor, a.sdp).await
+            }
+            "voice.answer" => {
+                let a: Sdp = args(d)?;
+                st.rate(self.actor, Limited::VoiceJoin)?;
+                crate::voice::answer(st, self.actor, a.sdp).await
+            }
+            "voice.candidate" => {
+                let a: VoiceCandidate = args(d)?;
+                st.rate(self.actor, Limited::VoiceSignal)?;
+                crate::voice::candidate(st, self.actor, a.candidate).await
+            }
+            "voice.state" => {
+                let a: VoiceState = args(d)?;
+                st.rate(self.actor, Limited::VoiceSignal)?;
+                crate::voice::set_state(st, self.actor, a.muted, a.deafened).await
+            }
+            "voice.leave" => {
+                let _: Value = d;
+                st.rate(self.actor, Limited::VoiceJoin)?;
+                crate::voice::leave(st, self.actor).await
             }
             _ => Err(ApiError(Error::invalid("unknown_request", "Unknown request type."))),
         }

@@ -37,6 +37,8 @@ pub struct Ephemeral {
 pub enum Control {
     /// Close with this WebSocket close code and reason.
     Close(u16, &'static str),
+    /// Send this frame to this socket only (voice signalling for the socket that joined).
+    Frame(Arc<str>),
 }
 
 struct Conn {
@@ -112,7 +114,8 @@ impl Hub {
     /// Register a socket. Returns its id and the receiving end of its control channel.
     pub fn register(&self, user: UserId, token_hash: Vec<u8>) -> (u64, mpsc::Receiver<Control>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(4);
+        // Room for a few voice offers next to a close order.
+        let (tx, rx) = mpsc::channel(16);
         self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, Conn { user, token_hash, control: tx });
         let p = self.presence.lock().unwrap_or_else(|e| e.into_inner()).connect(user, id);
         self.announce(user, p);
@@ -143,6 +146,14 @@ impl Hub {
             if pred(c.user, &c.token_hash) {
                 let _ = c.control.try_send(control.clone());
             }
+        }
+    }
+
+    /// A frame for one socket; dropped if that socket is gone or far behind.
+    pub fn send_to(&self, conn: u64, frame: String) {
+        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = conns.get(&conn) {
+            let _ = c.control.try_send(Control::Frame(frame.into()));
         }
     }
 

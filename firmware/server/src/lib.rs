@@ -12,6 +12,7 @@ mod extract;
 pub mod gateway;
 pub mod hub;
 pub mod tls;
+pub mod voice;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Uri};
@@ -62,6 +63,10 @@ pub struct Limits {
     pub typing: Quota,
     pub presence: Quota,
     pub read_ack: Quota,
+    /// voice.join / offer / answer / leave.
+    pub voice_join: Quota,
+    /// voice.candidate / voice.state (a browser trickles a handful of candidates at once).
+    pub voice_signal: Quota,
     pub login_ip: Quota,
     pub login_user: Quota,
 }
@@ -75,6 +80,8 @@ impl Default for Limits {
             typing: Quota::new(3, Duration::from_secs(2)),
             presence: Quota::new(5, Duration::from_secs(5)),
             read_ack: Quota::new(20, Duration::from_millis(250)),
+            voice_join: Quota::new(10, Duration::from_secs(1)),
+            voice_signal: Quota::new(30, Duration::from_millis(100)),
             // Per IP: 10 attempts, then one every 30 s.
             login_ip: Quota::new(10, Duration::from_secs(30)),
             // Per user name: 5 failures, then one every 60 s.
@@ -109,6 +116,7 @@ pub struct AppState {
     pub login_ip: Mutex<RateLimiter<IpAddr>>,
     pub login_user: Mutex<RateLimiter<String>>,
     pub action_limits: Mutex<actions::ActionLimits>,
+    pub voice: voice::Voice,
 }
 
 impl AppState {
@@ -120,6 +128,7 @@ impl AppState {
             login_ip: Mutex::new(RateLimiter::new(cfg.limits.login_ip)),
             login_user: Mutex::new(RateLimiter::new(cfg.limits.login_user)),
             action_limits: Mutex::new(actions::ActionLimits::new(&cfg.limits)),
+            voice: voice::Voice::default(),
             cfg,
         });
         let weak = Arc::downgrade(&state);

@@ -19,7 +19,27 @@ pub struct RawConfig {
     pub tls: Option<RawTls>,
     pub limits: Option<RawLimits>,
     pub gateway: Option<RawGateway>,
+    pub voice: Option<RawVoice>,
 }
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVoice {
+    /// The one UDP port voice media uses, on every address of the box (0: any free port).
+    pub port: Option<u16>,
+    /// `ip:port` a router forwards to that port, announced to browsers outside the LAN.
+    pub public_address: Option<String>,
+}
+
+/// Where voice media listens.
+#[derive(Debug, Clone)]
+pub struct Voice {
+    pub listen: SocketAddr,
+    pub public_address: Option<SocketAddr>,
+}
+
+/// The default voice port: one UDP port, above the range browsers and OSes hand out to clients.
+pub const VOICE_PORT: u16 = 50000;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +87,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub tls: Option<Tls>,
     pub server: server::ServerConfig,
+    pub voice: Voice,
 }
 
 fn addr(key: &str, s: &str) -> Result<SocketAddr> {
@@ -156,7 +177,24 @@ impl RawConfig {
                 server.heartbeat_ms = ms;
             }
         }
-        Ok(Config { data_dir: data_dir.to_path_buf(), listen, log_format, tls, server })
+        let raw_voice = self.voice.unwrap_or_default();
+        let public_address = raw_voice
+            .public_address
+            .as_deref()
+            .map(|a| {
+                let a = addr("voice.public_address", a)?;
+                if a.ip().is_unspecified() || a.port() == 0 {
+                    bail!("config key `voice.public_address`: needs a real address and port, like 203.0.113.7:50000");
+                }
+                Ok(a)
+            })
+            .transpose()?;
+        // `[::]` opens the port on every IPv4 and IPv6 address the box has.
+        let voice = Voice {
+            listen: SocketAddr::from(([0u16; 8], raw_voice.port.unwrap_or(VOICE_PORT))),
+            public_address,
+        };
+        Ok(Config { data_dir: data_dir.to_path_buf(), listen, log_format, tls, server, voice })
     }
 }
 
@@ -190,6 +228,10 @@ mod tests {
         assert!(err("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").contains("`tls.cert`"));
         assert!(err("[limits]\nmessage_max_chars = 0\n").contains("`limits.message_max_chars`"));
         assert!(err("listen = 5").contains("listen"));
+        assert!(err("[voice]\npublic_address = \"nope\"\n").contains("`voice.public_address`"));
+        assert!(err("[voice]\npublic_address = \"0.0.0.0:1\"\n").contains("`voice.public_address`"));
+        assert!(err("[voice]\nport = 70000\n").contains("port"));
+        assert!(err("[voice]\nprot = 1\n").contains("prot"));
     }
 
     #[test]
@@ -199,5 +241,7 @@ mod tests {
         assert_eq!(c.listen.port(), 0);
         assert!(c.tls.is_none());
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.voice.listen.port(), VOICE_PORT);
+        assert!(c.voice.public_address.is_none());
     }
 }

@@ -163,8 +163,9 @@ fn serve(cfg: Config) -> Result<()> {
         let addr = main.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let state = server::AppState::new(store.clone(), cfg.server);
-        // Tests and `make run` read this line to find the port.
+        // Tests and `make run` read this line to find the port: it stays the first line.
         println!("spot listening on {scheme}://{addr}");
+        start_voice(&state, &cfg.voice).await;
         let _ = std::io::stdout().flush();
         tracing::info!(%addr, scheme, version = env!("CARGO_PKG_VERSION"), "serving");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
@@ -175,6 +176,24 @@ fn serve(cfg: Config) -> Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Opens the voice port and starts the SFU. A port that cannot be opened costs voice, not chat:
+/// the daemon keeps serving and `voice.join` answers `voice_unavailable`.
+async fn start_voice(state: &Arc<server::AppState>, cfg: &config::Voice) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let dc = voice::driver::DriverConfig { listen: cfg.listen, public_address: cfg.public_address };
+    match voice::driver::start(dc, tx).await {
+        Ok(h) => {
+            let port = h.local_addrs.first().map(|a| a.port()).unwrap_or(0);
+            // Tests read this line to know the port.
+            println!("spot voice on udp port {port}");
+            tracing::info!(addrs = ?h.local_addrs, "voice listening");
+            state.voice.set_handle(h);
+            server::voice::spawn_events(state.clone(), rx);
+        }
+        Err(e) => tracing::error!(listen = %cfg.listen, "voice disabled: cannot open the UDP port: {e}"),
+    }
 }
 
 /// Ping systemd's watchdog while the runtime and the database answer.

@@ -3,12 +3,15 @@
 use crate::{optional, Result, Store};
 use chat::events::{Audience, EventKind};
 use chat::ids::{ChannelId, MessageId, UserId};
-use chat::model::{Channel, ReadState};
+use chat::model::{Channel, ChannelKind, ReadState};
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
 const COLS: &str = "c.id, c.name, c.topic, c.position, c.archived, c.created_at,
-    (SELECT max(m.id) FROM messages m WHERE m.channel_id = c.id)";
+    (SELECT max(m.id) FROM messages m WHERE m.channel_id = c.id), c.kind, c.user_limit";
+
+/// How many columns `COLS` has (the next one is the caller's).
+const COLS_LEN: usize = 9;
 
 fn channel_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
     Ok(Channel {
@@ -19,6 +22,8 @@ fn channel_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
         archived: r.get::<_, i64>(4)? != 0,
         created_at: r.get(5)?,
         last_message_id: r.get::<_, Option<i64>>(6)?.map(MessageId),
+        kind: if r.get::<_, String>(7)? == "voice" { ChannelKind::Voice } else { ChannelKind::Text },
+        user_limit: r.get(8)?,
     })
 }
 
@@ -42,15 +47,20 @@ pub struct ChannelPatch {
     pub name: Option<String>,
     pub topic: Option<String>,
     pub archived: Option<bool>,
+    pub user_limit: Option<i64>,
 }
 
 impl Store {
     pub fn create_channel(&self, name: &str, topic: &str, now: i64) -> Result<Channel> {
+        self.create_channel_of(ChannelKind::Text, name, topic, 0, now)
+    }
+
+    pub fn create_channel_of(&self, kind: ChannelKind, name: &str, topic: &str, user_limit: i64, now: i64) -> Result<Channel> {
         self.write(|t| {
             let pos: i64 = t.conn().query_row("SELECT coalesce(max(position), -1) + 1 FROM channels", [], |r| r.get(0))?;
             t.conn().execute(
-                "INSERT INTO channels (name, topic, position, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name, topic, pos, now],
+                "INSERT INTO channels (name, topic, position, created_at, kind, user_limit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, topic, pos, now, kind.as_str(), user_limit],
             )?;
             let ch = get_channel(t.conn(), ChannelId(t.conn().last_insert_rowid()))?;
             t.emit(EventKind::ChannelCreate, Audience::Channel(ch.id), &ch, now)?;
@@ -73,6 +83,9 @@ impl Store {
             }
             if let Some(a) = patch.archived {
                 t.conn().execute("UPDATE channels SET archived = ?2 WHERE id = ?1", params![id.0, a as i64])?;
+            }
+            if let Some(n) = patch.user_limit {
+                t.conn().execute("UPDATE channels SET user_limit = ?2 WHERE id = ?1", params![id.0, n])?;
             }
             let ch = get_channel(t.conn(), id)?;
             t.emit(EventKind::ChannelUpdate, Audience::Channel(id), &ch, now)?;
@@ -117,7 +130,7 @@ impl Store {
                  ORDER BY c.position, c.id"
             ))?;
             let rows = st
-                .query_map([user.0], |r| Ok((channel_row(r)?, r.get::<_, Option<i64>>(7)?.map(MessageId))))?
+                .query_map([user.0], |r| Ok((channel_row(r)?, r.get::<_, Option<i64>>(COLS_LEN)?.map(MessageId))))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut count = c.prepare(
                 "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// The schema, in order. `migrations/` is the only place the schema is defined.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    ("0002_voice_channels", include_str!("../migrations/0002_voice_channels.sql")),
+];
 
 /// How many read-only connections to keep around.
 const READERS: usize = 4;

@@ -19,6 +19,8 @@ export interface ReadyPayload {
   seq: number;
   resumed: boolean;
   snapshot: Snapshot | null;
+  /** Occupied voice rooms (README "Voice rooms"). */
+  voice?: unknown;
 }
 
 export interface GatewayErrorPayload {

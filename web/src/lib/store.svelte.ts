@@ -10,6 +10,7 @@ import { Outbox, type PendingMessage } from './outbox';
 import { router } from './router.svelte';
 import { noteTyping, typingUserIds, type TypingMap } from './typing';
 import type { Channel, Message, Presence, Session, Snapshot, User } from './types';
+import { VoiceClient } from './voice.svelte';
 
 export const PAGE = 50;
 export const TYPING_SHOW_MS = 8000;
@@ -110,6 +111,12 @@ class AppState {
   highlight = $state<{ id: string; n: number } | null>(null);
 
   visibleChannels: Channel[] = $derived(this.channels.filter((c) => !c.archived));
+  textChannels: Channel[] = $derived(this.visibleChannels.filter((c) => c.kind !== 'voice'));
+  voiceChannels: Channel[] = $derived(this.visibleChannels.filter((c) => c.kind === 'voice'));
+  voice = new VoiceClient(
+    () => this.gateway,
+    () => this.me?.id ?? null,
+  );
   isAdmin: boolean = $derived(this.me?.role === 'admin');
 
   private gateway: Gateway | null = null;
@@ -283,6 +290,7 @@ class AppState {
   }
 
   private onReady(d: ReadyPayload): void {
+    this.voice.onReady(d.voice);
     if (this.idle) void this.gateway?.request('presence.set', { status: 'idle' }).catch(() => {});
     if (d.resumed) return;
     if (d.snapshot) this.applySnapshot(d.snapshot);
@@ -360,7 +368,9 @@ class AppState {
   }
 
   private onEphemeral(t: string, d: unknown): void {
-    if (t === 'typing.start') {
+    if (t.startsWith('voice.')) {
+      this.voice.onEphemeral(t, d);
+    } else if (t === 'typing.start') {
       // The sender gets its own typing.start back: noteTyping ignores it.
       if (noteTyping(this.typing, d, this.me?.id, Date.now() + TYPING_SHOW_MS)) this.now = Date.now();
     } else if (t === 'presence.update') {

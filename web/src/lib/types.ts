@@ -21,6 +21,10 @@ export interface Channel {
   last_message_id: string | null;
   last_read_id: string | null;
   unread_count: number;
+  /** Absent from older boxes: text. */
+  kind?: 'text' | 'voice';
+  /** Voice rooms: most people at once; 0 = no limit. */
+  user_limit?: number;
 }
 
 export interface Message {

@@ -27,6 +27,8 @@ pub struct Daemon {
     pub stderr: PathBuf,
     /// Lines printed before the listening line (e.g. the redirect listener).
     pub banner: Vec<String>,
+    /// Lines printed after the listening line (e.g. the voice port).
+    pub after: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub fn spot(dir: &Path) -> Command {
@@ -45,14 +47,13 @@ impl Daemon {
             .output()
             .expect("run spot init");
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        if !extra_toml.is_empty() {
-            let p = dir.path().join("spot.toml");
-            let mut t = std::fs::read_to_string(&p).expect("read config");
-            t = format!("{t}\n{extra_toml}\n");
-            std::fs::write(&p, t).expect("write config");
-        }
+        // Tests run daemons side by side: each takes any free voice port unless told otherwise.
+        let voice = if extra_toml.contains("[voice]") { "" } else { "[voice]\nport = 0\n" };
+        let p = dir.path().join("spot.toml");
+        let t = std::fs::read_to_string(&p).expect("read config");
+        std::fs::write(&p, format!("{t}\n{extra_toml}\n{voice}")).expect("write config");
         let stderr = dir.path().join("stderr.log");
-        let mut d = Daemon { dir, child: None, addr: String::new(), scheme: "http", stderr, banner: Vec::new() };
+        let mut d = Daemon { dir, child: None, addr: String::new(), scheme: "http", stderr, banner: Vec::new(), after: Default::default() };
         d.spawn("127.0.0.1:0");
         d
     }
@@ -90,13 +91,30 @@ impl Daemon {
                 _ => panic!("spot serve exited early: {}", std::fs::read_to_string(&self.stderr).unwrap_or_default()),
             }
         };
-        // Keep draining stdout so the daemon never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stdout so the daemon never blocks on a full pipe; keep what it said.
+        let after = self.after.clone();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                after.lock().unwrap_or_else(|e| e.into_inner()).push(l);
+            }
+        });
         let url = line.trim_start_matches("spot listening on ");
         let (scheme, addr) = url.split_once("://").expect("url");
         self.scheme = if scheme == "https" { "https" } else { "http" };
         self.addr = addr.to_owned();
         self.child = Some(child);
+    }
+
+    /// The UDP port voice media uses (from the daemon's "spot voice on udp port N" line).
+    pub fn voice_port(&self) -> u16 {
+        for _ in 0..100 {
+            let lines = self.after.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(p) = lines.iter().find_map(|l| l.strip_prefix("spot voice on udp port ")) {
+                return p.parse().expect("port");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the daemon did not say its voice port");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -273,7 +291,7 @@ impl Client {
         gw.send(json!({"op": "resume", "d": {"seq": seq}})).await;
         let mut replayed = Vec::new();
         loop {
-            let f = gw.next().await.expect("frame before ready");
+            let f = gw.next().await.unwrap_or_else(|| panic!("frame before ready (close {:?})", gw.close));
             match f["op"].as_str() {
                 Some("ready") => {
                     gw.replayed = replayed;

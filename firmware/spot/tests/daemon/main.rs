@@ -9,3 +9,4 @@ mod cli;
 mod durability;
 mod gateway;
 mod robustness;
+mod voice;

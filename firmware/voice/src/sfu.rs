@@ -1,0 +1,656 @@
+//! The SFU core: rooms of participants, each one a str0m [`Rtc`], and the routing of Opus between
+//! them. No sockets, no clock: the caller feeds datagrams and time in with [`Sfu::handle_input`]
+//! and drains [`Sfu::poll_output`] until it says when to wake up (the shape of str0m's
+//! `examples/chat.rs`, with signalling handed to the caller instead of a data channel).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::config::CryptoProvider;
+use str0m::media::{Direction, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use crate::{ParticipantId, RoomId, VoiceError};
+
+/// How long after the last loud packet someone still counts as speaking: long enough that the
+/// ring does not flicker between words, short enough to follow a conversation.
+const SPEAKING_HOLD: Duration = Duration::from_millis(400);
+/// RFC 6464 levels are -dBov (0 loudest, -127 silence). Browsers send about -127..-90 for a quiet
+/// room and above -50 for speech.
+const SPEAKING_THRESHOLD_DBOV: i8 = -50;
+/// An idle Rtc still needs a tick now and then (keepalives, RTCP).
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// Host candidates: every address the UDP socket is reachable on (all of the box's
+    /// addresses for a socket bound to the unspecified address).
+    pub host_candidates: Vec<SocketAddr>,
+    /// A public address forwarded to our port by a home router, announced as a server-reflexive
+    /// candidate based on the first host candidate of the same IP family.
+    pub public_address: Option<SocketAddr>,
+}
+
+/// What the driver feeds in.
+pub enum SfuInput<'a> {
+    Receive {
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &'a [u8],
+    },
+    Timeout(Instant),
+}
+
+/// What the driver must do.
+#[derive(Debug)]
+pub enum SfuOutput {
+    Transmit {
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
+    Event(SfuEvent),
+    /// Nothing more to do until then (or until the next input).
+    Timeout(Instant),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SfuEvent {
+    /// Server-initiated renegotiation (someone's track came or went): send this offer to the
+    /// participant and give its answer to [`Sfu::answer`].
+    Offer { participant: ParticipantId, sdp: String },
+    /// ICE + DTLS are up: media flows.
+    Connected { participant: ParticipantId },
+    Speaking { participant: ParticipantId, room: RoomId, speaking: bool },
+    /// The transport died (ICE gave up). The participant was removed; the client may rejoin.
+    Disconnected { participant: ParticipantId, room: RoomId },
+}
+
+/// One incoming track: a participant's m-line we receive on. Tracks are counted per participant,
+/// so camera, screenshare or a DJ's music can come next without changing the routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TrackIn {
+    mid: Mid,
+    kind: MediaKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+    /// The origin left while we were negotiating: stop it once the answer lands.
+    NegotiatingThenStop(Mid),
+    ToStop(Mid),
+    NegotiatingStop(Mid),
+}
+
+/// Another participant's track, sent to this participant on an m-line of its own.
+#[derive(Debug, Clone, Copy)]
+struct TrackOut {
+    origin: ParticipantId,
+    origin_mid: Mid,
+    kind: MediaKind,
+    state: OutState,
+}
+
+struct Participant {
+    id: ParticipantId,
+    room: RoomId,
+    /// msid stream id the browser sees for this participant's tracks (so it can map a remote
+    /// stream to a person).
+    label: String,
+    rtc: Rtc,
+    next: Instant,
+    connected: bool,
+    muted: bool,
+    deafened: bool,
+    speaking: bool,
+    last_loud: Option<Instant>,
+    tracks_in: Vec<TrackIn>,
+    tracks_out: Vec<TrackOut>,
+    pending: Option<SdpPendingOffer>,
+}
+
+enum Propagated {
+    TrackOpen(ParticipantId, RoomId, TrackIn),
+    Media(ParticipantId, RoomId, Box<MediaData>),
+}
+
+/// A participant as the room state shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantInfo {
+    pub id: ParticipantId,
+    pub room: RoomId,
+    pub muted: bool,
+    pub deafened: bool,
+    pub speaking: bool,
+    pub connected: bool,
+}
+
+pub struct Sfu {
+    config: SfuConfig,
+    crypto: Arc<CryptoProvider>,
+    participants: Vec<Participant>,
+    outputs: VecDeque<SfuOutput>,
+    /// The latest time we were given (the core reads no clock of its own).
+    last_now: Instant,
+    /// Counters a benchmark or `doctor` can read.
+    pub stats: SfuStats,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SfuStats {
+    pub media_in: u64,
+    pub media_forwarded: u64,
+    pub media_dropped_muted: u64,
+}
+
+impl Sfu {
+    /// `now` is the start of the SFU's time; after that it only knows the times it is given.
+    pub fn new(config: SfuConfig, now: Instant) -> Sfu {
+        Sfu {
+            config,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            participants: Vec::new(),
+            outputs: VecDeque::new(),
+            last_now: now,
+            stats: SfuStats::default(),
+        }
+    }
+
+    fn idx(&self, id: ParticipantId) -> Result<usize, VoiceError> {
+        self.participants
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(VoiceError::NotInRoom)
+    }
+
+    pub fn participant(&self, id: ParticipantId) -> Option<ParticipantInfo> {
+        self.participants.iter().find(|p| p.id == id).map(info)
+    }
+
+    pub fn participants(&self) -> impl Iterator<Item = ParticipantInfo> + '_ {
+        self.participants.iter().map(info)
+    }
+
+    /// Joins `room` with the client's offer and returns the SDP answer. Joining again with the same
+    /// id replaces the old connection (a reconnect after a network blip, or a move between rooms):
+    /// the others see the old tracks stop and the new ones start.
+    pub fn join(
+        &mut self,
+        now: Instant,
+        id: ParticipantId,
+        room: RoomId,
+        label: &str,
+        offer: &str,
+    ) -> Result<String, VoiceError> {
+        // Parse before touching anything so a bad offer leaves an existing session alone.
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(self.crypto.clone())
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(now);
+        for addr in &self.config.host_candidates {
+            if let Ok(c) = Candidate::host(*addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        if let Some(public) = self.config.public_address {
+            let base = self
+                .config
+                .host_candidates
+                .iter()
+                .find(|a| a.is_ipv4() == public.is_ipv4());
+            if let Some(c) = base.and_then(|b| Candidate::server_reflexive(public, *b, "udp").ok()) {
+                rtc.add_local_candidate(c);
+            }
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+
+        let (muted, deafened) = match self.idx(id) {
+            Ok(i) => {
+                let old = &self.participants[i];
+                let kept = (old.muted, old.deafened);
+                self.remove(now, id);
+                kept
+            }
+            Err(_) => (false, false),
+        };
+        let tracks_out = self
+            .participants
+            .iter()
+            .filter(|p| p.room == room)
+            .flat_map(|p| {
+                p.tracks_in.iter().map(|t| TrackOut {
+                    origin: p.id,
+                    origin_mid: t.mid,
+                    kind: t.kind,
+                    state: OutState::ToOpen,
+                })
+            })
+            .collect();
+        self.participants.push(Participant {
+            id,
+            room,
+            label: label.to_owned(),
+            rtc,
+            next: now,
+            connected: false,
+            muted,
+            deafened,
+            speaking: false,
+            last_loud: None,
+            tracks_in: Vec::new(),
+            tracks_out,
+            pending: None,
+        });
+        self.drain(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// A client-initiated renegotiation (it added or removed a track).
+    pub fn offer(&mut self, now: Instant, id: ParticipantId, offer: &str) -> Result<String, VoiceError> {
+        let i = self.idx(id)?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+        let p = &mut self.participants[i];
+        let answer = p
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+        // Glare: the client's offer wins and ours is void (str0m dropped it). Redo our changes
+        // after this round.
+        if p.pending.take().is_some() {
+            // An m-line that was only in our void offer never existed: a track whose origin
+            // left meanwhile simply goes, the others are offered again.
+            p.tracks_out
+                .retain(|t| !matches!(t.state, OutState::NegotiatingThenStop(_)));
+            for t in &mut p.tracks_out {
+                t.state = match t.state {
+                    OutState::Negotiating(_) => OutState::ToOpen,
+                    OutState::NegotiatingStop(m) => OutState::ToStop(m),
+                    s => s,
+                };
+            }
+        }
+        self.drain(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The client's answer to an [`SfuEvent::Offer`].
+    pub fn answer(&mut self, now: Instant, id: ParticipantId, answer: &str) -> Result<(), VoiceError> {
+        let i = self.idx(id)?;
+        let answer =
+            SdpAnswer::from_sdp_string(answer).map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+        let p = &mut self.participants[i];
+        let pending = p.pending.take().ok_or(VoiceError::NoPendingOffer)?;
+        if let Err(e) = p.rtc.sdp_api().accept_answer(pending, answer) {
+            // The offer is spent either way; tracks go back to be offered again.
+            for t in &mut p.tracks_out {
+                t.state = match t.state {
+                    OutState::Negotiating(_) => OutState::ToOpen,
+                    s => s,
+                };
+            }
+            self.drain(now);
+            return Err(VoiceError::BadSdp(e.to_string()));
+        }
+        for t in &mut p.tracks_out {
+            t.state = match t.state {
+                OutState::Negotiating(m) => OutState::Open(m),
+                OutState::NegotiatingThenStop(m) => OutState::ToStop(m),
+                s => s,
+            };
+        }
+        p.tracks_out
+            .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
+        self.drain(now);
+        Ok(())
+    }
+
+    /// A trickled ICE candidate (`candidate:...`, as the browser's `RTCIceCandidate.candidate`).
+    /// An empty string is end-of-candidates.
+    pub fn add_candidate(&mut self, id: ParticipantId, candidate: &str) -> Result<(), VoiceError> {
+        let i = self.idx(id)?;
+        let s = candidate.trim();
+        if s.is_empty() {
+            return Ok(());
+        }
+        let s = s.strip_prefix("a=").unwrap_or(s);
+        let c = Candidate::from_sdp_string(s).map_err(|e| VoiceError::BadCandidate(e.to_string()))?;
+        self.participants[i].rtc.add_remote_candidate(c);
+        Ok(())
+    }
+
+    /// Muted: the SFU stops forwarding this participant's audio, whatever the client sends.
+    pub fn set_muted(&mut self, now: Instant, id: ParticipantId, muted: bool) -> Result<(), VoiceError> {
+        let i = self.idx(id)?;
+        self.participants[i].muted = muted;
+        self.update_speaking(now);
+        Ok(())
+    }
+
+    /// Deafened: nothing is forwarded to this participant.
+    pub fn set_deafened(&mut self, id: ParticipantId, deafened: bool) -> Result<(), VoiceError> {
+        let i = self.idx(id)?;
+        self.participants[i].deafened = deafened;
+        Ok(())
+    }
+
+    pub fn leave(&mut self, now: Instant, id: ParticipantId) -> Result<(), VoiceError> {
+        self.idx(id)?;
+        self.remove(now, id);
+        self.drain(now);
+        Ok(())
+    }
+
+    fn remove(&mut self, _now: Instant, id: ParticipantId) {
+        let Ok(i) = self.idx(id) else { return };
+        let mut gone = self.participants.remove(i);
+        gone.rtc.disconnect();
+        for p in &mut self.participants {
+            p.tracks_out.retain_mut(|t| {
+                if t.origin != id {
+                    return true;
+                }
+                match t.state {
+                    OutState::ToOpen => return false,
+                    OutState::Open(m) => t.state = OutState::ToStop(m),
+                    OutState::Negotiating(m) => t.state = OutState::NegotiatingThenStop(m),
+                    _ => {}
+                }
+                true
+            });
+        }
+    }
+
+    pub fn handle_input(&mut self, input: SfuInput<'_>) {
+        match input {
+            SfuInput::Receive {
+                now,
+                source,
+                destination,
+                contents,
+            } => {
+                // Garbage from the internet is dropped, never an error for the room.
+                let Ok(contents) = contents.try_into() else { return };
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination,
+                        contents,
+                    },
+                );
+                if let Some(p) = self.participants.iter_mut().find(|p| p.rtc.accepts(&input)) {
+                    if let Err(e) = p.rtc.handle_input(input) {
+                        tracing::debug!(participant = p.id.0, "voice input failed: {e}");
+                    }
+                }
+                self.drain(now);
+            }
+            SfuInput::Timeout(now) => {
+                for p in &mut self.participants {
+                    if p.next <= now {
+                        if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
+                            tracing::debug!(participant = p.id.0, "voice timeout failed: {e}");
+                        }
+                    }
+                }
+                self.drain(now);
+            }
+        }
+    }
+
+    pub fn poll_output(&mut self) -> SfuOutput {
+        if let Some(o) = self.outputs.pop_front() {
+            return o;
+        }
+        let mut t = self
+            .participants
+            .iter()
+            .map(|p| p.next)
+            .min()
+            .unwrap_or(self.last_now + MAX_SLEEP);
+        for p in &self.participants {
+            if let (true, Some(l)) = (p.speaking, p.last_loud) {
+                t = t.min(l + SPEAKING_HOLD);
+            }
+        }
+        SfuOutput::Timeout(t)
+    }
+
+    /// Polls every Rtc until it has nothing more to say, forwarding media between them until
+    /// the room is quiet, then starts any renegotiation that is due.
+    fn drain(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        loop {
+            let mut props = Vec::new();
+            let mut dead = Vec::new();
+            for p in &mut self.participants {
+                poll_participant(p, now, &mut self.outputs, &mut props, &mut dead);
+            }
+            for (id, room) in dead {
+                self.remove(now, id);
+                self.outputs
+                    .push_back(SfuOutput::Event(SfuEvent::Disconnected { participant: id, room }));
+            }
+            if props.is_empty() {
+                break;
+            }
+            for prop in props {
+                self.propagate(now, prop);
+            }
+        }
+        self.update_speaking(now);
+        self.negotiate();
+    }
+
+    fn propagate(&mut self, now: Instant, prop: Propagated) {
+        match prop {
+            Propagated::TrackOpen(origin, room, track) => {
+                for p in self.participants.iter_mut().filter(|p| p.room == room && p.id != origin) {
+                    p.tracks_out.push(TrackOut {
+                        origin,
+                        origin_mid: track.mid,
+                        kind: track.kind,
+                        state: OutState::ToOpen,
+                    });
+                }
+            }
+            Propagated::Media(origin, room, data) => {
+                self.stats.media_in += 1;
+                let Some(sender) = self.participants.iter_mut().find(|p| p.id == origin) else {
+                    return;
+                };
+                if let Some(level) = data.ext_vals.audio_level {
+                    if level >= SPEAKING_THRESHOLD_DBOV {
+                        sender.last_loud = Some(now);
+                    }
+                }
+                if sender.muted {
+                    // Enforced here, not trusted to the client: a muted person is not heard.
+                    self.stats.media_dropped_muted += 1;
+                    return;
+                }
+                for p in self.participants.iter_mut() {
+                    if p.room != room || p.id == origin || p.deafened || !p.connected {
+                        continue;
+                    }
+                    let Some(mid) = p.tracks_out.iter().find_map(|t| match t.state {
+                        OutState::Open(m) if t.origin == origin && t.origin_mid == data.mid => Some(m),
+                        _ => None,
+                    }) else {
+                        continue;
+                    };
+                    let Some(writer) = p.rtc.writer(mid) else { continue };
+                    let Some(pt) = writer.match_params(data.params) else { continue };
+                    let writer = match (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
+                        (Some(l), va) => writer.audio_level(l, va.unwrap_or(false)),
+                        _ => writer,
+                    };
+                    // str0m keeps per-leg RTP state: its own sequence numbers, RTCP reports and
+                    // a resend buffer for the receiver's NACKs.
+                    match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                        Ok(()) => self.stats.media_forwarded += 1,
+                        Err(e) => tracing::debug!(participant = p.id.0, "voice write failed: {e}"),
+                    }
+                    // Let the writer's packet go out now rather than at the next tick.
+                    let _ = p.rtc.handle_input(Input::Timeout(now));
+                }
+            }
+        }
+    }
+
+    fn update_speaking(&mut self, now: Instant) {
+        for p in &mut self.participants {
+            let speaking =
+                !p.muted && p.last_loud.is_some_and(|l| now.saturating_duration_since(l) < SPEAKING_HOLD);
+            if speaking != p.speaking {
+                p.speaking = speaking;
+                self.outputs.push_back(SfuOutput::Event(SfuEvent::Speaking {
+                    participant: p.id,
+                    room: p.room,
+                    speaking,
+                }));
+            }
+        }
+    }
+
+    fn negotiate(&mut self) {
+        for p in &mut self.participants {
+            // Only once connected: the client has applied our answer by then, so our offer can
+            // never overtake it on the signalling path.
+            if !p.connected || p.pending.is_some() {
+                continue;
+            }
+            let mut api = p.rtc.sdp_api();
+            for t in &mut p.tracks_out {
+                match t.state {
+                    OutState::ToOpen => {
+                        let origin_label = format!("p{}", t.origin.0);
+                        let mid = api.add_media(
+                            t.kind,
+                            Direction::SendOnly,
+                            Some(origin_label.clone()),
+                            Some(format!("{origin_label}-{}", t.origin_mid)),
+                            None,
+                        );
+                        t.state = OutState::Negotiating(mid);
+                    }
+                    OutState::ToStop(m) => {
+                        api.stop_media(m);
+                        t.state = OutState::NegotiatingStop(m);
+                    }
+                    _ => {}
+                }
+            }
+            if !api.has_changes() {
+                continue;
+            }
+            if let Some((offer, pending)) = api.apply() {
+                p.pending = Some(pending);
+                self.outputs.push_back(SfuOutput::Event(SfuEvent::Offer {
+                    participant: p.id,
+                    sdp: offer.to_sdp_string(),
+                }));
+            }
+        }
+    }
+
+    /// The label a participant joined with (the msid the others' browsers see is `p<id>`).
+    pub fn label(&self, id: ParticipantId) -> Option<&str> {
+        self.participants.iter().find(|p| p.id == id).map(|p| p.label.as_str())
+    }
+}
+
+fn info(p: &Participant) -> ParticipantInfo {
+    ParticipantInfo {
+        id: p.id,
+        room: p.room,
+        muted: p.muted,
+        deafened: p.deafened,
+        speaking: p.speaking,
+        connected: p.connected,
+    }
+}
+
+fn poll_participant(
+    p: &mut Participant,
+    now: Instant,
+    outputs: &mut VecDeque<SfuOutput>,
+    props: &mut Vec<Propagated>,
+    dead: &mut Vec<(ParticipantId, RoomId)>,
+) {
+    loop {
+        if !p.rtc.is_alive() {
+            dead.push((p.id, p.room));
+            return;
+        }
+        let out = match p.rtc.poll_output() {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(participant = p.id.0, "voice poll failed: {e}");
+                p.rtc.disconnect();
+                dead.push((p.id, p.room));
+                return;
+            }
+        };
+        match out {
+            Output::Timeout(t) => {
+                p.next = t.min(now + MAX_SLEEP);
+                return;
+            }
+            Output::Transmit(t) => outputs.push_back(SfuOutput::Transmit {
+                source: t.source,
+                destination: t.destination,
+                contents: t.contents.to_vec(),
+            }),
+            Output::Event(e) => match e {
+                Event::Connected => {
+                    p.connected = true;
+                    outputs.push_back(SfuOutput::Event(SfuEvent::Connected { participant: p.id }));
+                }
+                Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                    p.rtc.disconnect();
+                }
+                // Our own send-only m-lines (other people's tracks) are not incoming tracks.
+                Event::MediaAdded(m)
+                    if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv)
+                        && !p.tracks_out.iter().any(|t| out_mid(t) == Some(m.mid))
+                        && !p.tracks_in.iter().any(|t| t.mid == m.mid) =>
+                {
+                    let t = TrackIn { mid: m.mid, kind: m.kind };
+                    p.tracks_in.push(t);
+                    props.push(Propagated::TrackOpen(p.id, p.room, t));
+                }
+                Event::MediaData(d) if p.tracks_in.iter().any(|t| t.mid == d.mid) => {
+                    props.push(Propagated::Media(p.id, p.room, Box::new(d)));
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+fn out_mid(t: &TrackOut) -> Option<Mid> {
+    match t.state {
+        OutState::ToOpen => None,
+        OutState::Negotiating(m)
+        | OutState::Open(m)
+        | OutState::NegotiatingThenStop(m)
+        | OutState::ToStop(m)
+        | OutState::NegotiatingStop(m) => Some(m),
+    }
+}
