@@ -4,11 +4,19 @@
 use crate::harness::*;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One sender: sends until its socket dies; returns (acked (nonce, id), in-flight nonce).
-async fn send_until_killed(c: Arc<Client>, ch: String, tag: &'static str, start: usize, retry: Option<String>) -> (Vec<(String, String)>, Option<String>) {
+async fn send_until_killed(
+    c: Arc<Client>,
+    ch: String,
+    tag: &'static str,
+    start: usize,
+    retry: Option<String>,
+    acks: Arc<AtomicUsize>,
+) -> (Vec<(String, String)>, Option<String>) {
     let mut acked = Vec::new();
     let Ok(mut gw) = c.gateway_raw(None).await else { return (acked, retry) };
     if gw.next().await.is_none() {
@@ -38,6 +46,7 @@ async fn send_until_killed(c: Arc<Client>, ch: String, tag: &'static str, start:
             match gw.next_within(Duration::from_secs(5)).await {
                 Some(f) if f["op"] == "reply" && f["id"] == nonce.as_str() => {
                     acked.push((nonce.clone(), f["d"]["id"].as_str().unwrap_or_default().to_owned()));
+                    acks.fetch_add(1, Ordering::Relaxed);
                     pending = None;
                     break;
                 }
@@ -124,15 +133,22 @@ async fn acknowledged_messages_survive_20_sigkills_and_resumed_clients_see_each_
     for round in 0..20 {
         let r = tokio::spawn(read_until_killed(carol.clone(), reader.clone()));
         let mut senders = Vec::new();
+        let acks = Arc::new(AtomicUsize::new(0));
         for (tag, c) in [("admin", admin.clone()), ("bob", bob.clone())] {
             let start = *counters.get(tag).unwrap_or(&0) + 100_000 * round;
             let pending = retry.get(tag).cloned().flatten();
-            senders.push((tag, tokio::spawn(send_until_killed(c, ch.clone(), tag, start, pending))));
+            senders.push((tag, tokio::spawn(send_until_killed(c, ch.clone(), tag, start, pending, acks.clone()))));
         }
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
+        // Kill at a random moment, but only once this round has acknowledged a few messages, so
+        // the test means the same on a slow machine (or under qemu-aarch64).
         tokio::time::sleep(Duration::from_millis(150 + rng % 350)).await;
+        let waited = std::time::Instant::now();
+        while acks.load(Ordering::Relaxed) < 6 && waited.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         d.kill9();
         for (tag, h) in senders {
             let (got, pending) = h.await.expect("sender");
