@@ -3,4 +3,6 @@
 # image recipe and the daemon's system integration (CLI, config, signals, sd-notify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-git ls-files -z board rootfs recipes firmware/spot/src | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+# Documentation (*.md) is not an input.
+git ls-files board rootfs recipes firmware/spot/src | grep -v '\.md$' | sort | tr '\n' '\0' |
+    xargs -0 sha256sum | sha256sum | cut -d' ' -f1
