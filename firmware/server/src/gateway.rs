@@ -196,6 +196,11 @@ impl Conn {
                 ev = events.recv() => match ev {
                     Ok(o) => {
                         if o.seq > last {
+                            // A gap means events committed by another process (the `spot` CLI),
+                            // which never pass through this hub: read them from the log first.
+                            if o.seq.0 > last.0 + 1 {
+                                if let Err(s) = self.replay(last, Seq(o.seq.0 - 1)).await { return s; }
+                            }
                             last = o.seq;
                             if can_receive(self.actor, o.audience) {
                                 if let Err(s) = self.send(o.frame.clone()).await { return s; }
@@ -287,21 +292,8 @@ impl Conn {
             Some(s) if s < upto && s.0 >= 0 => oldest.is_some_and(|o| o.0 <= s.0 + 1),
             _ => false,
         };
-        if let (true, Some(mut at)) = (replayable, from) {
-            while at < upto {
-                let store = self.state.store.clone();
-                let batch = tokio::task::spawn_blocking(move || store.events_after(at, upto, REPLAY_BATCH))
-                    .await
-                    .map_err(|_| Stop::Close(1011, "internal error"))?
-                    .map_err(internal)?;
-                let Some(last) = batch.last() else { break };
-                at = last.seq;
-                for e in &batch {
-                    if can_receive(self.actor, e.audience) {
-                        self.send(event_frame(e)).await?;
-                    }
-                }
-            }
+        if let (true, Some(at)) = (replayable, from) {
+            self.replay(at, upto).await?;
             let voice = self.state.voice.rooms_json();
             self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": true, "snapshot": null, "voice": voice}}).to_string()).await?;
         } else {
@@ -310,6 +302,25 @@ impl Conn {
             self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": false, "snapshot": snapshot, "voice": voice}}).to_string()).await?;
         }
         Ok(upto)
+    }
+
+    /// Send the durable events with `after < seq <= upto` from SQLite, filtered by audience.
+    async fn replay(&mut self, mut after: Seq, upto: Seq) -> Result<(), Stop> {
+        while after < upto {
+            let store = self.state.store.clone();
+            let batch = tokio::task::spawn_blocking(move || store.events_after(after, upto, REPLAY_BATCH))
+                .await
+                .map_err(|_| Stop::Close(1011, "internal error"))?
+                .map_err(|_| Stop::Close(1011, "internal error"))?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for e in &batch {
+                if can_receive(self.actor, e.audience) {
+                    self.send(event_frame(e)).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn on_text(&mut self, text: &str) -> Result<(), Stop> {

@@ -45,8 +45,17 @@ fn init_refuses_to_run_twice_and_validates_flags() {
 #[tokio::test]
 async fn users_are_managed_from_the_command_line() {
     let d = Daemon::start();
+    let admin = d.admin().await;
+    let (mut admin_gw, _) = admin.gateway(None).await;
     let o = run(&d, &["user", "add", "dave", "--password", "dave-password"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The CLI's change is in the event log; the daemon's sockets deliver it, in order, as soon
+    // as the next event of their own shows the gap.
+    let ch = admin.general().await;
+    admin.post(&format!("/api/channels/{ch}/messages"), serde_json::json!({"content": "hello"})).await.expect_status(201);
+    let ev = admin_gw.next().await.expect("event");
+    assert_eq!((ev["t"].as_str(), ev["d"]["username"].as_str()), (Some("user.update"), Some("dave")), "{ev}");
+    assert_eq!(admin_gw.next_event("message.create").await["d"]["content"], "hello");
     let o = run(&d, &["user", "add", "erin"]);
     let pw = stdout(&o).lines().find_map(|l| l.strip_prefix("password: ")).expect("generated").to_owned();
     let list = stdout(&run(&d, &["user", "list"]));
