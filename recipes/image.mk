@@ -23,7 +23,7 @@ IMAGE_CACHE ?= /var/cache/spot-image
 SPOT_CACHE ?= $(HOME)/.cache/spot
 IMAGE_ENV = IMAGE_CACHE=$(IMAGE_CACHE) SPOT_CACHE=$(SPOT_CACHE) CROSS_TARGET_DIR=$(SPOT_CACHE)/target-cross
 
-.PHONY: image-deps cross test-aarch64 image qemu-test qemu-test-raspi3b
+.PHONY: image-deps cross test-aarch64 image qemu-test qemu-test-raspi3b image-repro
 
 image-deps:
 	$(IMAGE_ENV) bash recipes/deps.sh
@@ -56,3 +56,7 @@ qemu-test-raspi3b: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh rpi3
 	bash recipes/check-image.sh out/spot-rpi3.img rpi3
 	$(IMAGE_ENV) bash recipes/qemu-test-raspi3b.sh
+
+# Two builds of the qemu-arm64 image from the same inputs must be byte-identical.
+image-repro: $(if $(SPOT_BIN),,cross)
+	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) bash recipes/check-repro.sh qemu-arm64

@@ -129,6 +129,13 @@ mkext4() { # FILE SIZE_MIB LABEL [DIR] [mke2fs options]
 	u=$(uuid "$label")
 	"${NICE[@]}" mkfs.ext4 -q -F -L "$label" -U "$u" -E "hash_seed=$u,root_owner=0:0" \
 		${dir:+-d "$dir"} "$@" "$f" "${size}M"
+	# mkfs.ext4 -d copies atime and ctime from the work tree (when it was copied and read):
+	# pin them too, so the same inputs give the same bytes.
+	if [ -n "$dir" ]; then
+		(cd "$dir" && find . -print) | sed 's|^\.||; s|^$|/|' |
+			awk -v e="@$SOURCE_DATE_EPOCH" '{ printf "sif \"%s\" atime %s\nsif \"%s\" ctime %s\n", $0, e, $0, e }' >"$WORK/pin-times.cmds"
+		"${NICE[@]}" debugfs -w -f "$WORK/pin-times.cmds" "$f" >/dev/null 2>&1 || die "pinning file times in $label failed"
+	fi
 }
 for i in 0 1 2 3; do
 	fs=$WORK/${P_NAME[i]}.fs
