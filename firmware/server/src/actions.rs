@@ -33,8 +33,19 @@ impl AppState {
     /// Take a token for `action` by `actor`, or fail with `rate_limited`.
     pub fn rate(&self, actor: Actor, action: Limited) -> ApiResult<()> {
         let mut rl = self.action_limits.lock().unwrap_or_else(|e| e.into_inner());
-        rl.check(actor.id, action, Instant::now()).map_err(|wait| ApiError(Error::rate_limited(wait.as_millis() as u64)))
+        rl.check(actor.id, action, Instant::now()).map_err(limited)
     }
+
+    /// Take a token from this IP's login bucket (logins and invite acceptance share it).
+    pub fn rate_login_ip(&self, ip: std::net::IpAddr) -> ApiResult<()> {
+        let mut rl = self.login_ip.lock().unwrap_or_else(|e| e.into_inner());
+        rl.check(&ip, Instant::now()).map_err(limited)
+    }
+}
+
+/// A bucket's wait as the `rate_limited` error.
+pub fn limited(wait: std::time::Duration) -> ApiError {
+    ApiError(Error::rate_limited(wait.as_millis() as u64))
 }
 
 /// Per-action buckets, each with its own quota.
@@ -79,7 +90,8 @@ pub struct SendInput {
     pub nonce: Option<String>,
 }
 
-async fn blocking<T: Send + 'static>(
+/// Run store work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, store::Error> + Send + 'static,
 ) -> ApiResult<T> {
     Ok(tokio::task::spawn_blocking(f).await??)

@@ -1,6 +1,6 @@
 //! The HTTP API (see README "HTTP API"). Handlers parse, call `actions`/the store, and answer.
 
-use crate::actions::{self, SendInput};
+use crate::actions::{self, blocking, limited, SendInput};
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_id, Json, Query};
@@ -47,10 +47,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .fallback(|| async { ApiError(Error::not_found("not_found", "No such API endpoint.")) })
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, store::Error> + Send + 'static) -> ApiResult<T> {
-    Ok(tokio::task::spawn_blocking(f).await??)
-}
-
 async fn health() -> impl IntoResponse {
     axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
@@ -81,15 +77,10 @@ async fn start_session(state: &AppState, user: chat::model::User, headers: &Head
 
 async fn login(State(state): S, Extension(ip): Extension<ClientIp>, headers: HeaderMap, Json(input): Json<LoginInput>) -> ApiResult<Response> {
     let username = input.username.trim().to_ascii_lowercase();
-    let now = Instant::now();
     // Per-IP: every attempt counts. Per-user: failures count (checked before the work).
-    {
-        let mut by_ip = state.login_ip.lock().unwrap_or_else(|e| e.into_inner());
-        by_ip.check(&ip.0, now).map_err(|w| ApiError(Error::rate_limited(w.as_millis() as u64)))?;
-        let by_user = state.login_user.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = by_user.peek(&username, now) {
-            return Err(ApiError(Error::rate_limited(w.as_millis() as u64)));
-        }
+    state.rate_login_ip(ip.0)?;
+    if let Some(w) = state.login_user.lock().unwrap_or_else(|e| e.into_inner()).peek(&username, Instant::now()) {
+        return Err(limited(w));
     }
     if input.password.len() > 1024 || username.len() > 64 {
         return Err(ApiError(Error::invalid("invalid_credentials", "Wrong user name or password.")));
@@ -474,11 +465,8 @@ async fn accept_invite(
     Path(token): Path<String>,
     Json(input): Json<AcceptInvite>,
 ) -> ApiResult<Response> {
-    {
-        // Invite guessing is rate limited like logins.
-        let mut by_ip = state.login_ip.lock().unwrap_or_else(|e| e.into_inner());
-        by_ip.check(&ip.0, Instant::now()).map_err(|w| ApiError(Error::rate_limited(w.as_millis() as u64)))?;
-    }
+    // Invite guessing is rate limited like logins.
+    state.rate_login_ip(ip.0)?;
     if token.len() > 128 {
         return Err(ApiError(store::invite_invalid()));
     }
