@@ -1,3 +1,4 @@
+import { chromiumArgs, chromiumPath } from './e2e/chromium';
 import { defineConfig } from '@playwright/test';
 
 // Real Chromium from Debian; Playwright never downloads a browser here.
@@ -17,16 +18,8 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     ignoreHTTPSErrors: true,
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
+      executablePath: chromiumPath,
+      args: chromiumArgs,
     },
   },
 });
