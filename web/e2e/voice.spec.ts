@@ -65,9 +65,10 @@ const pages: Record<string, Page> = {};
 const ids: Record<string, string> = {};
 const pageErrors: string[] = [];
 
-async function newPage(browser: Browser): Promise<Page> {
+async function newPage(browser: Browser, init?: () => void): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   ctxs.push(ctx);
+  if (init) await ctx.addInitScript(init);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   return page;
@@ -98,6 +99,79 @@ async function inbound(page: Page): Promise<Record<string, Inbound>> {
       };
     });
     return out;
+  });
+}
+
+/**
+ * Runs in a page before the app does: that browser is on a network that blocks UDP. No UDP
+ * candidate crosses the signalling either way (the SDP both ways and trickled candidates), so
+ * neither side can ever send the other a UDP packet and no UDP candidate pair can form: ICE has
+ * to use the box's passive TCP candidates (ICE-TCP) or fail.
+ */
+function udpBlocked(): void {
+  const isUdp = (line: string) => /^(a=)?candidate:\S+ \d+ udp /i.test(line.trim());
+  const strip = (sdp: string) =>
+    sdp
+      .split('\r\n')
+      .filter((l) => !isUdp(l))
+      .join('\r\n');
+  type SetRemote = (this: RTCPeerConnection, d?: RTCSessionDescriptionInit) => Promise<void>;
+  const setRemote = RTCPeerConnection.prototype.setRemoteDescription as SetRemote;
+  RTCPeerConnection.prototype.setRemoteDescription = function (this: RTCPeerConnection, d?: RTCSessionDescriptionInit) {
+    return setRemote.call(this, d?.sdp ? { type: d.type, sdp: strip(d.sdp) } : d);
+  } as SetRemote as typeof RTCPeerConnection.prototype.setRemoteDescription;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (this: WebSocket, data: string | ArrayBufferLike | Blob | ArrayBufferView) {
+    if (typeof data === 'string' && data.includes('"voice.')) {
+      const f = JSON.parse(data) as { op?: string; d?: { sdp?: unknown; candidate?: unknown } };
+      if (f.op === 'request' && f.d) {
+        if (typeof f.d.sdp === 'string') f.d.sdp = strip(f.d.sdp);
+        if (typeof f.d.candidate === 'string' && isUdp(f.d.candidate)) f.d.candidate = '';
+        data = JSON.stringify(f);
+      }
+    }
+    return send.call(this, data);
+  };
+}
+
+interface Path {
+  /** 'succeeded', or 'in-progress' while a consent check is out. */
+  state: string;
+  /** STUN checks the box answered on this pair. */
+  responses: number;
+  rttMs: number;
+  local: string;
+  remote: string;
+  remotePort: number;
+  udpPairs: number;
+}
+
+/** The candidate pair this page's media uses (the transport's selected pair). */
+async function mediaPath(page: Page): Promise<Path | null> {
+  return page.evaluate(async () => {
+    const v = (window as unknown as { __spotVoice?: { pc: RTCPeerConnection } }).__spotVoice;
+    if (!v) return null;
+    const byId = new Map<string, Record<string, unknown>>();
+    (await v.pc.getStats()).forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+    let pairId = '';
+    let udpPairs = 0;
+    for (const s of byId.values()) {
+      if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') pairId = s.selectedCandidatePairId;
+      if (s.type === 'candidate-pair' && byId.get(String(s.localCandidateId))?.protocol === 'udp') udpPairs++;
+    }
+    const pair = byId.get(pairId);
+    if (!pair) return null;
+    const l = byId.get(String(pair.localCandidateId));
+    const r = byId.get(String(pair.remoteCandidateId));
+    return {
+      state: String(pair.state),
+      responses: Number(pair.responsesReceived ?? 0),
+      rttMs: Number(pair.currentRoundTripTime ?? NaN) * 1000,
+      local: String(l?.protocol),
+      remote: String(r?.protocol),
+      remotePort: Number(r?.port),
+      udpPairs,
+    };
   });
 }
 
@@ -210,5 +284,87 @@ test('leaving removes the person everywhere', async () => {
     await expect(occupants(p).filter({ hasText: 'Carol' })).toHaveCount(0);
   }
   await expect(pages.carol.getByTestId('voice-panel')).toHaveCount(0);
+  expect(pageErrors).toEqual([]);
+});
+
+test('the admin edits a voice room\'s user limit; a full room refuses the next person', async () => {
+  // A second tab, so the admin's own voice session (in the first) is not disturbed.
+  const tab = await pages.admin.context().newPage();
+  await tab.goto(daemon.url + '/admin/channels');
+  const card = tab.getByTestId('admin-channel').filter({ has: tab.getByRole('button', { name: `Move #${ROOM} up` }) });
+  await card.getByLabel('User limit').fill('2');
+  await card.getByRole('button', { name: 'Save' }).click();
+  await expect(tab.getByText(`Saved #${ROOM}.`)).toBeVisible();
+  await tab.reload();
+  await expect(card.getByLabel('User limit')).toHaveValue('2');
+  // Admin and Bob are still in the room: Carol is the third, and the box says no.
+  await pages.carol.getByTestId('voice-room').filter({ hasText: ROOM }).getByTestId('voice-join').click();
+  await expect(pages.carol.getByTestId('voice-error')).toContainText('full');
+  await expect(occupants(pages.admin)).toHaveCount(2);
+  // Back to no limit: she gets in.
+  await card.getByLabel('User limit').fill('0');
+  await card.getByRole('button', { name: 'Save' }).click();
+  await expect(tab.getByText(`Saved #${ROOM}.`)).toBeVisible();
+  await pages.carol.getByTestId('voice-room').filter({ hasText: ROOM }).getByTestId('voice-join').click();
+  await expect(pages.carol.getByTestId('voice-panel')).toContainText('Voice connected', { timeout: 20_000 });
+  await expect(occupants(pages.admin)).toHaveCount(3);
+  await pages.carol.getByTestId('voice-leave').click();
+  await expect(occupants(pages.admin)).toHaveCount(2);
+  await tab.close();
+});
+
+test('on a network that blocks UDP, voice falls back to TCP on the same port number', async ({ browser }) => {
+  const ATTIC = 'attic';
+  const tab = await pages.admin.context().newPage();
+  await tab.goto(daemon.url + '/admin/channels');
+  await tab.getByLabel('Name', { exact: true }).first().fill(ATTIC);
+  await tab.getByLabel('Kind').selectOption('voice');
+  await tab.getByRole('button', { name: 'Create channel' }).click();
+  // The admin, still in the first room, reaches the box over UDP: that is the voice port.
+  const udpPath = await mediaPath(pages.admin);
+  expect(udpPath).toMatchObject({ local: 'udp', remote: 'udp' });
+  const udpPort = udpPath!.remotePort;
+
+  const tcp: Record<string, Page> = {};
+  for (const n of ['dave', 'erin']) {
+    tcp[n] = await newPage(browser, udpBlocked);
+    const link = await createInvite(tab, daemon.url);
+    await acceptInvite(tcp[n], link.replace(/^https?:\/\/[^/]+/, daemon.url), n, n[0].toUpperCase() + n.slice(1), `${n}-password-123`);
+    ids[n] = await tcp[n].evaluate(async () => {
+      const j = (await (await fetch('/api/me')).json()) as { user?: { id: string }; id?: string };
+      return String(j.user?.id ?? j.id);
+    });
+  }
+  await tab.close();
+  for (const page of Object.values(tcp)) {
+    await page.getByTestId('voice-room').filter({ hasText: ATTIC }).getByTestId('voice-join').click();
+    await expect(page.getByTestId('voice-panel')).toContainText('Voice connected', { timeout: 30_000 });
+  }
+  for (const [n, page] of Object.entries(tcp)) {
+    const other = n === 'dave' ? 'erin' : 'dave';
+    await expect
+      .poll(async () => ((await inbound(page))[ids[other]]?.packets ?? 0) > 20, {
+        timeout: 30_000,
+        message: `${n} receives ${other}'s audio`,
+      })
+      .toBe(true);
+    const path = await mediaPath(page);
+    expect(path, `${n}: media path`).not.toBeNull();
+    // Both ends of the pair carrying the media are TCP; the box's end is the voice port number,
+    // and it answers the browser's ICE checks there.
+    expect(path).toMatchObject({ local: 'tcp', remote: 'tcp', remotePort: udpPort, udpPairs: 0 });
+    expect(['succeeded', 'in-progress']).toContain(path!.state);
+    expect(path!.responses, `${n}: ICE checks answered over TCP`).toBeGreaterThan(0);
+    console.log(`${n}: over TCP, ${path!.responses} checks answered, RTT ${path!.rttMs.toFixed(1)} ms`);
+    const a = await inbound(page);
+    await page.waitForTimeout(1000);
+    const b = await inbound(page);
+    expect(b[ids[other]].packets, `${n}: packets from ${other} keep coming over TCP`).toBeGreaterThan(a[ids[other]].packets + 20);
+    expect(b[ids[other]].bytes).toBeGreaterThan(a[ids[other]].bytes);
+    // The panel says so.
+    await expect(page.getByTestId('voice-quality')).toContainText('TCP', { timeout: 10_000 });
+  }
+  await screenshot(tcp.dave, 'voice-tcp');
+  for (const page of Object.values(tcp)) await page.getByTestId('voice-leave').click();
   expect(pageErrors).toEqual([]);
 });

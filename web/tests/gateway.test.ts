@@ -220,6 +220,30 @@ describe('gateway', () => {
     expect(FakeSocket.all).toHaveLength(2);
   });
 
+  it('close code 4002 (permissions changed) reconnects at once with seq null for a fresh snapshot', () => {
+    const { gw, readies, events } = setup();
+    gw.start();
+    connect(latest(), 5, {});
+    latest().frame(ev(6));
+    expect(gw.lastSeq).toBe(6);
+    latest().drop(4002);
+    expect(gw.lastSeq).toBeNull();
+    vi.advanceTimersByTime(250);
+    expect(FakeSocket.all).toHaveLength(2);
+    const s = latest();
+    s.open();
+    s.frame({ op: 'hello', d: { heartbeat_ms: 20000, seq: 9 } });
+    expect(s.sent[0]).toEqual({ op: 'resume', d: { seq: null } });
+    const snapshot = { channels: [], users: [], me: {}, roles: [{ id: '1' }], emoji: [] };
+    s.frame({ op: 'ready', d: { seq: 9, resumed: false, snapshot } });
+    expect(gw.lastSeq).toBe(9);
+    expect(readies.at(-1)).toMatchObject({ resumed: false, snapshot });
+    // events after the snapshot apply; older ones are dropped
+    s.frame(ev(9));
+    s.frame(ev(10));
+    expect(events.map((e) => e[2])).toEqual([6, 10]);
+  });
+
   it('heartbeats, and a missing ack closes and reconnects', () => {
     const { gw } = setup();
     gw.start();

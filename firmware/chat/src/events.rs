@@ -20,6 +20,18 @@ pub enum EventKind {
     UserUpdate,
     #[serde(rename = "read_state.update")]
     ReadStateUpdate,
+    #[serde(rename = "channel_settings.update")]
+    ChannelSettingsUpdate,
+    #[serde(rename = "role.create")]
+    RoleCreate,
+    #[serde(rename = "role.update")]
+    RoleUpdate,
+    #[serde(rename = "role.delete")]
+    RoleDelete,
+    #[serde(rename = "emoji.create")]
+    EmojiCreate,
+    #[serde(rename = "emoji.delete")]
+    EmojiDelete,
 }
 
 impl EventKind {
@@ -32,6 +44,12 @@ impl EventKind {
             EventKind::ChannelUpdate => "channel.update",
             EventKind::UserUpdate => "user.update",
             EventKind::ReadStateUpdate => "read_state.update",
+            EventKind::ChannelSettingsUpdate => "channel_settings.update",
+            EventKind::RoleCreate => "role.create",
+            EventKind::RoleUpdate => "role.update",
+            EventKind::RoleDelete => "role.delete",
+            EventKind::EmojiCreate => "emoji.create",
+            EventKind::EmojiDelete => "emoji.delete",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -74,6 +92,12 @@ mod tests {
             EventKind::ChannelUpdate,
             EventKind::UserUpdate,
             EventKind::ReadStateUpdate,
+            EventKind::ChannelSettingsUpdate,
+            EventKind::RoleCreate,
+            EventKind::RoleUpdate,
+            EventKind::RoleDelete,
+            EventKind::EmojiCreate,
+            EventKind::EmojiDelete,
         ] {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }

@@ -78,6 +78,31 @@ id_type!(
     /// An invite link.
     InviteId
 );
+id_type!(
+    /// A role (`1` is the built-in `@everyone`).
+    RoleId
+);
+id_type!(
+    /// An uploaded file.
+    AttachmentId
+);
+id_type!(
+    /// A custom emoji.
+    EmojiId
+);
+id_type!(
+    /// A fetched link preview.
+    EmbedId
+);
+id_type!(
+    /// An audit log entry.
+    AuditId
+);
+
+impl RoleId {
+    /// The role every user has.
+    pub const EVERYONE: RoleId = RoleId(1);
+}
 
 /// Position in the durable event log. Numbers (not strings): they stay far below 2^53.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

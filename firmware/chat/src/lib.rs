@@ -11,6 +11,8 @@ pub mod perms;
 pub mod presence;
 pub mod ratelimit;
 pub mod rules;
+pub mod search;
+pub mod text;
 
 pub use error::{Error, ErrorKind};
-pub use ids::{ChannelId, InviteId, MessageId, Seq, UserId};
+pub use ids::{AttachmentId, AuditId, ChannelId, EmbedId, EmojiId, InviteId, MessageId, RoleId, Seq, UserId};

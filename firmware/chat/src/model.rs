@@ -1,6 +1,7 @@
 //! The records the API speaks. The store reads and writes them; the server serialises them.
 
-use crate::ids::{ChannelId, MessageId, UserId};
+use crate::ids::{AttachmentId, ChannelId, EmbedId, EmojiId, MessageId, RoleId, UserId};
+use crate::perms::Perms;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,24 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
+    /// Custom roles (not `@everyone`, which everyone has).
+    #[serde(default)]
+    pub role_ids: Vec<RoleId>,
+    /// Timed out until then (Unix ms), if in the future.
+    #[serde(default)]
+    pub timeout_until: Option<i64>,
+    #[serde(default)]
+    pub banned: bool,
+}
+
+/// A role: a name and box-wide permissions. Role `1` is `@everyone`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDef {
+    pub id: RoleId,
+    pub name: String,
+    pub color: String,
+    pub position: i64,
+    pub permissions: Perms,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +76,15 @@ pub struct Channel {
     pub kind: ChannelKind,
     /// Voice rooms: most people at once; 0 = no limit.
     pub user_limit: i64,
+    /// Threads: the channel they live in.
+    #[serde(default)]
+    pub parent_id: Option<ChannelId>,
+    /// Threads: the message they were started from.
+    #[serde(default)]
+    pub parent_message_id: Option<MessageId>,
+    /// DMs: their members (empty for other kinds).
+    #[serde(default)]
+    pub member_ids: Vec<UserId>,
 }
 
 /// Text channels carry messages; voice channels are also rooms people join to talk.
@@ -66,6 +94,10 @@ pub enum ChannelKind {
     #[default]
     Text,
     Voice,
+    /// Direct messages between 2–10 people.
+    Dm,
+    /// A thread started from a message of a text channel.
+    Thread,
 }
 
 impl ChannelKind {
@@ -73,6 +105,16 @@ impl ChannelKind {
         match self {
             ChannelKind::Text => "text",
             ChannelKind::Voice => "voice",
+            ChannelKind::Dm => "dm",
+            ChannelKind::Thread => "thread",
+        }
+    }
+    pub fn parse(s: &str) -> ChannelKind {
+        match s {
+            "voice" => ChannelKind::Voice,
+            "dm" => ChannelKind::Dm,
+            "thread" => ChannelKind::Thread,
+            _ => ChannelKind::Text,
         }
     }
 }
@@ -90,6 +132,73 @@ pub struct Message {
     pub deleted: bool,
     /// The client's idempotency key, echoed so it can match its pending copy.
     pub nonce: Option<String>,
+    /// Set on a message a thread was started from.
+    #[serde(default)]
+    pub thread: Option<ThreadSummary>,
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    #[serde(default)]
+    pub pinned_at: Option<i64>,
+    #[serde(default)]
+    pub pinned_by: Option<UserId>,
+    /// Users mentioned with `@username`.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// `@everyone` or `@here`.
+    #[serde(default)]
+    pub mention_everyone: bool,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub embeds: Vec<Embed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub id: ChannelId,
+    pub name: String,
+    pub reply_count: i64,
+    pub last_reply_at: Option<i64>,
+}
+
+/// One emoji's reactions on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// A Unicode emoji, or `:name:` for a custom one.
+    pub emoji: String,
+    pub count: i64,
+    pub user_ids: Vec<UserId>,
+}
+
+/// An uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub url: String,
+    pub thumb_url: Option<String>,
+}
+
+/// A link preview, fetched and re-encoded by the box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Embed {
+    pub id: EmbedId,
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub site_name: String,
+    pub image_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomEmoji {
+    pub id: EmojiId,
+    pub name: String,
+    pub url: String,
 }
 
 /// What a user has read in one channel.

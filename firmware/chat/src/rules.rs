@@ -69,6 +69,34 @@ pub fn channel_name(s: &str) -> Result<String> {
     Ok(s)
 }
 
+/// A thread's name: free text (not a slug), 1–100 characters, one line.
+pub fn channel_title(s: &str) -> Result<String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 || has_control(s) {
+        return Err(Error::invalid("invalid_thread_name", "Thread names are 1 to 100 characters on one line."));
+    }
+    Ok(s.to_owned())
+}
+
+/// A role's name: 1–32 characters, no control characters, not starting with '@'.
+pub fn role_name(s: &str) -> Result<String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 32 || has_control(s) || s.starts_with('@') {
+        return Err(Error::invalid("invalid_role_name", "Role names are 1 to 32 characters and do not start with '@'."));
+    }
+    Ok(s.to_owned())
+}
+
+/// A colour: empty (none) or `#rrggbb`.
+pub fn color(s: &str) -> Result<String> {
+    let s = s.trim();
+    let ok = s.is_empty() || (s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(Error::invalid("invalid_color", "Colours look like #3366ff."));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
 /// Most people in one voice room; a Pi 4 forwards audio for far more, but a "room" of 100 is a
 /// broadcast, not a conversation.
 pub const VOICE_USER_LIMIT_MAX: i64 = 99;

@@ -6,7 +6,7 @@ use crate::{now_ms, AppState};
 use chat::events::Audience;
 use chat::ids::{ChannelId, MessageId};
 use chat::model::{Message, ReadState};
-use chat::perms::{self, Action, Actor};
+use chat::perms::{Action, Actor};
 use chat::{rules, Error};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -22,12 +22,22 @@ pub enum Limited {
     ReadAck,
     VoiceJoin,
     VoiceSignal,
+    Upload,
+    React,
+    Pin,
+    /// Threads, DMs, roles: things that create channels or rows.
+    Create,
+    Search,
 }
 
 impl AppState {
     /// Limits the client should know about (to warn before the server refuses).
     pub fn client_limits(&self) -> serde_json::Value {
-        serde_json::json!({ "message_max_chars": self.cfg.limits.message_max_chars })
+        serde_json::json!({
+            "message_max_chars": self.cfg.limits.message_max_chars,
+            "upload_max_bytes": self.cfg.limits.upload_max_bytes,
+            "upload_quota_bytes": self.cfg.limits.upload_quota_bytes,
+        })
     }
 
     /// Take a token for `action` by `actor`, or fail with `rate_limited`.
@@ -66,6 +76,11 @@ impl ActionLimits {
             (Limited::ReadAck, q.read_ack),
             (Limited::VoiceJoin, q.voice_join),
             (Limited::VoiceSignal, q.voice_signal),
+            (Limited::Upload, q.upload),
+            (Limited::React, q.react),
+            (Limited::Pin, q.pin),
+            (Limited::Create, q.create),
+            (Limited::Search, q.search),
         ] {
             buckets.insert(k, RateLimiter::new(quota));
         }
@@ -88,6 +103,8 @@ pub struct SendInput {
     pub reply_to: Option<MessageId>,
     #[serde(default)]
     pub nonce: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<chat::ids::AttachmentId>,
 }
 
 /// Run store work on the blocking pool.
@@ -99,12 +116,19 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, input: SendInput) -> ApiResult<Message> {
     state.rate(actor, Limited::Send)?;
-    let content = rules::message_content(&input.content, state.cfg.limits.message_max_chars)?;
+    let content = if input.attachments.is_empty() || !input.content.trim().is_empty() {
+        rules::message_content(&input.content, state.cfg.limits.message_max_chars)?
+    } else {
+        String::new()
+    };
     if let Some(n) = &input.nonce {
         rules::nonce(n)?;
     }
+    if input.attachments.len() > 10 {
+        return Err(ApiError(Error::invalid("too_many_attachments", "Attach at most 10 files to a message.")));
+    }
     let store = state.store.clone();
-    let (msg, _created) = blocking(move || {
+    let (msg, created) = blocking(move || {
         store.send_message(
             store::NewMessage {
                 channel,
@@ -112,12 +136,16 @@ pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, in
                 content: &content,
                 reply_to: input.reply_to,
                 nonce: input.nonce.as_deref(),
+                attachments: &input.attachments,
             },
             now_ms(),
-            |ch| perms::check(actor, Action::SendMessage { archived: ch.archived }),
+            actor,
         )
     })
     .await?;
+    if created && !msg.content.is_empty() {
+        crate::embeds::spawn_for(state, &msg);
+    }
     Ok(msg)
 }
 
@@ -125,33 +153,58 @@ pub async fn edit_message(state: &AppState, actor: Actor, id: MessageId, content
     state.rate(actor, Limited::Edit)?;
     let content = rules::message_content(&content, state.cfg.limits.message_max_chars)?;
     let store = state.store.clone();
-    blocking(move || {
-        store.edit_message(id, &content, now_ms(), |m, ch| {
-            perms::check(actor, Action::EditMessage { author: m.author_id })?;
-            perms::check(actor, Action::SendMessage { archived: ch.archived })
-        })
-    })
-    .await
+    let msg = blocking(move || store.edit_message(id, &content, now_ms(), actor)).await?;
+    crate::embeds::spawn_for(state, &msg);
+    Ok(msg)
 }
 
 pub async fn delete_message(state: &AppState, actor: Actor, id: MessageId) -> ApiResult<Message> {
     state.rate(actor, Limited::Delete)?;
     let store = state.store.clone();
-    blocking(move || store.delete_message(id, now_ms(), |m| perms::check(actor, Action::DeleteMessage { author: m.author_id })))
-        .await
+    let (msg, files) = blocking(move || store.delete_message(id, now_ms(), actor)).await?;
+    if !files.is_empty() {
+        crate::files::remove_stored(state, files).await;
+    }
+    Ok(msg)
+}
+
+pub async fn react(state: &AppState, actor: Actor, id: MessageId, emoji: &str, on: bool) -> ApiResult<Message> {
+    state.rate(actor, Limited::React)?;
+    let key = match chat::text::reaction_emoji(emoji)? {
+        chat::text::ReactionEmoji::Unicode(u) => u,
+        chat::text::ReactionEmoji::Custom(name) => {
+            let store = state.store.clone();
+            let known = blocking(move || store.custom_emoji()).await?;
+            if on && !known.iter().any(|e| e.name == name) {
+                return Err(ApiError(Error::invalid("unknown_emoji", format!("There is no custom emoji :{name}:."))));
+            }
+            format!(":{name}:")
+        }
+    };
+    let store = state.store.clone();
+    blocking(move || store.react(id, &key, on, now_ms(), actor)).await
+}
+
+pub async fn pin(state: &AppState, actor: Actor, id: MessageId, on: bool) -> ApiResult<Message> {
+    state.rate(actor, Limited::Pin)?;
+    let store = state.store.clone();
+    blocking(move || store.pin(id, on, now_ms(), actor)).await
 }
 
 pub async fn read_ack(state: &AppState, actor: Actor, channel: ChannelId, message: MessageId) -> ApiResult<ReadState> {
     state.rate(actor, Limited::ReadAck)?;
     let store = state.store.clone();
-    blocking(move || store.mark_read(actor.id, channel, message, now_ms())).await
+    blocking(move || {
+        store.authorize(actor, channel, Action::ViewChannel)?;
+        store.mark_read(actor.id, channel, message, now_ms())
+    })
+    .await
 }
 
 pub async fn typing(state: &AppState, actor: Actor, channel: ChannelId) -> ApiResult<()> {
     state.rate(actor, Limited::Typing)?;
     let store = state.store.clone();
-    let ch = blocking(move || store.channel(channel)).await?;
-    perms::check(actor, Action::SendMessage { archived: ch.archived })?;
+    blocking(move || store.authorize(actor, channel, Action::SendMessage)).await?;
     state.hub.send_ephemeral(
         Audience::Channel(channel),
         "typing.start",
@@ -177,7 +230,13 @@ pub async fn users_with_presence(state: &AppState) -> ApiResult<Vec<UserView>> {
 /// Everything a client needs to start from scratch.
 pub async fn snapshot(state: &AppState, actor: Actor) -> ApiResult<serde_json::Value> {
     let store = state.store.clone();
-    let (me, channels) = blocking(move || Ok((store.user(actor.id)?, store.channels_for(actor.id)?))).await?;
+    let (me, channels, roles, emoji) = blocking(move || {
+        Ok((store.user(actor.id)?, store.channels_for(actor)?, store.roles()?, store.custom_emoji()?))
+    })
+    .await?;
     let users = users_with_presence(state).await?;
-    Ok(serde_json::json!({ "me": me, "users": users, "channels": channels, "limits": state.client_limits() }))
+    Ok(serde_json::json!({
+        "me": me, "users": users, "channels": channels, "roles": roles, "emoji": emoji,
+        "limits": state.client_limits(),
+    }))
 }

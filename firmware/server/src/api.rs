@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Router};
 use chat::ids::{ChannelId, InviteId, MessageId, UserId};
-use chat::model::Role;
-use chat::perms::{self, Action};
+use chat::model::{ChannelKind, Role};
+use chat::perms::{self, Action, Here};
 use chat::{rules, Error};
 use serde::Deserialize;
 use serde_json::json;
@@ -44,6 +44,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/invites/{token}", get(check_invite))
         .route("/invites/{token}/accept", post(accept_invite))
         .route("/gateway", get(crate::gateway::upgrade))
+        .merge(crate::files::routes())
+        .merge(crate::rich::routes())
+        .merge(crate::embeds::routes())
         .fallback(|| async { ApiError(Error::not_found("not_found", "No such API endpoint.")) })
 }
 
@@ -104,6 +107,13 @@ async fn login(State(state): S, Extension(ip): Extension<ClientIp>, headers: Hea
     };
     if user.disabled {
         return Err(ApiError(Error::forbidden("account_disabled", "This account is disabled. Ask an admin.")));
+    }
+    if user.banned {
+        let store = state.store.clone();
+        let uid = user.id;
+        let why = blocking(move || store.ban_reason(uid)).await?.unwrap_or_default();
+        let msg = if why.is_empty() { "You are banned from this box.".to_owned() } else { format!("You are banned from this box: {why}") };
+        return Err(ApiError(Error::forbidden("account_banned", msg)));
     }
     state.login_user.lock().unwrap_or_else(|e| e.into_inner()).reset(&username);
     tracing::info!(username, ip = %ip.0, "login");
@@ -174,7 +184,8 @@ async fn list_users(State(state): S, _a: Authed) -> ApiResult<impl IntoResponse>
 
 async fn list_channels(State(state): S, a: Authed) -> ApiResult<impl IntoResponse> {
     let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.channels_for(a.user.id)).await?))
+    let actor = a.actor();
+    Ok(axum::Json(blocking(move || store.channels_for(actor)).await?))
 }
 
 #[derive(Deserialize)]
@@ -190,12 +201,21 @@ struct NewChannel {
 }
 
 async fn create_channel(State(state): S, a: Authed, Json(c): Json<NewChannel>) -> ApiResult<impl IntoResponse> {
-    perms::check(a.actor(), Action::ManageChannels)?;
+    perms::check(a.actor(), Here::BOX, Action::CreateChannels)?;
+    if !matches!(c.kind, ChannelKind::Text | ChannelKind::Voice) {
+        return Err(ApiError(Error::invalid("invalid_kind", "Create text or voice channels here; DMs and threads have their own endpoints.")));
+    }
     let name = rules::channel_name(&c.name)?;
     let topic = rules::topic(&c.topic)?;
     let limit = rules::user_limit(c.user_limit)?;
     let store = state.store.clone();
-    let ch = blocking(move || store.create_channel_of(c.kind, &name, &topic, limit, now_ms())).await?;
+    let by = a.user.id;
+    let ch = blocking(move || {
+        let ch = store.create_channel_of(c.kind, &name, &topic, limit, now_ms())?;
+        store.audit(by, "channel.create", &format!("channel:{}", ch.id), json!({"name": ch.name, "kind": ch.kind}), now_ms())?;
+        Ok(ch)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(ch)))
 }
 
@@ -210,7 +230,6 @@ struct ChannelPatchInput {
 
 async fn update_channel(State(state): S, a: Authed, Path(id): Path<String>, Json(p): Json<ChannelPatchInput>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
-    perms::check(a.actor(), Action::ManageChannels)?;
     let patch = store::ChannelPatch {
         name: p.name.as_deref().map(rules::channel_name).transpose()?,
         topic: p.topic.as_deref().map(rules::topic).transpose()?,
@@ -218,7 +237,20 @@ async fn update_channel(State(state): S, a: Authed, Path(id): Path<String>, Json
         user_limit: p.user_limit.map(rules::user_limit).transpose()?,
     };
     let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.update_channel(id, &patch, now_ms())).await?))
+    let actor = a.actor();
+    Ok(axum::Json(
+        blocking(move || {
+            let (ch, _) = store.authorize(actor, id, Action::ManageChannel)?;
+            if !matches!(ch.kind, ChannelKind::Text | ChannelKind::Voice) {
+                return Err(Error::invalid("invalid_kind", "Only text and voice channels are managed here.").into());
+            }
+            let ch = store.update_channel(id, &patch, now_ms())?;
+            let detail = json!({"name": patch.name, "topic": patch.topic, "archived": patch.archived, "user_limit": patch.user_limit});
+            store.audit(actor.id, "channel.update", &format!("channel:{id}"), detail, now_ms())?;
+            Ok(ch)
+        })
+        .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -228,7 +260,7 @@ struct Reorder {
 }
 
 async fn reorder_channels(State(state): S, a: Authed, Json(r): Json<Reorder>) -> ApiResult<impl IntoResponse> {
-    perms::check(a.actor(), Action::ManageChannels)?;
+    perms::check(a.actor(), Here::BOX, Action::CreateChannels)?;
     if r.ids.len() > 1000 {
         return Err(ApiError(Error::invalid("invalid_order", "Too many channels.")));
     }
@@ -265,8 +297,7 @@ async fn history(State(state): S, a: Authed, Path(id): Path<String>, Query(q): Q
     let store = state.store.clone();
     let actor = a.actor();
     let msgs = blocking(move || {
-        let ch = store.channel(channel)?;
-        perms::check(actor, Action::ViewChannel { archived: ch.archived })?;
+        store.authorize(actor, channel, Action::ViewChannel)?;
         store.history(channel, page, limit)
     })
     .await?;
@@ -365,6 +396,12 @@ async fn admin_update_user(State(state): S, a: Authed, Path(id): Path<String>, J
         Ok(user)
     })
     .await?;
+    {
+        let store = state.store.clone();
+        let by = a.user.id;
+        let detail = json!({"role": role, "disabled": disabled});
+        blocking(move || store.audit(by, "user.update", &format!("user:{id}"), detail, now_ms())).await?;
+    }
     if user.disabled {
         // Their sessions are gone from the database; close their live sockets too.
         state.hub.end_user(id, None);

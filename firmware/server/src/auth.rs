@@ -102,16 +102,18 @@ pub fn set_cookie(token: Option<&str>, secure: bool) -> String {
 #[derive(Debug, Clone)]
 pub struct Authed {
     pub user: User,
+    /// The user as the permission table sees them (roles, timeout) at this request.
+    pub actor: Actor,
     pub token_hash: Vec<u8>,
     pub csrf: String,
 }
 
 impl Authed {
     pub fn actor(&self) -> Actor {
-        Actor { id: self.user.id, role: self.user.role }
+        self.actor
     }
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        chat::perms::check(self.actor(), chat::perms::Action::ManageUsers).map_err(ApiError)
+        chat::perms::check(self.actor, chat::perms::Here::BOX, chat::perms::Action::ManageUsers).map_err(ApiError)
     }
 }
 
@@ -133,7 +135,7 @@ pub async fn session_from_headers(state: &AppState, headers: &HeaderMap) -> Resu
         let h = hash.clone();
         tokio::task::spawn_blocking(move || store.touch_session(&h, now, now + SESSION_TTL_MS)).await??;
     }
-    Ok(Authed { user: info.user, token_hash: hash, csrf: csrf_for(&token) })
+    Ok(Authed { user: info.user, actor: info.actor, token_hash: hash, csrf: csrf_for(&token) })
 }
 
 impl FromRequestParts<Arc<AppState>> for Authed {

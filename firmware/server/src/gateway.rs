@@ -24,6 +24,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -95,6 +96,8 @@ enum Stop {
 struct Conn {
     state: Arc<AppState>,
     actor: Actor,
+    /// The channels this user can see: events about others never reach this socket.
+    visible: HashSet<ChannelId>,
     id: u64,
     token_hash: Vec<u8>,
     tx: SplitSink<WebSocket, Message>,
@@ -106,7 +109,7 @@ impl Conn {
     fn new(state: Arc<AppState>, authed: Authed, socket: WebSocket, id: u64) -> Self {
         let (tx, rx) = socket.split();
         let heartbeat = Duration::from_millis(state.cfg.heartbeat_ms);
-        Conn { actor: authed.actor(), token_hash: authed.token_hash, state, id, tx, rx, heartbeat }
+        Conn { actor: authed.actor(), visible: HashSet::new(), token_hash: authed.token_hash, state, id, tx, rx, heartbeat }
     }
 
     async fn send(&mut self, text: String) -> Result<(), Stop> {
@@ -202,8 +205,10 @@ impl Conn {
                                 if let Err(s) = self.replay(last, Seq(o.seq.0 - 1)).await { return s; }
                             }
                             last = o.seq;
-                            if can_receive(self.actor, o.audience) {
-                                if let Err(s) = self.send(o.frame.clone()).await { return s; }
+                            match self.may_receive(o.audience, o.frame.as_str()).await {
+                                Ok(true) => if let Err(s) = self.send(o.frame.clone()).await { return s; },
+                                Ok(false) => {}
+                                Err(s) => return s,
                             }
                         }
                     }
@@ -215,7 +220,7 @@ impl Conn {
                 },
                 e = ephemeral.recv() => match e {
                     Ok(e) => {
-                        if can_receive(self.actor, e.audience) {
+                        if can_receive(self.actor, &self.visible, e.audience) {
                             if let Err(s) = self.send(e.frame.clone()).await { return s; }
                         }
                     }
@@ -280,8 +285,52 @@ impl Conn {
 
     /// Replay what the client missed, or send a snapshot. Returns the sequence number the client
     /// is now at.
+    /// (Re)load the channels this user can see.
+    async fn load_visible(&mut self) -> Result<(), Stop> {
+        let store = self.state.store.clone();
+        let actor = self.actor;
+        self.visible = tokio::task::spawn_blocking(move || store.visible_channels(actor))
+            .await
+            .map_err(|_| Stop::Close(1011, "internal error"))?
+            .map_err(|_| Stop::Close(1011, "internal error"))?;
+        Ok(())
+    }
+
+    /// May this socket receive a durable event? A channel it did not know about may have just
+    /// been created (a thread, a DM) or shown: then the visible set is reloaded and asked again.
+    async fn may_receive(&mut self, audience: chat::events::Audience, frame: &str) -> Result<bool, Stop> {
+        if can_receive(self.actor, &self.visible, audience) {
+            return Ok(true);
+        }
+        let about_a_channel = frame.contains(r#""t":"channel.create""#) || frame.contains(r#""t":"channel.update""#);
+        if matches!(audience, chat::events::Audience::Channel(_)) && about_a_channel {
+            self.load_visible().await?;
+            return Ok(can_receive(self.actor, &self.visible, audience));
+        }
+        Ok(false)
+    }
+
+    /// The occupied voice rooms this user can see.
+    fn visible_rooms(&self) -> Value {
+        let rooms = self.state.voice.rooms_json();
+        match rooms {
+            Value::Array(v) => Value::Array(
+                v.into_iter()
+                    .filter(|r| {
+                        r.get("channel_id")
+                            .and_then(Value::as_str)
+                            .and_then(|s| s.parse::<ChannelId>().ok())
+                            .is_some_and(|c| self.visible.contains(&c))
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     async fn catch_up(&mut self, from: Option<Seq>) -> Result<Seq, Stop> {
         let internal = |_| Stop::Close(1011, "internal error");
+        self.load_visible().await?;
         let store = self.state.store.clone();
         let (upto, oldest) = tokio::task::spawn_blocking(move || Ok::<_, store::Error>((store.current_seq()?, store.oldest_seq()?)))
             .await
@@ -294,11 +343,11 @@ impl Conn {
         };
         if let (true, Some(at)) = (replayable, from) {
             self.replay(at, upto).await?;
-            let voice = self.state.voice.rooms_json();
+            let voice = self.visible_rooms();
             self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": true, "snapshot": null, "voice": voice}}).to_string()).await?;
         } else {
             let snapshot = actions::snapshot(&self.state, self.actor).await.map_err(|_| Stop::Close(1011, "internal error"))?;
-            let voice = self.state.voice.rooms_json();
+            let voice = self.visible_rooms();
             self.send(json!({"op": "ready", "d": {"seq": upto, "resumed": false, "snapshot": snapshot, "voice": voice}}).to_string()).await?;
         }
         Ok(upto)
@@ -315,8 +364,9 @@ impl Conn {
             let Some(last) = batch.last() else { break };
             after = last.seq;
             for e in &batch {
-                if can_receive(self.actor, e.audience) {
-                    self.send(event_frame(e)).await?;
+                let frame = event_frame(e);
+                if self.may_receive(e.audience, &frame).await? {
+                    self.send(frame).await?;
                 }
             }
         }
@@ -358,6 +408,8 @@ impl Conn {
             reply_to: Option<MessageId>,
             #[serde(default)]
             nonce: Option<String>,
+            #[serde(default)]
+            attachments: Vec<chat::ids::AttachmentId>,
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -388,6 +440,12 @@ impl Conn {
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
+        struct React {
+            message_id: MessageId,
+            emoji: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct VoiceJoin {
             channel_id: ChannelId,
             sdp: String,
@@ -412,9 +470,14 @@ impl Conn {
         }
         let st = &self.state;
         match t {
+            "reaction.add" | "reaction.remove" => {
+                let a: React = args(d)?;
+                let m = actions::react(st, self.actor, a.message_id, &a.emoji, t == "reaction.add").await?;
+                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
+            }
             "message.send" => {
                 let a: Send = args(d)?;
-                let input = SendInput { content: a.content, reply_to: a.reply_to, nonce: a.nonce };
+                let input = SendInput { content: a.content, reply_to: a.reply_to, nonce: a.nonce, attachments: a.attachments };
                 let m = actions::send_message(st, self.actor, a.channel_id, input).await?;
                 Ok(serde_json::to_value(m).unwrap_or(Value::Null))
             }

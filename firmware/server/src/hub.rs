@@ -6,9 +6,10 @@
 use chat::events::{Audience, Event};
 use chat::ids::{Seq, UserId};
 use chat::model::Presence;
-use chat::perms::{self, Action, Actor};
+use chat::ids::ChannelId;
+use chat::perms::Actor;
 use chat::presence::PresenceTracker;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
@@ -65,12 +66,13 @@ pub fn event_frame(e: &Event) -> String {
     format!(r#"{{"op":"event","s":{},"t":"{}","d":{}}}"#, e.seq.0, e.kind.as_str(), e.data)
 }
 
-/// May `actor` receive something addressed to `audience`? Asks the one permission table.
-pub fn can_receive(actor: Actor, audience: Audience) -> bool {
+/// May `actor` receive something addressed to `audience`? `visible` are the channels the
+/// permission table lets them see (computed by the store through `chat::perms`).
+pub fn can_receive(actor: Actor, visible: &HashSet<ChannelId>, audience: Audience) -> bool {
     match audience {
         Audience::Everyone => true,
         Audience::User(u) => u == actor.id,
-        Audience::Channel(_) => perms::check(actor, Action::ViewChannel { archived: false }).is_ok(),
+        Audience::Channel(c) => visible.contains(&c),
     }
 }
 
@@ -170,6 +172,11 @@ impl Hub {
     /// A user's role changed: their sockets reconnect so the gateway sees the new role.
     pub fn permissions_changed(&self, user: UserId) {
         self.control_where(|u, _| u == user, Control::Close(4002, "permissions changed"));
+    }
+
+    /// Roles or overrides changed: every socket reconnects with a fresh snapshot.
+    pub fn permissions_changed_all(&self) {
+        self.control_where(|_, _| true, Control::Close(4002, "permissions changed"));
     }
 
     /// Close everything (daemon shutting down): clients reconnect and resume.

@@ -7,10 +7,13 @@ pub mod actions;
 pub mod api;
 mod assets;
 pub mod auth;
+pub mod embeds;
 pub mod error;
+pub mod files;
 mod extract;
 pub mod gateway;
 pub mod hub;
+pub mod rich;
 pub mod tls;
 pub mod voice;
 
@@ -69,6 +72,16 @@ pub struct Limits {
     pub voice_signal: Quota,
     pub login_ip: Quota,
     pub login_user: Quota,
+    /// Largest single upload.
+    pub upload_max_bytes: u64,
+    /// Most bytes one user's uploads may take together.
+    pub upload_quota_bytes: u64,
+    /// Uploads, reactions, pins, thread/DM creation, search (one bucket each).
+    pub upload: Quota,
+    pub react: Quota,
+    pub pin: Quota,
+    pub create: Quota,
+    pub search: Quota,
 }
 
 impl Default for Limits {
@@ -86,6 +99,13 @@ impl Default for Limits {
             login_ip: Quota::new(10, Duration::from_secs(30)),
             // Per user name: 5 failures, then one every 60 s.
             login_user: Quota::new(5, Duration::from_secs(60)),
+            upload_max_bytes: 25 << 20,
+            upload_quota_bytes: 1 << 30,
+            upload: Quota::new(10, Duration::from_secs(2)),
+            react: Quota::new(10, Duration::from_millis(300)),
+            pin: Quota::new(5, Duration::from_secs(1)),
+            create: Quota::new(5, Duration::from_secs(5)),
+            search: Quota::new(10, Duration::from_millis(500)),
         }
     }
 }
@@ -101,11 +121,20 @@ pub struct ServerConfig {
     /// Durable events kept for resuming clients; older ones are pruned.
     pub event_retention: i64,
     pub limits: Limits,
+    /// Where uploads, custom emoji and preview images live (`DATA_DIR/files`).
+    pub files_dir: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { tls: false, public_origin: None, heartbeat_ms: 20_000, event_retention: 100_000, limits: Limits::default() }
+        ServerConfig {
+            tls: false,
+            public_origin: None,
+            heartbeat_ms: 20_000,
+            event_retention: 100_000,
+            limits: Limits::default(),
+            files_dir: std::env::temp_dir().join("spot-files"),
+        }
     }
 }
 
@@ -117,6 +146,7 @@ pub struct AppState {
     pub login_user: Mutex<RateLimiter<String>>,
     pub action_limits: Mutex<actions::ActionLimits>,
     pub voice: voice::Voice,
+    pub embeds: embeds::Embedder,
 }
 
 impl AppState {
@@ -129,6 +159,7 @@ impl AppState {
             login_user: Mutex::new(RateLimiter::new(cfg.limits.login_user)),
             action_limits: Mutex::new(actions::ActionLimits::new(&cfg.limits)),
             voice: voice::Voice::default(),
+            embeds: embeds::Embedder::default(),
             cfg,
         });
         let weak = Arc::downgrade(&state);
@@ -216,6 +247,7 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
         }
     };
     prune(state.clone()).await;
+    tokio::spawn(embeds::worker(state.clone()));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx.clone();

@@ -1,6 +1,7 @@
 //! Voice rooms over the gateway: who sits in which room (the signalling truth, in memory, never
 //! stored), the `voice.*` requests, and the relay of the SFU's events to the right socket.
-//! Media itself never passes here: it is the `voice` crate's UDP driver.
+//! Media itself never passes here: it is the `voice` crate's driver (UDP, and ICE-TCP on the same
+//! port number).
 //!
 //! One voice session per user: joining again (a reconnect, another device, another room)
 //! replaces the old one. Room state goes to everyone as `voice.state` ephemerals (the whole room
@@ -99,12 +100,13 @@ impl Voice {
     }
 
     fn announce(&self, state: &AppState, rooms: &[ChannelId]) {
-        let frames: Vec<Value> = {
+        let frames: Vec<(ChannelId, Value)> = {
             let seats = self.seats();
-            rooms.iter().map(|r| Self::room_json(&seats, *r)).collect()
+            rooms.iter().map(|r| (*r, Self::room_json(&seats, *r))).collect()
         };
-        for f in frames {
-            state.hub.send_ephemeral(Audience::Everyone, "voice.state", f);
+        // Only people who can see the room learn who is in it.
+        for (room, f) in frames {
+            state.hub.send_ephemeral(Audience::Channel(room), "voice.state", f);
         }
     }
 }
@@ -112,11 +114,11 @@ impl Voice {
 pub async fn join(state: &Arc<AppState>, actor: Actor, conn: u64, channel: ChannelId, sdp: String) -> ApiResult<Value> {
     check_sdp(&sdp)?;
     let store = state.store.clone();
-    let ch = tokio::task::spawn_blocking(move || store.channel(channel)).await??;
+    let (ch, here) = tokio::task::spawn_blocking(move || store.authorize(actor, channel, Action::ViewChannel)).await??;
     if ch.kind != ChannelKind::Voice {
         return Err(ApiError(Error::invalid("not_voice_channel", "That is a text channel; join a voice channel.")));
     }
-    perms::check(actor, Action::JoinVoice { archived: ch.archived })?;
+    perms::check(actor, here, Action::JoinVoice)?;
     let v = &state.voice;
     if ch.user_limit > 0 {
         let seats = v.seats();
@@ -194,6 +196,11 @@ pub async fn leave(state: &Arc<AppState>, actor: Actor) -> ApiResult<Value> {
     seat_of(state, actor)?;
     vacate(state, actor.id, None).await;
     Ok(Value::Null)
+}
+
+/// Moderation: take a user out of voice (kicked, banned or timed out).
+pub async fn evict(state: &Arc<AppState>, user: UserId) {
+    vacate(state, user, None).await;
 }
 
 /// Frees a user's seat (only if it is still join number `gen`, when given).

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 pub const FILE: &str = "spot.toml";
 pub const DB: &str = "spot.db";
+/// Uploaded files, custom emoji and link preview images, next to the database.
+pub const FILES_DIR: &str = "files";
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +22,16 @@ pub struct RawConfig {
     pub limits: Option<RawLimits>,
     pub gateway: Option<RawGateway>,
     pub voice: Option<RawVoice>,
+    pub uploads: Option<RawUploads>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUploads {
+    /// Largest file one upload may be, in MiB.
+    pub max_file_mb: Option<u64>,
+    /// Most bytes one user's uploads may take together, in MiB.
+    pub quota_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -130,7 +142,26 @@ impl RawConfig {
                 Some(Tls { cert, key, redirect_from })
             }
         };
-        let mut server = server::ServerConfig { tls: tls.is_some(), public_origin, ..Default::default() };
+        let mut server = server::ServerConfig {
+            tls: tls.is_some(),
+            public_origin,
+            files_dir: data_dir.join(FILES_DIR),
+            ..Default::default()
+        };
+        if let Some(u) = self.uploads {
+            if let Some(mb) = u.max_file_mb {
+                if !(1..=4096).contains(&mb) {
+                    bail!("config key `uploads.max_file_mb`: must be 1 to 4096");
+                }
+                server.limits.upload_max_bytes = mb << 20;
+            }
+            if let Some(mb) = u.quota_mb {
+                if !(1..=1 << 20).contains(&mb) {
+                    bail!("config key `uploads.quota_mb`: must be 1 to 1048576");
+                }
+                server.limits.upload_quota_bytes = mb << 20;
+            }
+        }
         if let Some(l) = self.limits {
             if let Some(n) = l.message_max_chars {
                 if !(1..=16_000).contains(&n) {

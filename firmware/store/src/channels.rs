@@ -4,14 +4,13 @@ use crate::{optional, Result, Store};
 use chat::events::{Audience, EventKind};
 use chat::ids::{ChannelId, MessageId, UserId};
 use chat::model::{Channel, ChannelKind, ReadState};
+use chat::perms::Actor;
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
 const COLS: &str = "c.id, c.name, c.topic, c.position, c.archived, c.created_at,
-    (SELECT max(m.id) FROM messages m WHERE m.channel_id = c.id), c.kind, c.user_limit";
-
-/// How many columns `COLS` has (the next one is the caller's).
-const COLS_LEN: usize = 9;
+    (SELECT max(m.id) FROM messages m WHERE m.channel_id = c.id), c.kind, c.user_limit, c.parent_id,
+    c.parent_message_id, (SELECT group_concat(d.user_id) FROM dm_members d WHERE d.channel_id = c.id)";
 
 fn channel_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
     Ok(Channel {
@@ -22,8 +21,16 @@ fn channel_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
         archived: r.get::<_, i64>(4)? != 0,
         created_at: r.get(5)?,
         last_message_id: r.get::<_, Option<i64>>(6)?.map(MessageId),
-        kind: if r.get::<_, String>(7)? == "voice" { ChannelKind::Voice } else { ChannelKind::Text },
+        kind: ChannelKind::parse(&r.get::<_, String>(7)?),
         user_limit: r.get(8)?,
+        parent_id: r.get::<_, Option<i64>>(9)?.map(ChannelId),
+        parent_message_id: r.get::<_, Option<i64>>(10)?.map(MessageId),
+        member_ids: {
+            let m: Option<String> = r.get(11)?;
+            let mut v: Vec<UserId> = m.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).map(UserId).collect();
+            v.sort_unstable();
+            v
+        },
     })
 }
 
@@ -40,6 +47,54 @@ pub struct ChannelView {
     pub last_read_id: Option<MessageId>,
     /// Unread messages by others, capped at 100 (shown as "99+").
     pub unread_count: i64,
+    /// Unread messages by others that mention this user (or everyone), capped at 100.
+    pub mention_count: i64,
+    pub muted: bool,
+    /// Threads: does the user follow it?
+    pub following: bool,
+}
+
+/// How many columns `COLS` has (the next one is the caller's).
+const COLS_LEN: usize = 12;
+
+/// A channel with one user's counts.
+pub(crate) fn view(c: &Connection, user: UserId, channel: Channel, last_read_id: Option<MessageId>, muted: bool, following: bool) -> Result<ChannelView> {
+    let after = last_read_id.map_or(0, |m| m.0);
+    let mut count = c.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2
+           AND author_id != ?3 AND deleted_at IS NULL LIMIT 100)",
+    )?;
+    let unread_count = count.query_row(params![channel.id.0, after, user.0], |r| r.get(0))?;
+    let mention_count = if unread_count == 0 {
+        0
+    } else {
+        let mut st = c.prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.channel_id = ?1 AND m.id > ?2
+               AND m.author_id != ?3 AND m.deleted_at IS NULL
+               AND (m.mention_everyone = 1 OR EXISTS (SELECT 1 FROM mentions x
+                    WHERE x.user_id = ?3 AND x.channel_id = ?1 AND x.message_id = m.id)) LIMIT 100)",
+        )?;
+        st.query_row(params![channel.id.0, after, user.0], |r| r.get(0))?
+    };
+    Ok(ChannelView { channel, last_read_id, unread_count, mention_count, muted, following })
+}
+
+/// One user's settings for a channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelSettings {
+    pub channel_id: ChannelId,
+    pub muted: bool,
+    pub following: bool,
+}
+
+pub(crate) fn settings(c: &Connection, user: UserId, channel: ChannelId) -> Result<ChannelSettings> {
+    let (muted, following) = optional(c.query_row(
+        "SELECT muted, following FROM channel_settings WHERE user_id = ?1 AND channel_id = ?2",
+        params![user.0, channel.0],
+        |r| Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0)),
+    ))?
+    .unwrap_or((false, false));
+    Ok(ChannelSettings { channel_id: channel, muted, following })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,7 +152,7 @@ impl Store {
     pub fn reorder_channels(&self, ids: &[ChannelId], now: i64) -> Result<Vec<Channel>> {
         self.write(|t| {
             let mut all: Vec<i64> = {
-                let mut st = t.conn().prepare("SELECT id FROM channels")?;
+                let mut st = t.conn().prepare("SELECT id FROM channels WHERE kind IN ('text', 'voice')")?;
                 let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
                 v
             };
@@ -121,26 +176,33 @@ impl Store {
         })
     }
 
-    /// Every channel, in sidebar order, with this user's read state.
-    pub fn channels_for(&self, user: UserId) -> Result<Vec<ChannelView>> {
+    /// The channels `actor` can see, in sidebar order, with their read state: server channels,
+    /// their DMs, and the threads they follow.
+    pub fn channels_for(&self, actor: Actor) -> Result<Vec<ChannelView>> {
         self.read(|c| {
+            let visible = crate::access::visible(c, actor)?;
             let mut st = c.prepare(&format!(
-                "SELECT {COLS}, r.last_read_id FROM channels c
+                "SELECT {COLS}, r.last_read_id, coalesce(s.muted, 0), coalesce(s.following, 0) FROM channels c
                  LEFT JOIN read_states r ON r.channel_id = c.id AND r.user_id = ?1
+                 LEFT JOIN channel_settings s ON s.channel_id = c.id AND s.user_id = ?1
                  ORDER BY c.position, c.id"
             ))?;
             let rows = st
-                .query_map([user.0], |r| Ok((channel_row(r)?, r.get::<_, Option<i64>>(COLS_LEN)?.map(MessageId))))?
+                .query_map([actor.id.0], |r| {
+                    Ok((
+                        channel_row(r)?,
+                        r.get::<_, Option<i64>>(COLS_LEN)?.map(MessageId),
+                        r.get::<_, i64>(COLS_LEN + 1)? != 0,
+                        r.get::<_, i64>(COLS_LEN + 2)? != 0,
+                    ))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut count = c.prepare(
-                "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2
-                   AND author_id != ?3 AND deleted_at IS NULL LIMIT 100)",
-            )?;
             let mut out = Vec::with_capacity(rows.len());
-            for (channel, last_read_id) in rows {
-                let unread_count =
-                    count.query_row(params![channel.id.0, last_read_id.map_or(0, |m| m.0), user.0], |r| r.get(0))?;
-                out.push(ChannelView { channel, last_read_id, unread_count });
+            for (channel, last_read_id, muted, following) in rows {
+                if !visible.contains(&channel.id) || (channel.kind == ChannelKind::Thread && !following) {
+                    continue;
+                }
+                out.push(view(c, actor.id, channel, last_read_id, muted, following)?);
             }
             Ok(out)
         })

@@ -6,14 +6,25 @@
 //! publisher *while the writer lock is still held*, so subscribers see events in sequence order
 //! with no gaps. `synchronous = FULL`: a commit that returned is on disk, power cut or not.
 
+mod access;
+mod admin;
 mod channels;
+mod embeds;
 mod error;
 mod events;
+mod files;
 mod messages;
+mod search;
+mod threads;
 mod users;
 
-pub use channels::{ChannelPatch, ChannelView};
+pub use admin::{AuditEntry, Settings};
+pub use channels::{ChannelPatch, ChannelSettings, ChannelView};
+pub use search::SearchHit;
+pub use threads::DM_MAX_MEMBERS;
+pub use embeds::{CachedEmbed, NewEmbed};
 pub use error::{Error, Result};
+pub use files::{megabytes, url_component, ChannelExportPage, NewAttachment, StoredAttachment, UserExportMessage, MAX_ATTACHMENTS};
 pub use events::EventRow;
 pub use messages::{NewMessage, Page};
 pub use users::{invite_invalid, Invite, SessionInfo};
@@ -28,6 +39,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../migrations/0001_init.sql")),
     ("0002_voice_channels", include_str!("../migrations/0002_voice_channels.sql")),
+    ("0003_rich_chat", include_str!("../migrations/0003_rich_chat.sql")),
+    ("0004_files", include_str!("../migrations/0004_files.sql")),
 ];
 
 /// How many read-only connections to keep around.
@@ -224,13 +237,21 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             "the database has schema version {version}, newer than this spot ({known}); refusing to touch it"
         )));
     }
+    // Foreign keys are off while migrating (a table rebuild would trip them; SQLite ignores the
+    // pragma inside a transaction), and checked before each migration commits.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if broken > 0 {
+            return Err(Error::Internal(format!("migration {name} would break {broken} foreign keys")));
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
         tracing::info!(migration = name, "applied migration");
     }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
 

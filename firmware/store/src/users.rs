@@ -2,15 +2,23 @@
 
 use crate::{optional, Error, Result, Store};
 use chat::events::{Audience, EventKind};
-use chat::ids::{InviteId, UserId};
+use chat::ids::{InviteId, RoleId, UserId};
 use chat::model::{Role, User};
+use chat::perms::{self, Actor, Perms};
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
-const USER_COLS: &str = "id, username, display_name, role, disabled, created_at";
+const USER_COLS: &str = "id, username, display_name, role, disabled, created_at, timeout_until, banned,
+    (SELECT group_concat(role_id) FROM user_roles WHERE user_id = users.id)";
+/// How many columns `USER_COLS` has.
+const USER_COLS_LEN: usize = 9;
 
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
+    let roles: Option<String> = r.get(8)?;
+    let mut role_ids: Vec<RoleId> =
+        roles.unwrap_or_default().split(',').filter_map(|s| s.parse::<i64>().ok()).map(RoleId).collect();
+    role_ids.sort_unstable();
     Ok(User {
         id: UserId(r.get(0)?),
         username: r.get(1)?,
@@ -18,10 +26,27 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         role: Role::parse(&role).unwrap_or(Role::Member),
         disabled: r.get::<_, i64>(4)? != 0,
         created_at: r.get(5)?,
+        timeout_until: r.get(6)?,
+        banned: r.get::<_, i64>(7)? != 0,
+        role_ids,
     })
 }
 
-fn get_user(c: &Connection, id: UserId) -> Result<User> {
+/// The user as the permission table sees them, at `now`.
+pub(crate) fn actor_of(c: &Connection, user: &User, now: i64) -> Result<Actor> {
+    let mut st = c.prepare_cached(
+        "SELECT permissions FROM roles WHERE id = 1 OR id IN (SELECT role_id FROM user_roles WHERE user_id = ?1)",
+    )?;
+    let bits = st.query_map([user.id.0], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Actor {
+        id: user.id,
+        role: user.role,
+        perms: perms::base(user.role, bits.into_iter().map(Perms::from_bits)),
+        timed_out: user.timeout_until.is_some_and(|t| t > now),
+    })
+}
+
+pub(crate) fn get_user(c: &Connection, id: UserId) -> Result<User> {
     optional(c.query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.0], user_row))?
         .ok_or_else(|| chat::Error::not_found("unknown_user", "No such user.").into())
 }
@@ -30,6 +55,7 @@ fn get_user(c: &Connection, id: UserId) -> Result<User> {
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
     pub user: User,
+    pub actor: Actor,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
@@ -122,7 +148,7 @@ impl Store {
             optional(c.query_row(
                 &format!("SELECT {USER_COLS}, password_hash FROM users WHERE username = ?1"),
                 [username],
-                |r| Ok((user_row(r)?, r.get::<_, String>(6)?)),
+                |r| Ok((user_row(r)?, r.get::<_, String>(USER_COLS_LEN)?)),
             ))
         })
     }
@@ -216,25 +242,21 @@ impl Store {
         })
     }
 
-    /// The session for this token hash, if it is live and its user is enabled.
+    /// The session for this token hash, if it is live and its user is enabled and not banned.
     pub fn session(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionInfo>> {
         self.read(|c| {
-            optional(c.query_row(
-                &format!(
-                    "SELECT u.{}, s.created_at, s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
-                    USER_COLS.replace(", ", ", u.")
-                ),
+            let found = optional(c.query_row(
+                "SELECT user_id, created_at, last_seen_at, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
                 params![token_hash, now],
-                |r| {
-                    Ok(SessionInfo {
-                        user: user_row(r)?,
-                        created_at: r.get(6)?,
-                        last_seen_at: r.get(7)?,
-                        expires_at: r.get(8)?,
-                    })
-                },
-            ))
+                |r| Ok((UserId(r.get(0)?), r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
+            ))?;
+            let Some((uid, created_at, last_seen_at, expires_at)) = found else { return Ok(None) };
+            let user = get_user(c, uid)?;
+            if user.disabled || user.banned {
+                return Ok(None);
+            }
+            let actor = actor_of(c, &user, now)?;
+            Ok(Some(SessionInfo { user, actor, created_at, last_seen_at, expires_at }))
         })
     }
 

@@ -42,7 +42,7 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 fn main() {
     let sfu_addr: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
     let mut now = Instant::now();
-    let mut sfu = Sfu::new(SfuConfig { host_candidates: vec![sfu_addr], public_address: None }, now);
+    let mut sfu = Sfu::new(SfuConfig { host_candidates: vec![sfu_addr], tcp_candidates: Vec::new(), public_address: None }, now);
     let mut clients = Vec::new();
     let mut offers = Vec::new();
     for i in 0..N {
@@ -89,12 +89,12 @@ fn main() {
         for (_, src, dst, data) in due {
             if dst == sfu_addr {
                 let t0 = Instant::now();
-                sfu.handle_input(SfuInput::Receive { now, source: src, destination: dst, contents: &data });
+                sfu.handle_input(SfuInput::Receive { now, proto: Protocol::Udp, source: src, destination: dst, contents: &data });
                 let mut sent = 0;
                 loop {
                     match sfu.poll_output() {
                         SfuOutput::Timeout(_) => break,
-                        SfuOutput::Transmit { source, destination, contents } => {
+                        SfuOutput::Transmit { source, destination, contents, .. } => {
                             sent += 1;
                             net.push((now + Duration::from_millis(5), source, destination, contents));
                         }
@@ -120,7 +120,7 @@ fn main() {
         loop {
             match sfu.poll_output() {
                 SfuOutput::Timeout(_) => break,
-                SfuOutput::Transmit { source, destination, contents } => {
+                SfuOutput::Transmit { source, destination, contents, .. } => {
                     net.push((now + Duration::from_millis(5), source, destination, contents))
                 }
                 SfuOutput::Event(SfuEvent::Offer { participant, sdp }) => offers_out.push((participant, sdp)),

@@ -1,19 +1,37 @@
-//! The thin IO shell around [`Sfu`]: one tokio task owns the core, the UDP sockets and the
-//! clock. Signalling comes in as [`Command`]s with a reply channel; what the core wants said to
-//! a client (offers, speaking, disconnects) goes out as [`SfuEvent`]s.
+//! The thin IO shell around [`Sfu`]: one tokio task owns the core, the sockets and the clock.
+//! Signalling comes in as [`Command`]s with a reply channel; what the core wants said to a
+//! client (offers, speaking, disconnects) goes out as [`SfuEvent`]s.
 //!
 //! One UDP port for everything (a home router needs one forward at most). When bound to the
 //! unspecified address we open that port once per local address instead of once on `0.0.0.0`,
 //! because ICE needs to know which of our addresses a datagram arrived on and a wildcard socket
 //! does not say.
+//!
+//! ICE-TCP (RFC 6544) for networks that block UDP: the same port number on TCP, on the same
+//! addresses, announced as passive candidates. Browsers connect to it; each connection carries
+//! RFC 4571 frames (a 2-byte big-endian length, then one STUN/DTLS/RTP packet), which this
+//! module de-frames into [`SfuInput::Receive`] with [`Protocol::Tcp`] and frames on the way
+//! out. The core sees packets either way and stays sans-IO.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{ParticipantId, RoomId, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput, VoiceError};
+use crate::{ParticipantId, Protocol, RoomId, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput, VoiceError};
+
+/// Most ICE-TCP connections open at once (a browser opens one per candidate pair it tries).
+const MAX_TCP_CONNS: usize = 256;
+/// An ICE-TCP connection that carries nothing this long is closed: a live one has media or,
+/// at least, ICE consent checks every few seconds.
+const TCP_IDLE: Duration = Duration::from_secs(30);
+/// Packets queued for one TCP connection before more are dropped (as a full UDP buffer would).
+const TCP_QUEUE: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -42,8 +60,11 @@ pub enum Command {
 #[derive(Clone)]
 pub struct Handle {
     tx: mpsc::Sender<Command>,
-    /// The addresses the sockets are bound to (the port a router should forward).
+    /// The addresses the UDP sockets are bound to (the port a router should forward).
     pub local_addrs: Vec<SocketAddr>,
+    /// The addresses the ICE-TCP listeners are bound to (normally the same port number; empty
+    /// if TCP could not be opened, which leaves voice on UDP only).
+    pub tcp_addrs: Vec<SocketAddr>,
 }
 
 impl Handle {
@@ -99,8 +120,9 @@ fn bind_addrs(listen: SocketAddr) -> Vec<IpAddr> {
 pub async fn start(config: DriverConfig, events: mpsc::UnboundedSender<SfuEvent>) -> std::io::Result<Handle> {
     let mut port = config.listen.port();
     let mut sockets = Vec::new();
-    for ip in bind_addrs(config.listen) {
-        match UdpSocket::bind(SocketAddr::new(ip, port)).await {
+    let ips = bind_addrs(config.listen);
+    for ip in &ips {
+        match UdpSocket::bind(SocketAddr::new(*ip, port)).await {
             Ok(s) => {
                 // With port 0 the first socket picks the port; the others share it.
                 port = s.local_addr()?.port();
@@ -116,30 +138,150 @@ pub async fn start(config: DriverConfig, events: mpsc::UnboundedSender<SfuEvent>
         return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to open the voice port on"));
     }
     let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
-    let sfu = Sfu::new(SfuConfig { host_candidates: local_addrs.clone(), public_address: config.public_address }, Instant::now());
+    let listeners = bind_tcp(&local_addrs, config.listen.port() == 0).await;
+    let tcp_addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    tracing::info!(udp = ?local_addrs, tcp = ?tcp_addrs, "voice: sockets open");
+    let sfu = Sfu::new(
+        SfuConfig {
+            host_candidates: local_addrs.clone(),
+            tcp_candidates: tcp_addrs.clone(),
+            public_address: config.public_address,
+        },
+        Instant::now(),
+    );
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(run(sfu, sockets, rx, events));
-    Ok(Handle { tx, local_addrs })
+    tokio::spawn(run(sfu, sockets, listeners, rx, events));
+    Ok(Handle { tx, local_addrs, tcp_addrs })
+}
+
+/// The ICE-TCP listeners: the UDP port's number on each UDP address. TCP is a fallback, so a
+/// port that cannot be opened costs that fallback only (with an ephemeral UDP port, any free
+/// TCP port will do: the candidates say which).
+async fn bind_tcp(udp: &[SocketAddr], ephemeral: bool) -> Vec<TcpListener> {
+    let mut out = Vec::new();
+    let mut tcp_port = None;
+    for a in udp {
+        let want = tcp_port.unwrap_or(a.port());
+        let mut r = TcpListener::bind(SocketAddr::new(a.ip(), want)).await;
+        if r.is_err() && ephemeral && tcp_port.is_none() {
+            r = TcpListener::bind(SocketAddr::new(a.ip(), 0)).await;
+        }
+        match r {
+            Ok(l) => {
+                tcp_port = tcp_port.or(l.local_addr().ok().map(|a| a.port()));
+                out.push(l);
+            }
+            Err(e) => tracing::warn!(addr = %a, "voice: cannot open the TCP fallback port on this address: {e}"),
+        }
+    }
+    out
+}
+
+/// What the socket tasks tell the loop.
+enum Net {
+    Packet { proto: Protocol, local: SocketAddr, peer: SocketAddr, data: Vec<u8> },
+    TcpOpen { local: SocketAddr, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>> },
+    TcpClosed { local: SocketAddr, peer: SocketAddr },
+}
+
+async fn accept_tcp(listener: TcpListener, net: mpsc::Sender<Net>, open: Arc<AtomicUsize>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::debug!("voice: tcp accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if net.is_closed() {
+            return;
+        }
+        if open.load(Ordering::Relaxed) >= MAX_TCP_CONNS {
+            tracing::debug!(%peer, "voice: too many tcp connections; refused");
+            continue;
+        }
+        let Ok(local) = stream.local_addr() else { continue };
+        let _ = stream.set_nodelay(true);
+        open.fetch_add(1, Ordering::Relaxed);
+        let (net, open) = (net.clone(), open.clone());
+        tokio::spawn(async move {
+            serve_tcp(stream, local, peer, &net).await;
+            let _ = net.send(Net::TcpClosed { local, peer }).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// One ICE-TCP connection until either side ends it: RFC 4571 frames in, frames out.
+async fn serve_tcp(stream: TcpStream, local: SocketAddr, peer: SocketAddr, net: &mpsc::Sender<Net>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
+    if net.send(Net::TcpOpen { local, peer, tx }).await.is_err() {
+        return;
+    }
+    let writer = async move {
+        let mut buf = Vec::with_capacity(2048);
+        while let Some(p) = rx.recv().await {
+            let Ok(len) = u16::try_from(p.len()) else { continue };
+            buf.clear();
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(&p);
+            if wr.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    };
+    let reader = async {
+        let mut len = [0u8; 2];
+        loop {
+            match tokio::time::timeout(TCP_IDLE, rd.read_exact(&mut len)).await {
+                Ok(Ok(_)) => {}
+                _ => return,
+            }
+            let mut data = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            match tokio::time::timeout(TCP_IDLE, rd.read_exact(&mut data)).await {
+                Ok(Ok(_)) => {}
+                _ => return,
+            }
+            if data.is_empty() {
+                continue;
+            }
+            if net.send(Net::Packet { proto: Protocol::Tcp, local, peer, data }).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = writer => {}
+        _ = reader => {}
+    }
 }
 
 async fn run(
     mut sfu: Sfu,
     sockets: Vec<UdpSocket>,
+    listeners: Vec<TcpListener>,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<SfuEvent>,
 ) {
-    let (dgram_tx, mut dgram_rx) = mpsc::channel::<(usize, SocketAddr, Vec<u8>)>(1024);
-    let sockets = std::sync::Arc::new(sockets);
+    let (net_tx, mut net_rx) = mpsc::channel::<Net>(1024);
+    let sockets = Arc::new(sockets);
+    // Looked up once: a getsockname per datagram would be a syscall on the hot path.
+    let addrs: Vec<Option<SocketAddr>> = sockets.iter().map(|s| s.local_addr().ok()).collect();
     // One reader per socket feeding the loop; the loop alone touches the SFU.
-    for i in 0..sockets.len() {
+    for (i, local) in addrs.iter().enumerate() {
+        let Some(local) = *local else { continue };
         let sockets = sockets.clone();
-        let tx = dgram_tx.clone();
+        let tx = net_tx.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2000];
             loop {
                 match sockets[i].recv_from(&mut buf).await {
-                    Ok((n, from)) => {
-                        if tx.send((i, from, buf[..n].to_vec())).await.is_err() {
+                    Ok((n, peer)) => {
+                        let p = Net::Packet { proto: Protocol::Udp, local, peer, data: buf[..n].to_vec() };
+                        if tx.send(p).await.is_err() {
                             return;
                         }
                     }
@@ -149,18 +291,29 @@ async fn run(
             }
         });
     }
-    drop(dgram_tx);
-    // Looked up once: a getsockname per datagram would be a syscall on the hot path.
-    let addrs: Vec<Option<SocketAddr>> = sockets.iter().map(|s| s.local_addr().ok()).collect();
+    let open = Arc::new(AtomicUsize::new(0));
+    for l in listeners {
+        tokio::spawn(accept_tcp(l, net_tx.clone(), open.clone()));
+    }
+    drop(net_tx);
+    // The open ICE-TCP connections, by (our address, their address).
+    let mut tcp: HashMap<(SocketAddr, SocketAddr), mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         // Flush everything the core has to say, then sleep until its deadline or an input.
         let deadline = loop {
             match sfu.poll_output() {
                 SfuOutput::Timeout(t) => break t,
-                SfuOutput::Transmit { source, destination, contents } => {
+                SfuOutput::Transmit { proto: Protocol::Udp, source, destination, contents } => {
                     let i = addrs.iter().position(|a| *a == Some(source)).unwrap_or(0);
                     if let Some(s) = sockets.get(i) {
                         let _ = s.try_send_to(&contents, destination);
+                    }
+                }
+                // ICE-TCP: only over a connection the peer opened (our candidates are passive);
+                // checks towards a browser's active candidate (port 9) go nowhere, by design.
+                SfuOutput::Transmit { source, destination, contents, .. } => {
+                    if let Some(c) = tcp.get(&(source, destination)) {
+                        let _ = c.try_send(contents);
                     }
                 }
                 SfuOutput::Event(e) => {
@@ -194,10 +347,28 @@ async fn run(
                     }
                 }
             }
-            d = dgram_rx.recv() => {
-                let Some((i, source, contents)) = d else { return };
-                let Some(destination) = addrs[i] else { continue };
-                sfu.handle_input(SfuInput::Receive { now: Instant::now(), source, destination, contents: &contents });
+            n = net_rx.recv() => {
+                let Some(n) = n else { return };
+                match n {
+                    Net::Packet { proto, local, peer, data } => {
+                        sfu.handle_input(SfuInput::Receive {
+                            now: Instant::now(),
+                            proto,
+                            source: peer,
+                            destination: local,
+                            contents: &data,
+                        });
+                    }
+                    Net::TcpOpen { local, peer, tx } => {
+                        tcp.insert((local, peer), tx);
+                    }
+                    Net::TcpClosed { local, peer } => {
+                        // Only if it is still that connection (its queue is gone with it).
+                        if tcp.get(&(local, peer)).is_some_and(|c| c.is_closed()) {
+                            tcp.remove(&(local, peer));
+                        }
+                    }
+                }
             }
             _ = tokio::time::sleep_until(deadline.into()) => {
                 sfu.handle_input(SfuInput::Timeout(Instant::now()));

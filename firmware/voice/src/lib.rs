@@ -1,7 +1,8 @@
 //! Voice rooms: a selective forwarding unit (SFU) on str0m.
 //!
 //! [`sfu`] is the sans-IO core (rooms, participants, routing, speaking state); [`driver`] is the
-//! thin tokio shell that owns the one UDP socket and the clock. Signalling (SDP, candidates)
+//! thin tokio shell that owns the sockets (one UDP port, and the same port number on TCP for
+//! ICE-TCP) and the clock. Signalling (SDP, candidates)
 //! arrives from the caller as strings, so the core does not care whether it came over the
 //! gateway WebSocket or from a test.
 
@@ -9,6 +10,8 @@ pub mod driver;
 pub mod sfu;
 
 pub use sfu::{ParticipantInfo, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput, SfuStats};
+/// UDP or TCP, for [`SfuInput::Receive`] and [`SfuOutput::Transmit`].
+pub use str0m::net::Protocol;
 
 /// A voice room: the daemon uses the voice channel's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::CryptoProvider;
 use str0m::media::{Direction, MediaData, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::{ParticipantId, RoomId, VoiceError};
@@ -30,15 +30,21 @@ pub struct SfuConfig {
     /// Host candidates: every address the UDP socket is reachable on (all of the box's
     /// addresses for a socket bound to the unspecified address).
     pub host_candidates: Vec<SocketAddr>,
+    /// ICE-TCP host candidates (passive: browsers connect to us; RFC 6544): every address a
+    /// TCP listener is open on, for networks that block UDP. Empty: UDP only.
+    pub tcp_candidates: Vec<SocketAddr>,
     /// A public address forwarded to our port by a home router, announced as a server-reflexive
-    /// candidate based on the first host candidate of the same IP family.
+    /// candidate based on the first host candidate of the same IP family (for TCP as well, when
+    /// there are TCP candidates: the same port number is forwarded for both).
     pub public_address: Option<SocketAddr>,
 }
 
 /// What the driver feeds in.
 pub enum SfuInput<'a> {
+    /// One datagram (UDP) or one de-framed RFC 4571 packet (TCP).
     Receive {
         now: Instant,
+        proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         contents: &'a [u8],
@@ -49,7 +55,10 @@ pub enum SfuInput<'a> {
 /// What the driver must do.
 #[derive(Debug)]
 pub enum SfuOutput {
+    /// Send `contents` from `source` to `destination`: a datagram for UDP, one framed packet on
+    /// the TCP connection between those two addresses for TCP (dropped if there is none).
     Transmit {
+        proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         contents: Vec<u8>,
@@ -197,20 +206,8 @@ impl Sfu {
             .clear_codecs()
             .enable_opus(true, false)
             .build(now);
-        for addr in &self.config.host_candidates {
-            if let Ok(c) = Candidate::host(*addr, "udp") {
-                rtc.add_local_candidate(c);
-            }
-        }
-        if let Some(public) = self.config.public_address {
-            let base = self
-                .config
-                .host_candidates
-                .iter()
-                .find(|a| a.is_ipv4() == public.is_ipv4());
-            if let Some(c) = base.and_then(|b| Candidate::server_reflexive(public, *b, "udp").ok()) {
-                rtc.add_local_candidate(c);
-            }
+        for c in local_candidates(&self.config) {
+            rtc.add_local_candidate(c);
         }
         let answer = rtc
             .sdp_api()
@@ -378,6 +375,7 @@ impl Sfu {
         match input {
             SfuInput::Receive {
                 now,
+                proto,
                 source,
                 destination,
                 contents,
@@ -387,7 +385,7 @@ impl Sfu {
                 let input = Input::Receive(
                     now,
                     Receive {
-                        proto: Protocol::Udp,
+                        proto,
                         source,
                         destination,
                         contents,
@@ -575,6 +573,44 @@ impl Sfu {
     }
 }
 
+/// The candidates every answer carries: UDP hosts, passive TCP hosts, and the public address
+/// (for each protocol) as server-reflexive on a host of the same IP family.
+fn local_candidates(config: &SfuConfig) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for addr in &config.host_candidates {
+        if let Ok(c) = Candidate::host(*addr, "udp") {
+            out.push(c);
+        }
+    }
+    for addr in &config.tcp_candidates {
+        if let Ok(c) = Candidate::builder().tcp().host(*addr).tcptype(TcpType::Passive).build() {
+            out.push(c);
+        }
+    }
+    if let Some(public) = config.public_address {
+        let same_family = |a: &&SocketAddr| a.is_ipv4() == public.is_ipv4();
+        if let Some(c) = config
+            .host_candidates
+            .iter()
+            .find(same_family)
+            .and_then(|b| Candidate::server_reflexive(public, *b, "udp").ok())
+        {
+            out.push(c);
+        }
+        if let Some(c) = config.tcp_candidates.iter().find(same_family).and_then(|b| {
+            Candidate::builder()
+                .tcp()
+                .server_reflexive(public, *b)
+                .tcptype(TcpType::Passive)
+                .build()
+                .ok()
+        }) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn info(p: &Participant) -> ParticipantInfo {
     ParticipantInfo {
         id: p.id,
@@ -613,6 +649,7 @@ fn poll_participant(
                 return;
             }
             Output::Transmit(t) => outputs.push_back(SfuOutput::Transmit {
+                proto: t.proto,
                 source: t.source,
                 destination: t.destination,
                 contents: t.contents.to_vec(),

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use voice::{ParticipantId, RoomId, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput};
 
 const SFU_ADDR: &str = "10.0.0.1:5000";
+/// The SFU's ICE-TCP listener: the same port number, on TCP.
+const SFU_TCP_ADDR: &str = "10.0.0.1:5000";
 const ROOM: RoomId = RoomId(1);
 
 /// Deterministic PRNG so a failing run can be replayed.
@@ -31,6 +33,7 @@ impl Rng {
 
 struct Packet {
     at: Instant,
+    proto: Protocol,
     source: SocketAddr,
     destination: SocketAddr,
     contents: Vec<u8>,
@@ -39,6 +42,8 @@ struct Packet {
 struct Client {
     idx: u8,
     addr: SocketAddr,
+    /// The client's ICE-TCP (active) address, if it offered one.
+    tcp_addr: Option<SocketAddr>,
     rtc: Rtc,
     mic: Option<Mid>,
     connected: bool,
@@ -59,6 +64,13 @@ struct World {
     speaking: HashMap<ParticipantId, bool>,
     offers_seen: usize,
     ticks: u64,
+    /// A network that drops every UDP packet (ICE-TCP must carry everything).
+    udp_blocked: bool,
+    /// TCP connections (client address, SFU address) the clients opened: the SFU's candidates
+    /// are passive, so it can only answer on a connection a client made.
+    tcp_conns: std::collections::HashSet<(SocketAddr, SocketAddr)>,
+    /// Packets delivered, by protocol.
+    delivered: HashMap<Protocol, u64>,
 }
 
 impl World {
@@ -67,6 +79,7 @@ impl World {
         let sfu = Sfu::new(
             SfuConfig {
                 host_candidates: vec![SFU_ADDR.parse().unwrap()],
+                tcp_candidates: vec![SFU_TCP_ADDR.parse().unwrap()],
                 public_address: None,
             },
             now,
@@ -81,6 +94,9 @@ impl World {
             speaking: HashMap::new(),
             offers_seen: 0,
             ticks: 0,
+            udp_blocked: false,
+            tcp_conns: Default::default(),
+            delivered: HashMap::new(),
         }
     }
 
@@ -90,9 +106,19 @@ impl World {
 
     /// A client makes an offer with its microphone track and joins through the SFU's signalling.
     fn join(&mut self, idx: u8, room: RoomId) {
+        self.join_with(idx, room, false);
+    }
+
+    /// `tcp`: the client also offers an active ICE-TCP candidate, as browsers do.
+    fn join_with(&mut self, idx: u8, room: RoomId, tcp: bool) {
         let addr: SocketAddr = format!("10.0.1.{}:6000", idx + 10).parse().unwrap();
+        let tcp_addr: Option<SocketAddr> = tcp.then(|| format!("10.0.1.{}:7000", idx + 10).parse().unwrap());
         let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        if let Some(t) = tcp_addr {
+            let c = Candidate::builder().tcp().host(t).tcptype(TcpType::Active).build().unwrap();
+            rtc.add_local_candidate(c);
+        }
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, pending) = api.apply().unwrap();
@@ -106,6 +132,7 @@ impl World {
         let client = Client {
             idx,
             addr,
+            tcp_addr,
             rtc,
             mic: Some(mic),
             connected: false,
@@ -125,13 +152,29 @@ impl World {
         self.clients.retain(|c| c.idx != idx);
     }
 
-    fn send(&mut self, from: SocketAddr, to: SocketAddr, contents: Vec<u8>) {
-        if self.rng.chance(self.loss) {
-            return;
-        }
-        let jitter = Duration::from_micros(self.rng.next() % 10_000);
+    fn send(&mut self, proto: Protocol, from: SocketAddr, to: SocketAddr, contents: Vec<u8>) {
+        let sfu_tcp: SocketAddr = SFU_TCP_ADDR.parse().unwrap();
+        let at = match proto {
+            Protocol::Udp => {
+                if self.udp_blocked || self.rng.chance(self.loss) {
+                    return;
+                }
+                self.now + Duration::from_millis(10) + Duration::from_micros(self.rng.next() % 10_000)
+            }
+            _ => {
+                // A client connects to the SFU's passive candidate; the SFU only answers on
+                // connections that exist. TCP is lossless and in order here.
+                if to == sfu_tcp {
+                    self.tcp_conns.insert((from, to));
+                } else if !self.tcp_conns.contains(&(to, from)) {
+                    return;
+                }
+                self.now + Duration::from_millis(15)
+            }
+        };
         self.net.push(Packet {
-            at: self.now + Duration::from_millis(10) + jitter,
+            at,
+            proto,
             source: from,
             destination: to,
             contents,
@@ -146,18 +189,24 @@ impl World {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net).into_iter().partition(|p| p.at <= now);
         self.net = later;
         for p in due {
+            *self.delivered.entry(p.proto).or_default() += 1;
             if p.destination == sfu_addr {
                 self.sfu.handle_input(SfuInput::Receive {
                     now,
+                    proto: p.proto,
                     source: p.source,
                     destination: p.destination,
                     contents: &p.contents,
                 });
-            } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.destination) {
+            } else if let Some(c) = self
+                .clients
+                .iter_mut()
+                .find(|c| c.addr == p.destination || c.tcp_addr == Some(p.destination))
+            {
                 let input = Input::Receive(
                     now,
                     Receive {
-                        proto: Protocol::Udp,
+                        proto: p.proto,
                         source: p.source,
                         destination: p.destination,
                         contents: p.contents.as_slice().try_into().unwrap(),
@@ -195,10 +244,11 @@ impl World {
             match self.sfu.poll_output() {
                 SfuOutput::Timeout(_) => break,
                 SfuOutput::Transmit {
+                    proto,
                     source,
                     destination,
                     contents,
-                } => self.send(source, destination, contents),
+                } => self.send(proto, source, destination, contents),
                 SfuOutput::Event(SfuEvent::Offer { participant, sdp }) => offers.push((participant, sdp)),
                 SfuOutput::Event(SfuEvent::Speaking {
                     participant,
@@ -215,7 +265,7 @@ impl World {
             loop {
                 match c.rtc.poll_output().unwrap() {
                     Output::Timeout(_) => break,
-                    Output::Transmit(t) => sends.push((t.source, t.destination, t.contents.to_vec())),
+                    Output::Transmit(t) => sends.push((t.proto, t.source, t.destination, t.contents.to_vec())),
                     Output::Event(Event::Connected) => c.connected = true,
                     Output::Event(Event::MediaData(d)) => {
                         *c.received.entry(d.data[0]).or_default() += 1;
@@ -224,8 +274,8 @@ impl World {
                 }
             }
         }
-        for (s, d, b) in sends {
-            self.send(s, d, b);
+        for (p, s, d, b) in sends {
+            self.send(p, s, d, b);
         }
         // Server-initiated renegotiation over "signalling" (instant and lossless, like the
         // gateway's TCP).
@@ -413,6 +463,7 @@ fn malformed_signalling_is_an_error_and_leaves_the_room_alone() {
     // Datagram garbage on the port is dropped.
     w.sfu.handle_input(SfuInput::Receive {
         now: w.now,
+        proto: Protocol::Udp,
         source: "10.9.9.9:1".parse().unwrap(),
         destination: SFU_ADDR.parse().unwrap(),
         contents: &[0xff; 40],
@@ -421,4 +472,55 @@ fn malformed_signalling_is_an_error_and_leaves_the_room_alone() {
     w.run(Duration::from_secs(1));
     assert!(delta(&before, &w, 0, 1) >= 45);
     assert!(delta(&before, &w, 1, 0) >= 45);
+}
+
+#[test]
+fn answers_offer_passive_tcp_candidates_next_to_udp() {
+    let now = Instant::now();
+    let mut sfu = Sfu::new(
+        SfuConfig {
+            host_candidates: vec![SFU_ADDR.parse().unwrap()],
+            tcp_candidates: vec![SFU_TCP_ADDR.parse().unwrap()],
+            public_address: Some("203.0.113.7:5000".parse().unwrap()),
+        },
+        now,
+    );
+    let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).build(now);
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let (offer, _) = api.apply().unwrap();
+    let answer = sfu.join(now, ParticipantId(1), ROOM, "u1", &offer.to_sdp_string()).unwrap();
+    let cands: Vec<&str> = answer.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    let has = |needle: &[&str]| cands.iter().any(|c| needle.iter().all(|n| c.contains(n)));
+    assert!(has(&[" udp ", "10.0.0.1 5000 typ host"]), "{cands:?}");
+    assert!(has(&[" tcp ", "10.0.0.1 5000 typ host", "tcptype passive"]), "{cands:?}");
+    assert!(has(&[" udp ", "203.0.113.7 5000 typ srflx"]), "{cands:?}");
+    assert!(has(&[" tcp ", "203.0.113.7 5000 typ srflx", "tcptype passive"]), "{cands:?}");
+    // UDP is preferred whenever it works: every TCP candidate ranks below every UDP host one.
+    let prio = |c: &str| c.split(' ').nth(3).unwrap().parse::<u32>().unwrap();
+    let udp_host = cands.iter().filter(|c| c.contains(" udp ") && c.contains("typ host")).map(|c| prio(c)).min().unwrap();
+    assert!(cands.iter().filter(|c| c.contains(" tcp ")).all(|c| prio(c) < udp_host));
+}
+
+#[test]
+fn udp_blocked_everyone_connects_over_ice_tcp() {
+    let mut w = World::new(0.0);
+    w.udp_blocked = true;
+    for i in 0..3 {
+        w.join_with(i, ROOM, true);
+    }
+    w.run(Duration::from_secs(3));
+    for c in &w.clients {
+        assert!(c.connected, "client {} connected over TCP", c.idx);
+    }
+    let before = w.snapshot();
+    w.run(Duration::from_secs(2));
+    for to in 0..3u8 {
+        for from in (0..3u8).filter(|f| *f != to) {
+            let n = delta(&before, &w, to, from);
+            assert!(n >= 95, "{to} got {n} frames from {from} over TCP");
+        }
+    }
+    assert_eq!(w.delivered.get(&Protocol::Udp), None, "nothing crossed on UDP");
+    assert!(w.delivered.get(&Protocol::Tcp).copied().unwrap_or(0) > 1000);
 }

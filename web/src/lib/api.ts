@@ -19,6 +19,11 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** For requests made without `api()` (uploads use XMLHttpRequest for progress). */
+export function getCsrfToken(): string | null {
+  return csrfToken;
+}
+
 export function setUnauthorizedHandler(fn: (() => void) | null): void {
   onUnauthorized = fn;
 }

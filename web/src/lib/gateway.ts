@@ -6,7 +6,8 @@
 // events are applied in order and duplicates (s <= last) are dropped. When the
 // socket closes it reconnects with exponential backoff plus jitter and resumes
 // from the last sequence number, so nothing is lost or applied twice. Close
-// code 4001 (session ended) stops it for good.
+// code 4001 (session ended) stops it for good; 4002 (permissions changed)
+// reconnects at once with `seq: null` for a fresh snapshot.
 //
 // The class has no framework dependencies; the socket factory, clock and
 // randomness are injectable so the logic is unit-tested with a fake socket.
@@ -323,8 +324,14 @@ export class Gateway {
       this.handlers.onSessionEnded?.();
       return;
     }
+    if (code === 4002) {
+      // Permissions changed: what this client may see changed, so replaying the log is not
+      // enough. Resume with `seq: null` for a fresh snapshot (README "Realtime gateway").
+      this.lastSeq = null;
+    }
     this.setStatus(this.everReady ? 'reconnecting' : 'connecting');
-    this.scheduleReconnect(code === 4008 ? 0 : undefined);
+    // 4008: resume at once. 4002 closes every affected socket together: spread them a little.
+    this.scheduleReconnect(code === 4008 ? 0 : code === 4002 ? Math.round(this.opts.random() * 250) : undefined);
   }
 
   private scheduleReconnect(delay?: number): void {

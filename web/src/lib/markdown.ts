@@ -8,13 +8,40 @@
 // Supported: paragraphs with hard line breaks, ``` fenced code ```, `code`,
 // **bold**, __bold__, *italic*, _italic_, ~~strike~~, [text](url), bare
 // http(s) URLs, > quotes, "- " / "* " lists and "1. " lists, backslash escapes.
+// With RenderOptions: `@username`, `@everyone`, `@here` mentions (the server's rules in
+// firmware/chat/src/text.rs: a mention starts at the beginning or after a character that cannot
+// be part of a name) and custom emoji `:name:` (an <img> whose src is a same-origin path only).
 
 export type Inline =
   | { type: 'text'; text: string }
   | { type: 'code'; text: string }
   | { type: 'br' }
   | { type: 'strong' | 'em' | 'del'; children: Inline[] }
-  | { type: 'link'; href: string; children: Inline[] };
+  | { type: 'link'; href: string; children: Inline[] }
+  | { type: 'mention'; name: string; label: string; self: boolean; everyone: boolean }
+  | { type: 'emoji'; name: string; src: string };
+
+/** Resolves names the renderer finds; without them mentions and `:name:` stay text. */
+export interface RenderOptions {
+  /** A known user by lowercased username: the label to show and whether it is me. */
+  mention?: (username: string) => { label: string; self: boolean } | null;
+  /** A custom emoji's image URL by name (lowercase). */
+  emoji?: (name: string) => string | null;
+}
+
+const NAME_CHAR = /[A-Za-z0-9_.-]/;
+function isNameChar(c: string | undefined): boolean {
+  return c !== undefined && NAME_CHAR.test(c);
+}
+
+/** Only same-origin paths are used as image sources (never another host, never data:). */
+export function safeImagePath(src: string | null | undefined): string | null {
+  if (!src || typeof src !== 'string' || src.length > 1024) return null;
+  if (!src.startsWith('/') || src.startsWith('//') || src.includes('\\')) return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\s]/.test(src)) return null;
+  return src;
+}
 
 export type Block =
   | { type: 'p'; children: Inline[] }
@@ -47,13 +74,13 @@ export function safeUrl(raw: string): string | null {
 
 // ---------------------------------------------------------------- blocks
 
-export function parseBlocks(src: string, depth = 0): Block[] {
+export function parseBlocks(src: string, depth = 0, opts: RenderOptions = {}): Block[] {
   const lines = src.replace(/\r\n?/g, '\n').split('\n');
   const out: Block[] = [];
   let para: string[] = [];
   const flush = () => {
     if (para.length) {
-      out.push({ type: 'p', children: parseInline(para.join('\n'), depth) });
+      out.push({ type: 'p', children: parseInline(para.join('\n'), depth, opts) });
       para = [];
     }
   };
@@ -77,14 +104,14 @@ export function parseBlocks(src: string, depth = 0): Block[] {
         inner.push(lines[i].replace(/^ {0,3}> ?/, ''));
         i++;
       }
-      out.push({ type: 'quote', children: parseBlocks(inner.join('\n'), depth + 1) });
+      out.push({ type: 'quote', children: parseBlocks(inner.join('\n'), depth + 1, opts) });
       continue;
     }
     if (/^ {0,3}[-*+] +\S/.test(line)) {
       flush();
       const items: Inline[][] = [];
       while (i < lines.length && /^ {0,3}[-*+] +\S/.test(lines[i])) {
-        items.push(parseInline(lines[i].replace(/^ {0,3}[-*+] +/, ''), depth));
+        items.push(parseInline(lines[i].replace(/^ {0,3}[-*+] +/, ''), depth, opts));
         i++;
       }
       out.push({ type: 'ul', items });
@@ -95,7 +122,7 @@ export function parseBlocks(src: string, depth = 0): Block[] {
       flush();
       const items: Inline[][] = [];
       while (i < lines.length && /^ {0,3}\d{1,9}[.)] +\S/.test(lines[i])) {
-        items.push(parseInline(lines[i].replace(/^ {0,3}\d{1,9}[.)] +/, ''), depth));
+        items.push(parseInline(lines[i].replace(/^ {0,3}\d{1,9}[.)] +/, ''), depth, opts));
         i++;
       }
       out.push({ type: 'ol', start: Number(ol[1]), items });
@@ -145,7 +172,7 @@ function findClose(s: string, d: string, from: number): number {
   return -1;
 }
 
-export function parseInline(s: string, depth = 0): Inline[] {
+export function parseInline(s: string, depth = 0, opts: RenderOptions = {}): Inline[] {
   const out: Inline[] = [];
   let text = '';
   const pushText = (t: string) => {
@@ -157,7 +184,8 @@ export function parseInline(s: string, depth = 0): Inline[] {
       text = '';
     }
   };
-  const nested = (inner: string) => (depth < MAX_DEPTH ? parseInline(inner, depth + 1) : [{ type: 'text' as const, text: inner }]);
+  const nested = (inner: string) =>
+    depth < MAX_DEPTH ? parseInline(inner, depth + 1, opts) : [{ type: 'text' as const, text: inner }];
 
   let i = 0;
   while (i < s.length) {
@@ -250,6 +278,38 @@ export function parseInline(s: string, depth = 0): Inline[] {
         }
       }
     }
+    if (c === '@' && opts.mention && !isNameChar(s[i - 1])) {
+      const m = /^@([A-Za-z0-9_.-]{1,64})/.exec(s.slice(i, i + 66));
+      if (m) {
+        const raw = m[1].replace(/[.-]+$/, '');
+        const name = raw.toLowerCase();
+        if (name === 'everyone' || name === 'here') {
+          flush();
+          out.push({ type: 'mention', name, label: name, self: true, everyone: true });
+          i += 1 + raw.length;
+          continue;
+        }
+        const who = name.length <= 32 ? opts.mention(name) : null;
+        if (who) {
+          flush();
+          out.push({ type: 'mention', name, label: who.label, self: who.self, everyone: false });
+          i += 1 + raw.length;
+          continue;
+        }
+      }
+    }
+    if (c === ':' && opts.emoji) {
+      const m = /^:([A-Za-z0-9_]{2,32}):/.exec(s.slice(i, i + 35));
+      if (m) {
+        const src = safeImagePath(opts.emoji(m[1].toLowerCase()));
+        if (src) {
+          flush();
+          out.push({ type: 'emoji', name: m[1].toLowerCase(), src });
+          i += m[0].length;
+          continue;
+        }
+      }
+    }
     pushText(c);
     i++;
   }
@@ -327,6 +387,26 @@ function renderInlines(doc: Document, parent: Node, nodes: Inline[]): void {
         parent.appendChild(a);
         break;
       }
+      case 'mention': {
+        const el = doc.createElement('span');
+        el.className = n.self ? 'mention mention-me' : 'mention';
+        el.setAttribute('data-mention', n.name);
+        if (!n.everyone) el.setAttribute('title', '@' + n.name);
+        el.textContent = '@' + n.label;
+        parent.appendChild(el);
+        break;
+      }
+      case 'emoji': {
+        const img = doc.createElement('img');
+        img.className = 'emoji';
+        img.setAttribute('src', n.src);
+        img.setAttribute('alt', ':' + n.name + ':');
+        img.setAttribute('title', ':' + n.name + ':');
+        img.setAttribute('loading', 'lazy');
+        img.setAttribute('draggable', 'false');
+        parent.appendChild(img);
+        break;
+      }
     }
   }
 }
@@ -378,9 +458,9 @@ function renderBlocks(doc: Document, parent: Node, blocks: Block[]): void {
 }
 
 /** Renders `src` into a fresh DocumentFragment. */
-export function renderMarkdown(src: string, doc: Document = document): DocumentFragment {
+export function renderMarkdown(src: string, doc: Document = document, opts: RenderOptions = {}): DocumentFragment {
   const frag = doc.createDocumentFragment();
-  renderBlocks(doc, frag, parseBlocks(src));
+  renderBlocks(doc, frag, parseBlocks(src, 0, opts));
   return frag;
 }
 
@@ -388,7 +468,17 @@ export function renderMarkdown(src: string, doc: Document = document): DocumentF
 export function toPlainText(src: string): string {
   const walk = (nodes: Inline[]): string =>
     nodes
-      .map((n) => (n.type === 'text' || n.type === 'code' ? n.text : n.type === 'br' ? ' ' : walk(n.children)))
+      .map((n) =>
+        n.type === 'text' || n.type === 'code'
+          ? n.text
+          : n.type === 'br'
+            ? ' '
+            : n.type === 'mention'
+              ? '@' + n.label
+              : n.type === 'emoji'
+                ? ':' + n.name + ':'
+                : walk(n.children),
+      )
       .join('');
   const blocks = parseBlocks(src);
   const parts: string[] = [];

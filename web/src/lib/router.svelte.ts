@@ -9,6 +9,11 @@ export type Route =
   | { name: 'admin-users' }
   | { name: 'admin-invites' }
   | { name: 'admin-channels' }
+  | { name: 'admin-channel-perms'; id: string }
+  | { name: 'admin-roles' }
+  | { name: 'admin-audit' }
+  | { name: 'admin-emoji' }
+  | { name: 'admin-settings' }
   | { name: 'settings' }
   | { name: 'not-found' };
 
@@ -22,6 +27,12 @@ export function parseRoute(path: string): Route {
   if (p === '/admin' || p === '/admin/users') return { name: 'admin-users' };
   if (p === '/admin/invites') return { name: 'admin-invites' };
   if (p === '/admin/channels') return { name: 'admin-channels' };
+  if ((m = /^\/admin\/channels\/([^/]+)\/permissions$/.exec(p)))
+    return { name: 'admin-channel-perms', id: decodeURIComponent(m[1]) };
+  if (p === '/admin/roles') return { name: 'admin-roles' };
+  if (p === '/admin/audit') return { name: 'admin-audit' };
+  if (p === '/admin/emoji') return { name: 'admin-emoji' };
+  if (p === '/admin/settings') return { name: 'admin-settings' };
   if (p === '/settings') return { name: 'settings' };
   return { name: 'not-found' };
 }

@@ -11,6 +11,9 @@ import { router } from './router.svelte';
 import { noteTyping, typingUserIds, type TypingMap } from './typing';
 import type { Channel, Message, Presence, Session, Snapshot, User } from './types';
 import { VoiceClient } from './voice.svelte';
+import { canModerate, type ChatRole } from './perms';
+import { timeoutEnd } from './moderation';
+import type { CustomEmoji } from './types';
 
 export const PAGE = 50;
 export const TYPING_SHOW_MS = 8000;
@@ -63,7 +66,50 @@ function asMessage(d: unknown): Message | null {
     edited_at: m.edited_at ?? null,
     deleted: !!m.deleted,
     nonce: m.nonce ?? null,
+    ...richFields(m),
   };
+}
+
+/** The rich chat fields of a message (README "Rich chat API"), IDs as strings. */
+function richFields(m: Partial<Message>): Partial<Message> {
+  const r: Partial<Message> = {};
+  if (m.thread !== undefined)
+    r.thread = m.thread
+      ? {
+          id: String(m.thread.id),
+          name: m.thread.name,
+          reply_count: Number(m.thread.reply_count ?? 0),
+          last_reply_at: m.thread.last_reply_at ?? null,
+        }
+      : null;
+  if (Array.isArray(m.reactions))
+    r.reactions = m.reactions.map((x) => ({ emoji: String(x.emoji), count: Number(x.count ?? 0), user_ids: (x.user_ids ?? []).map(String) }));
+  if (m.pinned_at !== undefined) r.pinned_at = m.pinned_at ?? null;
+  if (m.pinned_by !== undefined) r.pinned_by = m.pinned_by != null ? String(m.pinned_by) : null;
+  if (Array.isArray(m.mentions)) r.mentions = m.mentions.map(String);
+  if (m.mention_everyone !== undefined) r.mention_everyone = !!m.mention_everyone;
+  if (Array.isArray(m.attachments)) r.attachments = m.attachments.map((a) => ({ ...a, id: String(a.id) }));
+  if (Array.isArray(m.embeds)) r.embeds = m.embeds;
+  return r;
+}
+
+/** Parses a message from the API or the gateway (rich fields included). */
+export function parseMessage(d: unknown): Message | null {
+  return asMessage(d);
+}
+
+function asRole(r: ChatRole): ChatRole {
+  return {
+    id: String(r.id),
+    name: String(r.name ?? ''),
+    color: r.color || null,
+    position: Number(r.position ?? 0),
+    permissions: Array.isArray(r.permissions) ? r.permissions.map(String) : [],
+  };
+}
+
+function sortRoles(list: ChatRole[]): ChatRole[] {
+  return list.sort((a, b) => a.position - b.position || cmpId(a.id, b.id));
 }
 
 function sortChannels(list: Channel[]): Channel[] {
@@ -109,9 +155,31 @@ class AppState {
   idle = $state(false);
   /** Message to highlight and scroll to (set by jumpTo). */
   highlight = $state<{ id: string; n: number } | null>(null);
+  /** The thread open in the side panel (read acks and unread counts treat it like the open channel). */
+  openThreadId = $state<string | null>(null);
+  /** Extra listeners for durable events (rich chat features in lib/rich.svelte.ts). */
+  private eventHooks: ((t: string, d: unknown) => void)[] = [];
+  onAnyEvent(fn: (t: string, d: unknown) => void): void {
+    this.eventHooks.push(fn);
+  }
 
   visibleChannels: Channel[] = $derived(this.channels.filter((c) => !c.archived));
-  textChannels: Channel[] = $derived(this.visibleChannels.filter((c) => c.kind !== 'voice'));
+  textChannels: Channel[] = $derived(
+    this.visibleChannels.filter((c) => c.kind !== 'voice' && c.kind !== 'dm' && c.kind !== 'thread'),
+  );
+  /** Direct messages, most recent activity first. */
+  dmChannels: Channel[] = $derived(
+    this.channels
+      .filter((c) => c.kind === 'dm')
+      .sort((a, b) => cmpId(b.last_message_id ?? b.id, a.last_message_id ?? a.id)),
+  );
+  /** Roles (README "Rich chat API"; id "1" is @everyone) and custom emoji, from the snapshot and events. */
+  roles = $state<ChatRole[]>([]);
+  emoji = $state<CustomEmoji[]>([]);
+  /** May kick, ban and time out (admins, or a role with `moderate`). */
+  isModerator: boolean = $derived(canModerate(this.me, this.roles));
+  /** When my timeout ends (Unix ms), or null when I am not timed out. */
+  timeoutUntil: number | null = $derived(timeoutEnd(this.me, this.now));
   voiceChannels: Channel[] = $derived(this.visibleChannels.filter((c) => c.kind === 'voice'));
   voice = new VoiceClient(
     () => this.gateway,
@@ -119,12 +187,17 @@ class AppState {
   );
   isAdmin: boolean = $derived(this.me?.role === 'admin');
 
+  /** Threads I follow under a channel (GET /api/channels lists the followed ones). */
+  threadsOf(parentId: string): Channel[] {
+    return this.channels.filter((c) => c.kind === 'thread' && c.parent_id === parentId && c.following === true && !c.archived);
+  }
+
   private gateway: Gateway | null = null;
   private outbox: Outbox;
   private toastId = 0;
   private lastTypingSent: Record<string, number> = {};
   private lastInput = Date.now();
-  private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  private ackTimers: Record<string, ReturnType<typeof setTimeout>> = {};
   private parentFetches = new Set<string>();
   private returnTo: string | null = null;
 
@@ -235,6 +308,8 @@ class AppState {
     this.views = {};
     this.typing = {};
     this.messageMaxChars = DEFAULT_MESSAGE_MAX_CHARS;
+    this.roles = [];
+    this.emoji = [];
     this.parents = {};
     this.outbox.items = [];
     this.pending = [];
@@ -251,6 +326,7 @@ class AppState {
       // A snapshot from the gateway may have arrived first; both are fine to apply.
       this.channels = sortChannels(channels.map((c) => this.mergeChannel(c)));
       this.setUsers(users);
+      void this.loadRolesAndEmoji();
     } catch (e) {
       this.toast(`Could not load channels: ${errorText(e)}`);
     }
@@ -300,11 +376,15 @@ class AppState {
     const ov = open ? this.views[open] : undefined;
     const keep: Record<string, ChannelView> = {};
     if (open && ov) keep[open] = ov;
+    const th = this.openThreadId;
+    const tv = th ? this.views[th] : undefined;
+    if (th && tv) keep[th] = tv;
     this.views = keep;
     if (open) {
       if (ov?.loaded) void this.loadLatest(open, true);
       else if (!ov?.loading) void this.loadInitialMessages(open);
     }
+    if (th && th !== open && tv?.loaded) void this.loadLatest(th, true);
   }
 
   applySnapshot(s: Snapshot): void {
@@ -312,6 +392,46 @@ class AppState {
     if (Array.isArray(s.users)) this.setUsers(s.users);
     if (Array.isArray(s.channels)) this.channels = sortChannels(s.channels.map((c) => ({ ...c })));
     this.setLimits(s.limits);
+    if (Array.isArray(s.roles)) this.roles = sortRoles(s.roles.map(asRole));
+    if (Array.isArray(s.emoji)) this.emoji = s.emoji.map((e) => ({ ...e, id: String(e.id) }));
+  }
+
+  /** Roles and custom emoji over HTTP (when a ready came without a snapshot). */
+  async loadRolesAndEmoji(): Promise<void> {
+    const [roles, emoji] = await Promise.all([
+      api<ChatRole[]>('GET', '/api/roles').catch(() => null),
+      api<CustomEmoji[]>('GET', '/api/emoji').catch(() => null),
+    ]);
+    if (Array.isArray(roles)) this.roles = sortRoles(roles.map(asRole));
+    if (Array.isArray(emoji)) this.emoji = emoji.map((e) => ({ ...e, id: String(e.id) }));
+  }
+
+  /** Mute or unmute a channel for me (PUT /api/channels/:id/settings). */
+  async setMuted(channelId: string, muted: boolean): Promise<void> {
+    try {
+      const r = await api<{ channel_id: string; muted: boolean; following?: boolean }>(
+        'PUT',
+        `/api/channels/${encodeURIComponent(channelId)}/settings`,
+        { muted },
+      );
+      this.applyChannelSettings(r ?? { channel_id: channelId, muted });
+    } catch (e) {
+      this.toast(`Could not ${muted ? 'mute' : 'unmute'} the channel: ${errorText(e)}`);
+    }
+  }
+
+  private applyChannelSettings(o: { channel_id?: string; muted?: boolean; following?: boolean }): void {
+    const c = this.channels.find((x) => x.id === String(o.channel_id));
+    if (!c) return;
+    if (typeof o.muted === 'boolean') c.muted = o.muted;
+    if (typeof o.following === 'boolean') c.following = o.following;
+  }
+
+  /** Opens (or creates) the DM with these people (POST /api/dms) and returns it. */
+  async startDm(userIds: string[]): Promise<Channel> {
+    const c = await api<Channel>('POST', '/api/dms', { user_ids: userIds });
+    this.upsertChannel({ ...c, id: String(c.id), member_ids: (c.member_ids ?? []).map(String) });
+    return this.channels.find((x) => x.id === String(c.id)) ?? c;
   }
 
   /** Applies a `limits` object from the box; without one (older boxes) the current value stays. */
@@ -321,6 +441,13 @@ class AppState {
   }
 
   private onEvent(t: string, d: unknown): void {
+    for (const h of this.eventHooks) {
+      try {
+        h(t, d);
+      } catch (e) {
+        console.error(e);
+      }
+    }
     switch (t) {
       case 'message.create': {
         const m = asMessage(d);
@@ -354,6 +481,30 @@ class AppState {
         }
         break;
       }
+      case 'role.create':
+      case 'role.update': {
+        const r = asRole(((d as { role?: ChatRole }).role ?? d) as ChatRole);
+        if (r.id) this.roles = sortRoles([...this.roles.filter((x) => x.id !== r.id), r]);
+        break;
+      }
+      case 'role.delete': {
+        const id = String((d as { id?: string }).id ?? '');
+        this.roles = this.roles.filter((x) => x.id !== id);
+        break;
+      }
+      case 'emoji.create': {
+        const e = ((d as { emoji?: CustomEmoji }).emoji ?? d) as CustomEmoji;
+        if (e && e.id != null) this.emoji = [...this.emoji.filter((x) => x.id !== String(e.id)), { ...e, id: String(e.id) }];
+        break;
+      }
+      case 'emoji.delete': {
+        const id = String((d as { id?: string }).id ?? '');
+        this.emoji = this.emoji.filter((x) => x.id !== id);
+        break;
+      }
+      case 'channel_settings.update':
+        this.applyChannelSettings(d as { channel_id: string; muted?: boolean; following?: boolean });
+        break;
       case 'read_state.update': {
         const o = d as { channel_id: string; last_read_id?: string | null; message_id?: string; unread_count?: number };
         const c = this.channels.find((x) => x.id === String(o.channel_id));
@@ -362,6 +513,7 @@ class AppState {
         if (rid && idGt(rid, c.last_read_id)) c.last_read_id = String(rid);
         if (typeof o.unread_count === 'number') c.unread_count = o.unread_count;
         else if (!idGt(c.last_message_id, c.last_read_id)) c.unread_count = 0;
+        if (c.unread_count === 0) c.mention_count = 0;
         break;
       }
     }
@@ -397,9 +549,21 @@ class AppState {
     if (mine) {
       if (idGt(m.id, c.last_read_id)) c.last_read_id = m.id;
       c.unread_count = 0;
-    } else if (!(this.openChannelId === m.channel_id && this.focused) && idGt(m.id, c.last_read_id)) {
+    } else if (!(this.isOpen(m.channel_id) && this.focused) && idGt(m.id, c.last_read_id)) {
       c.unread_count = (c.unread_count ?? 0) + 1;
+      if (this.mentionsMe(m)) c.mention_count = (c.mention_count ?? 0) + 1;
     }
+  }
+
+  /** The channel is shown: the open channel or the thread in the side panel. */
+  isOpen(channelId: string): boolean {
+    return this.openChannelId === channelId || this.openThreadId === channelId;
+  }
+
+  /** The message mentions me (by name, @everyone or @here). */
+  mentionsMe(m: Message): boolean {
+    const me = this.me?.id;
+    return !!me && m.author_id !== me && (!!m.mention_everyone || !!m.mentions?.includes(me));
   }
 
   private mergeChannel(c: Channel): Channel {
@@ -421,6 +585,10 @@ class AppState {
       const merged = { ...old, ...c, id: String(c.id) };
       merged.last_read_id = old.last_read_id;
       merged.unread_count = old.unread_count;
+      // ...and our own per-user settings.
+      merged.mention_count = old.mention_count;
+      if (old.muted !== undefined) merged.muted = old.muted;
+      if (old.following !== undefined) merged.following = old.following;
       if (idGt(old.last_message_id, c.last_message_id)) merged.last_message_id = old.last_message_id;
       Object.assign(old, merged);
       this.channels = sortChannels([...this.channels]);
@@ -492,6 +660,12 @@ class AppState {
     this.dividerAfter = c && c.unread_count > 0 ? (c.last_read_id ?? '0') : null;
     const v = this.views[id];
     if (!v || !v.loaded) void this.loadInitialMessages(id);
+  }
+
+  /** Loads a channel's first window unless it is loaded (threads in the side panel). */
+  ensureLoaded(id: string): void {
+    const v = this.views[id];
+    if (!v || (!v.loaded && !v.loading)) void this.loadInitialMessages(id);
   }
 
   private async loadInitialMessages(id: string): Promise<void> {
@@ -692,13 +866,16 @@ class AppState {
   /** Called by the message list with the newest message the user can see. */
   noteVisible(channelId: string, messageId: string): void {
     const c = this.channels.find((x) => x.id === channelId);
-    if (!c || !this.focused || this.openChannelId !== channelId) return;
+    if (!c || !this.focused || !this.isOpen(channelId)) return;
     if (!idGt(messageId, c.last_read_id)) return;
     c.last_read_id = messageId;
-    if (!idGt(c.last_message_id, messageId)) c.unread_count = 0;
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = null;
+    if (!idGt(c.last_message_id, messageId)) {
+      c.unread_count = 0;
+      c.mention_count = 0;
+    }
+    if (this.ackTimers[channelId]) clearTimeout(this.ackTimers[channelId]);
+    this.ackTimers[channelId] = setTimeout(() => {
+      delete this.ackTimers[channelId];
       const id = c.last_read_id;
       if (!id) return;
       if (this.gateway?.connected) {

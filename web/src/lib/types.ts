@@ -10,6 +10,11 @@ export interface User {
   role: Role;
   disabled: boolean;
   presence?: Presence;
+  /** Rich chat: custom roles (ids of GET /api/roles; `@everyone` is implied). */
+  role_ids?: string[];
+  /** Unix ms; sending, reacting and voice are refused until then. */
+  timeout_until?: number | null;
+  banned?: boolean;
 }
 
 export interface Channel {
@@ -22,9 +27,62 @@ export interface Channel {
   last_read_id: string | null;
   unread_count: number;
   /** Absent from older boxes: text. */
-  kind?: 'text' | 'voice';
+  kind?: 'text' | 'voice' | 'dm' | 'thread';
   /** Voice rooms: most people at once; 0 = no limit. */
   user_limit?: number;
+  /** Rich chat (README "Rich chat API"): per user. */
+  mention_count?: number;
+  muted?: boolean;
+  /** Threads: whether I follow it. */
+  following?: boolean;
+  /** Threads: the parent channel and the message the thread was started from. */
+  parent_id?: string | null;
+  parent_message_id?: string | null;
+  /** DMs: the 2–10 members. */
+  member_ids?: string[];
+  /** From GET /api/channels/:id/threads. */
+  reply_count?: number;
+  last_message_at?: number | null;
+}
+
+export interface ThreadSummary {
+  id: string;
+  name?: string;
+  reply_count: number;
+  last_reply_at: number | null;
+}
+
+export interface Reaction {
+  /** One Unicode emoji or `:custom_name:`. */
+  emoji: string;
+  count: number;
+  user_ids: string[];
+}
+
+export interface Attachment {
+  id: string;
+  filename: string;
+  content_type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  url: string;
+  thumb_url: string | null;
+}
+
+export interface Embed {
+  id?: string;
+  url: string;
+  title: string | null;
+  description: string | null;
+  site_name: string | null;
+  image_url: string | null;
+}
+
+export interface CustomEmoji {
+  id: string;
+  name: string;
+  url: string;
 }
 
 export interface Message {
@@ -37,6 +95,15 @@ export interface Message {
   edited_at: number | null;
   deleted: boolean;
   nonce: string | null;
+  /** Rich chat fields (absent from older boxes). */
+  thread?: ThreadSummary | null;
+  reactions?: Reaction[];
+  pinned_at?: number | null;
+  pinned_by?: string | null;
+  mentions?: string[];
+  mention_everyone?: boolean;
+  attachments?: Attachment[];
+  embeds?: Embed[];
 }
 
 export interface Invite {
@@ -70,4 +137,7 @@ export interface Snapshot {
   users: User[];
   me: User;
   limits?: Limits;
+  /** Rich chat: roles (README "Rich chat API") and custom emoji. */
+  roles?: import('./perms').ChatRole[];
+  emoji?: CustomEmoji[];
 }

@@ -93,6 +93,8 @@ export class VoiceClient {
   micLevel = $state(0);
   rttMs = $state<number | null>(null);
   lossPct = $state<number | null>(null);
+  /** How media reaches the box: 'udp', or 'tcp' (ICE-TCP, when the network blocks UDP). */
+  transport = $state<string | null>(null);
   error = $state<string | null>(null);
   devices = $state<MediaDeviceInfo[]>([]);
   settings = $state<Settings>(loadSettings());
@@ -108,6 +110,9 @@ export class VoiceClient {
   private timers: ReturnType<typeof setInterval>[] = [];
   private lastLost = 0;
   private lastRecv = 0;
+  /** Round-trip samples (ms) of the media path, newest last, and where the last one ended. */
+  private rtts: number[] = [];
+  private rttFrom = { pair: '', total: 0, count: 0 };
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(gw: () => Gateway | null, me: () => string | null) {
@@ -245,6 +250,8 @@ export class VoiceClient {
     this.channelId = null;
     this.connection = 'idle';
     this.rttMs = this.lossPct = null;
+    this.transport = null;
+    this.rtts = [];
   }
 
   private closePc(): void {
@@ -422,23 +429,60 @@ export class VoiceClient {
     const pc = this.pc;
     if (!pc) return;
     const stats = await pc.getStats();
-    let rtt: number | null = null;
     let lost = 0;
     let recv = 0;
+    // The pair media actually uses is the transport's selected one; other pairs (several may
+    // say `nominated`, e.g. after a network change) only get occasional checks and their RTT
+    // says nothing about the call. `currentRoundTripTime` is in seconds.
+    let selected: Record<string, unknown> | undefined;
+    let nominated: Record<string, unknown> | undefined;
     stats.forEach((s: Record<string, unknown>) => {
-      if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') {
-        rtt = s.currentRoundTripTime * 1000;
+      if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') {
+        selected = stats.get(s.selectedCandidatePairId) as Record<string, unknown> | undefined;
       }
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') nominated ??= s;
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         lost += Number(s.packetsLost ?? 0);
         recv += Number(s.packetsReceived ?? 0);
       }
     });
+    const pair = selected ?? nominated;
+    const rtt = pair ? this.roundTrip(pair) : null;
+    const local = pair ? (stats.get(String(pair.localCandidateId)) as Record<string, unknown> | undefined) : undefined;
+    this.transport = typeof local?.protocol === 'string' ? local.protocol : null;
     const dl = lost - this.lastLost;
     const dr = recv - this.lastRecv;
     this.lastLost = lost;
     this.lastRecv = recv;
     this.rttMs = rtt;
     this.lossPct = dr + dl > 0 ? (100 * Math.max(0, dl)) / (dr + dl) : 0;
+  }
+
+  /**
+   * The round trip to show, in ms. `currentRoundTripTime` is one ICE check (one every couple of
+   * seconds), so a single check that waited behind a busy CPU would show a 200 ms call for the
+   * next few seconds. Instead: the average of the checks since the last sample
+   * (`totalRoundTripTime` / `responsesReceived`, both cumulative), and the median of the last five.
+   */
+  private roundTrip(pair: Record<string, unknown>): number | null {
+    const id = String(pair.id);
+    const total = Number(pair.totalRoundTripTime ?? 0);
+    const count = Number(pair.responsesReceived ?? 0);
+    const from = this.rttFrom;
+    if (from.pair !== id || count < from.count) {
+      // A new path (a re-join, a network change): its own samples only.
+      this.rtts = [];
+      this.rttFrom = { pair: id, total: 0, count: 0 };
+    }
+    if (count > this.rttFrom.count && total >= this.rttFrom.total) {
+      this.rtts.push(((total - this.rttFrom.total) / (count - this.rttFrom.count)) * 1000);
+      if (this.rtts.length > 5) this.rtts.shift();
+      this.rttFrom = { pair: id, total, count };
+    } else if (!this.rtts.length && typeof pair.currentRoundTripTime === 'number') {
+      return pair.currentRoundTripTime * 1000;
+    }
+    if (!this.rtts.length) return null;
+    const sorted = [...this.rtts].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
   }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod cli;
 mod durability;
+mod files;
 mod gateway;
 mod robustness;
 mod voice;

@@ -1,5 +1,6 @@
-//! Voice rooms on the real daemon: signalling over the gateway, media over real UDP between real
-//! str0m clients and the daemon's SFU, and bad input that must not disturb the room.
+//! Voice rooms on the real daemon: signalling over the gateway, media over real UDP (and ICE-TCP,
+//! for networks that block UDP) between real str0m clients and the daemon's SFU, and bad input
+//! that must not disturb the room.
 
 use crate::harness::*;
 use serde_json::{json, Value};
@@ -8,16 +9,26 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 
-/// A voice client: a str0m peer on a real UDP socket, sending a tagged Opus-sized frame every
-/// 20 ms and counting the frames it receives by tag.
+/// How a peer reaches the box.
+enum Link {
+    Udp(UdpSocket),
+    /// ICE-TCP as a browser on a UDP-blocking network does it: an active candidate (port 9),
+    /// and one connection to the box's passive candidate carrying RFC 4571 frames.
+    Tcp { stream: Option<TcpStream>, server: Option<SocketAddr>, inbox: Vec<u8> },
+}
+
+/// A voice client: a str0m peer on a real UDP socket (or TCP connection), sending a tagged
+/// Opus-sized frame every 20 ms and counting the frames it receives by tag.
 struct Peer {
     tag: u8,
     rtc: Rtc,
-    socket: UdpSocket,
+    link: Link,
+    /// The local candidate's address (what str0m sends from and expects packets to).
     addr: SocketAddr,
     mic: Mid,
     connected: bool,
@@ -28,20 +39,41 @@ struct Peer {
 
 impl Peer {
     async fn new(tag: u8) -> (Peer, String, SdpPendingOffer) {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let addr = socket.local_addr().expect("addr");
+        Self::with(tag, false).await
+    }
+
+    /// `tcp`: the peer has no UDP at all, only an active ICE-TCP candidate.
+    async fn with(tag: u8, tcp: bool) -> (Peer, String, SdpPendingOffer) {
         let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        let (link, addr) = if tcp {
+            let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+            let c = Candidate::builder().tcp().host(addr).tcptype(TcpType::Active).build().expect("candidate");
+            rtc.add_local_candidate(c);
+            (Link::Tcp { stream: None, server: None, inbox: Vec::new() }, addr)
+        } else {
+            let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            let addr = socket.local_addr().expect("addr");
+            rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+            (Link::Udp(socket), addr)
+        };
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, pending) = api.apply().expect("offer");
-        let peer = Peer { tag, rtc, socket, addr, mic, connected: false, sent: 0, received: BTreeMap::new(), next_frame: Instant::now() };
+        let peer = Peer { tag, rtc, link, addr, mic, connected: false, sent: 0, received: BTreeMap::new(), next_frame: Instant::now() };
         (peer, offer.to_sdp_string(), pending)
     }
 
     fn accept_answer(&mut self, pending: SdpPendingOffer, sdp: &str) {
         let answer = SdpAnswer::from_sdp_string(sdp).expect("answer parses");
         self.rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
+    }
+
+    /// A TCP peer opens its connection to the box's passive candidate on 127.0.0.1.
+    async fn connect_tcp(&mut self, answer: &str) {
+        let Link::Tcp { stream, server, .. } = &mut self.link else { return };
+        let addr = tcp_candidates(answer).into_iter().find(|a| a.ip().is_loopback() && a.is_ipv4()).expect("a passive TCP candidate on 127.0.0.1");
+        *stream = Some(TcpStream::connect(addr).await.expect("connect to the box's ICE-TCP port"));
+        *server = Some(addr);
     }
 
     fn answer_offer(&mut self, sdp: &str) -> String {
@@ -67,22 +99,57 @@ impl Peer {
             let timeout = loop {
                 match self.rtc.poll_output().expect("poll") {
                     Output::Timeout(t) => break t,
-                    Output::Transmit(t) => {
-                        let _ = self.socket.send_to(&t.contents, t.destination).await;
-                    }
+                    Output::Transmit(t) => match &mut self.link {
+                        Link::Udp(socket) => {
+                            let _ = socket.send_to(&t.contents, t.destination).await;
+                        }
+                        // Only towards the candidate we are connected to (checks to the box's
+                        // other addresses go nowhere, as they would from a browser).
+                        Link::Tcp { stream: Some(stream), server, .. } if t.proto == Protocol::Tcp && Some(t.destination) == *server => {
+                            let mut frame = (t.contents.len() as u16).to_be_bytes().to_vec();
+                            frame.extend_from_slice(&t.contents);
+                            stream.write_all(&frame).await.expect("tcp write");
+                        }
+                        Link::Tcp { .. } => {}
+                    },
                     Output::Event(Event::Connected) => self.connected = true,
                     Output::Event(Event::MediaData(m)) => *self.received.entry(m.data[0]).or_default() += 1,
                     Output::Event(_) => {}
                 }
             };
             let wait = timeout.min(self.next_frame).min(end).saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-            match tokio::time::timeout(wait, self.socket.recv_from(&mut buf)).await {
-                Ok(Ok((n, source))) => {
-                    let Ok(contents) = buf[..n].try_into() else { continue };
-                    let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.addr, contents });
-                    let _ = self.rtc.handle_input(input);
+            let destination = self.addr;
+            match &mut self.link {
+                Link::Udp(socket) => match tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+                    Ok(Ok((n, source))) => {
+                        let Ok(contents) = buf[..n].try_into() else { continue };
+                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination, contents });
+                        let _ = self.rtc.handle_input(input);
+                    }
+                    _ => {
+                        let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+                    }
+                },
+                Link::Tcp { stream: Some(stream), server: Some(source), inbox } => {
+                    // `read` (not `read_exact`) so a timeout never loses half a frame.
+                    if let Ok(Ok(n)) = tokio::time::timeout(wait, stream.read(&mut buf)).await {
+                        assert!(n > 0, "the box closed the ICE-TCP connection");
+                        inbox.extend_from_slice(&buf[..n]);
+                    }
+                    while inbox.len() >= 2 {
+                        let len = usize::from(u16::from_be_bytes([inbox[0], inbox[1]]));
+                        if inbox.len() < 2 + len {
+                            break;
+                        }
+                        let packet: Vec<u8> = inbox.drain(..2 + len).skip(2).collect();
+                        let Ok(contents) = packet.as_slice().try_into() else { continue };
+                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Tcp, source: *source, destination, contents });
+                        let _ = self.rtc.handle_input(input);
+                    }
+                    let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
                 }
-                _ => {
+                Link::Tcp { .. } => {
+                    tokio::time::sleep(wait).await;
                     let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
                 }
             }
@@ -127,6 +194,18 @@ async fn join(gw: &mut Gw, ch: &str, tag: u8) -> Peer {
     assert_eq!(r["op"], "reply", "{r}");
     peer.accept_answer(pending, r["d"]["sdp"].as_str().expect("answer sdp"));
     peer
+}
+
+/// The passive ICE-TCP candidates in an SDP.
+fn tcp_candidates(sdp: &str) -> Vec<SocketAddr> {
+    sdp.lines()
+        .filter(|l| l.starts_with("a=candidate:") && l.contains(" tcp ") && l.contains("tcptype passive"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let ip: std::net::IpAddr = f.get(4)?.parse().ok()?;
+            Some(SocketAddr::new(ip, f.get(5)?.parse().ok()?))
+        })
+        .collect()
 }
 
 fn participants(state: &Value) -> Vec<i64> {
@@ -239,4 +318,44 @@ async fn two_people_hear_each_other_through_the_daemon_and_bad_input_does_not_di
     let rooms = ready["d"]["voice"].as_array().expect("voice rooms in ready").clone();
     assert_eq!(rooms.len(), 1);
     assert_eq!(rooms[0]["participants"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn without_udp_a_client_reaches_the_room_over_ice_tcp_on_the_voice_port() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let lounge = voice_channel(&admin, "lounge", 0).await;
+    let (mut agw, _) = admin.gateway(None).await;
+    let (mut bgw, _) = bob.gateway(None).await;
+    let mut a = join(&mut agw, &lounge, 1).await;
+    // Bob has no UDP: only an active TCP candidate, like a browser behind a UDP-blocking firewall.
+    let (mut b, offer, pending) = Peer::with(2, true).await;
+    let r = bgw.request("join", "voice.join", json!({"channel_id": lounge, "sdp": offer})).await;
+    assert_eq!(r["op"], "reply", "{r}");
+    let answer = r["d"]["sdp"].as_str().expect("answer sdp").to_owned();
+    let tcp = tcp_candidates(&answer);
+    assert!(!tcp.is_empty() && tcp.iter().all(|c| c.port() == d.voice_port()), "passive TCP candidates on the voice port number: {tcp:?}");
+    b.accept_answer(pending, &answer);
+    b.connect_tcp(&answer).await;
+
+    // Junk on the TCP port: a connection of garbage frames and one that lies about a length
+    // and hangs up. Neither disturbs anyone.
+    let port = d.voice_port();
+    let mut junk = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    for _ in 0..50 {
+        junk.write_all(&[0x00, 0x10, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17]).await.expect("junk");
+    }
+    let mut liar = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    liar.write_all(&[0xff, 0xff, 1, 2, 3]).await.expect("junk");
+    drop(liar);
+
+    run((&mut agw, &mut a), (&mut bgw, &mut b), Duration::from_secs(4)).await;
+    assert!(a.connected && b.connected, "ICE + DTLS, over UDP for the admin and TCP for bob");
+    assert!(a.from(2) > 20, "admin hears bob (who only has TCP): {:?}", a.received);
+    assert!(b.from(1) > 20, "bob hears admin over TCP: {:?}", b.received);
+    let (a0, b0) = (a.from(2), b.from(1));
+    run((&mut agw, &mut a), (&mut bgw, &mut b), Duration::from_secs(1)).await;
+    assert!(a.from(2) > a0 + 20 && b.from(1) > b0 + 20, "media keeps flowing both ways");
+    drop(junk);
 }

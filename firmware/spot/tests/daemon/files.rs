@@ -1,0 +1,632 @@
+//! Uploads, attachment downloads, custom emoji and exports on the real daemon: safe headers,
+//! size limits and quotas, type sniffing, file-name sanitising, who may download what, files
+//! removed with their message.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// ---- test data, made here (no image crate in this test binary) ----
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for x in data {
+        a = (a + u32::from(*x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut c = kind.to_vec();
+    c.extend_from_slice(data);
+    out.extend_from_slice(&c);
+    out.extend_from_slice(&crc32(&c).to_be_bytes());
+}
+
+/// A valid grayscale PNG (stored, uncompressed deflate): `w`×`h`, about `w*h` bytes.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        raw.extend((0..w).map(|x| ((x * 7 + y * 3) % 251) as u8));
+    }
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, b) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len()));
+        let len = b.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(b);
+    }
+    z.extend_from_slice(&adler32(&raw).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &z);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A PNG whose header claims 100000×100000 pixels (40 GB decoded): a decompression bomb.
+fn png_bomb() -> Vec<u8> {
+    let mut v = png(1, 1);
+    v[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    v[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&v[12..29]);
+    v[29..33].copy_from_slice(&crc.to_be_bytes());
+    v
+}
+
+/// Width and height from a JPEG's frame header.
+fn jpeg_size(b: &[u8]) -> (u16, u16) {
+    assert!(b.starts_with(&[0xFF, 0xD8, 0xFF]), "not a JPEG");
+    let i = b.windows(2).position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2]).expect("SOF");
+    let be = |j: usize| u16::from_be_bytes([b[j], b[j + 1]]);
+    (be(i + 7), be(i + 5))
+}
+
+/// The entries of a tar archive (GNU long names followed).
+fn tar_entries(b: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let cstr = |s: &[u8]| String::from_utf8_lossy(&s[..s.iter().position(|c| *c == 0).unwrap_or(s.len())]).into_owned();
+    let mut out = Vec::new();
+    let (mut i, mut long) = (0usize, None::<String>);
+    while i + 512 <= b.len() {
+        let h = &b[i..i + 512];
+        if h.iter().all(|c| *c == 0) {
+            break;
+        }
+        let size = usize::from_str_radix(cstr(&h[124..136]).trim(), 8).expect("tar size");
+        let data = b[i + 512..i + 512 + size].to_vec();
+        i += 512 + size.div_ceil(512) * 512;
+        if h[156] == b'L' {
+            long = Some(cstr(&data));
+            continue;
+        }
+        out.push((long.take().unwrap_or_else(|| cstr(&h[0..100])), data));
+    }
+    out
+}
+
+// ---- requests ----
+
+struct Raw {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    bytes: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, k: &str) -> &str {
+        self.headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+fn csrf(c: &Client) -> String {
+    c.csrf.lock().expect("lock").clone().unwrap_or_default()
+}
+
+async fn upload_as(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
+    let mut rb = c.http.post(format!("{}{path}", c.base)).header("x-csrf-token", csrf(c)).body(bytes);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    Client::finish(rb).await
+}
+
+/// `POST /api/uploads` with a URL-encoded name and a claimed type.
+async fn upload(c: &Client, name: &str, content_type: &str, bytes: Vec<u8>) -> Resp {
+    upload_as(c, "/api/uploads", &[("x-filename", name), ("content-type", content_type)], bytes).await
+}
+
+async fn fetch(c: &Client, path: &str) -> Raw {
+    let r = c.http.get(format!("{}{path}", c.base)).send().await.expect("request");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    Raw { status, headers, bytes: r.bytes().await.expect("body").to_vec() }
+}
+
+async fn put(c: &Client, path: &str, body: Value) -> Resp {
+    c.send(reqwest::Method::PUT, path, Some(body), true).await
+}
+
+async fn user_id(c: &Client) -> String {
+    c.get("/api/me").await.expect_status(200).body["user"]["id"].as_str().expect("id").to_owned()
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().expect("a string").to_owned()
+}
+
+/// How the upload body is sent over a raw connection.
+enum Body {
+    /// Only the headers, announcing this Content-Length; the body never comes.
+    Announced(u64),
+    /// `Transfer-Encoding: chunked` in 64 KiB pieces, up to this many bytes (no length up front).
+    Chunked(usize),
+}
+
+/// An upload over a raw HTTP/1.1 connection, reading the answer while still sending (the
+/// server answers early and closes). Returns the status and the JSON body.
+async fn raw_upload(d: &Daemon, c: &Client, body: Body) -> (u16, Value) {
+    let stream = tokio::net::TcpStream::connect(&d.addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut buf)).await;
+        buf
+    });
+    let framing = match body {
+        Body::Announced(n) => format!("Content-Length: {n}\r\n"),
+        Body::Chunked(_) => "Transfer-Encoding: chunked\r\n".into(),
+    };
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nX-Filename: big.bin\r\n\
+         Content-Type: application/octet-stream\r\n{framing}Connection: close\r\n\r\n",
+        d.addr,
+        c.cookie_header().unwrap_or_default(),
+        csrf(c)
+    );
+    wr.write_all(head.as_bytes()).await.expect("send headers");
+    if let Body::Chunked(total) = body {
+        let piece = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let frame = [format!("{:x}\r\n", piece.len()).as_bytes(), &piece, b"\r\n"].concat();
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+            sent += piece.len();
+        }
+        let _ = wr.write_all(b"0\r\n\r\n").await;
+    }
+    let buf = reader.await.expect("reader");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn files_dir(d: &Daemon, sub: &str) -> PathBuf {
+    d.dir.path().join("files").join(sub)
+}
+
+/// The names of the files in `files/<sub>`.
+fn stored(d: &Daemon, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(files_dir(d, sub))
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn send_with(c: &Client, channel: &str, content: &str, ids: &[&str]) -> Resp {
+    c.post(&format!("/api/channels/{channel}/messages"), json!({"content": content, "attachments": ids})).await
+}
+
+// ---- tests ----
+
+#[tokio::test]
+async fn an_uploaded_image_is_attached_and_served_with_safe_headers_and_a_thumbnail() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let original = png(600, 300);
+
+    let att = upload(&admin, "cat%20photo.png", "image/png", original.clone()).await.expect_status(201).body;
+    assert_eq!(att["filename"], "cat photo.png");
+    assert_eq!(att["content_type"], "image/png");
+    assert_eq!(att["size"], original.len());
+    assert_eq!((att["width"].as_i64(), att["height"].as_i64()), (Some(600), Some(300)));
+    let id = s(&att["id"]);
+    assert_eq!(att["url"], format!("/api/attachments/{id}/cat%20photo.png"));
+    assert_eq!(att["thumb_url"], format!("/api/attachments/{id}/thumb"));
+    // The file and its thumbnail, under random names that owe nothing to "cat photo.png".
+    let names = stored(&d, "uploads");
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.len() >= 32 && !n.contains("cat")), "{names:?}");
+
+    let (mut gw, _) = bob.gateway(None).await;
+    let msg = send_with(&admin, &ch, "look", &[&id]).await.expect_status(201).body;
+    assert_eq!(msg["attachments"][0]["id"], id.as_str());
+    let ev = gw.next_event("message.create").await;
+    assert_eq!(ev["d"]["attachments"][0]["url"], att["url"]);
+    let hist = bob.get(&format!("/api/channels/{ch}/messages")).await.expect_status(200).body;
+    assert_eq!(hist[0]["attachments"][0]["filename"], "cat photo.png");
+
+    // Another member of the channel downloads it: the same bytes, shown inline but inert.
+    let r = fetch(&bob, &s(&att["url"])).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.bytes, original);
+    assert_eq!(r.header("content-type"), "image/png");
+    assert_eq!(r.header("x-content-type-options"), "nosniff");
+    assert!(r.header("content-security-policy").contains("sandbox"), "{}", r.header("content-security-policy"));
+    assert!(r.header("content-security-policy").contains("default-src 'none'"));
+    assert!(r.header("content-disposition").starts_with("inline;"), "{}", r.header("content-disposition"));
+    assert!(r.header("content-disposition").contains("filename*=UTF-8''cat%20photo.png"));
+    assert!(r.header("cache-control").starts_with("private"), "{}", r.header("cache-control"));
+
+    // The thumbnail was made on the box: 400 px on the long side, a JPEG (no transparency).
+    let t = fetch(&bob, &s(&att["thumb_url"])).await;
+    assert_eq!(t.status, 200);
+    assert_eq!(t.header("content-type"), "image/jpeg");
+    assert_eq!(t.header("x-content-type-options"), "nosniff");
+    assert_eq!(jpeg_size(&t.bytes), (400, 200));
+
+    // Small images are not enlarged.
+    let small = upload(&admin, "dot.png", "image/png", png(40, 20)).await.expect_status(201).body;
+    let t = fetch(&admin, &s(&small["thumb_url"])).await;
+    assert_eq!(jpeg_size(&t.bytes), (40, 20));
+
+    // A file that is not an image: a download, no thumbnail.
+    let notes = upload(&admin, "notes.txt", "text/plain", b"shopping: milk".to_vec()).await.expect_status(201).body;
+    assert_eq!(notes["content_type"], "application/octet-stream");
+    assert!(notes["thumb_url"].is_null());
+    assert!(notes["width"].is_null());
+    send_with(&admin, &ch, "", &[&s(&notes["id"])]).await.expect_status(201);
+    let r = fetch(&bob, &s(&notes["url"])).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.bytes, b"shopping: milk");
+    assert_eq!(r.header("content-type"), "application/octet-stream");
+    assert!(r.header("content-disposition").starts_with("attachment;"), "{}", r.header("content-disposition"));
+    assert_eq!(fetch(&bob, &format!("/api/attachments/{}/thumb", s(&notes["id"]))).await.status, 404);
+
+    let st = admin.get("/api/me/storage").await.expect_status(200).body;
+    assert_eq!(st["used_bytes"].as_u64(), Some((original.len() + png(40, 20).len() + 14) as u64));
+    assert_eq!(st["quota_bytes"].as_u64(), Some(1 << 30));
+    assert_eq!(bob.get("/api/me/storage").await.body["used_bytes"], 0);
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused_early_and_the_quota_holds() {
+    let d = Daemon::start_with("[uploads]\nmax_file_mb = 1\nquota_mb = 2\n", &[]);
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+
+    // Announced too large: refused from the headers, before a byte of the body is read.
+    let (status, body) = raw_upload(&d, &bob, Body::Announced(5 << 20)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("1 MB")), "{body}");
+    // Not announced (chunked): counted while streaming, cut off past the limit.
+    let (status, body) = raw_upload(&d, &bob, Body::Chunked(3 << 20)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large");
+    // Just under the limit is fine.
+    let ok = vec![7u8; (1 << 20) - 10];
+    upload(&bob, "a.bin", "application/octet-stream", ok.clone()).await.expect_status(201);
+    assert_eq!(bob.get("/api/me/storage").await.body["used_bytes"].as_u64(), Some(ok.len() as u64));
+
+    // Quota 2 MB: a second file fits, a third does not, announced or not.
+    upload(&bob, "b.bin", "application/octet-stream", ok.clone()).await.expect_status(201);
+    let (status, body) = raw_upload(&d, &bob, Body::Announced(ok.len() as u64)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("storage_quota_exceeded")), "{body}");
+    let (status, body) = raw_upload(&d, &bob, Body::Chunked(512 << 10)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("storage_quota_exceeded")), "{body}");
+    let st = bob.get("/api/me/storage").await.body;
+    assert_eq!((st["used_bytes"].as_u64(), st["quota_bytes"].as_u64()), (Some(2 * ok.len() as u64), Some(2 << 20)));
+    // The quota is per user.
+    upload(&admin, "c.bin", "application/octet-stream", ok).await.expect_status(201);
+
+    // Nothing refused was kept.
+    assert_eq!(stored(&d, "uploads").len(), 3);
+    assert!(stored(&d, "tmp").is_empty(), "{:?}", stored(&d, "tmp"));
+}
+
+#[tokio::test]
+async fn the_bytes_decide_the_type_and_disguised_html_is_refused() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let html = b"<!doctype html><script>fetch('/api/me')</script>".to_vec();
+
+    // HTML (and SVG) claiming to be a PNG, by type or by name: refused.
+    for (name, ct, bytes) in [
+        ("cat.png", "image/png", html.clone()),
+        ("cat.png", "application/octet-stream", html.clone()),
+        ("cat.bin", "image/jpeg", b"  <html><body onload=alert(1)>".to_vec()),
+        ("cat.gif", "image/gif", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec()),
+        ("cat.webp", "image/webp", b"\xEF\xBB\xBF<script>alert(1)</script>".to_vec()),
+    ] {
+        upload(&bob, name, ct, bytes).await.expect_error(400, "bad_file");
+    }
+    // A PNG signature on garbage, and a decompression bomb: not images we can read.
+    let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();
+    fake.extend_from_slice(&html);
+    upload(&bob, "fake.png", "image/png", fake).await.expect_error(400, "bad_file");
+    let r = upload(&bob, "bomb.png", "image/png", png_bomb()).await.expect_error(400, "bad_file");
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("too large")), "{}", r.text);
+    upload(&bob, "empty.txt", "text/plain", Vec::new()).await.expect_error(400, "bad_file");
+    assert!(stored(&d, "uploads").is_empty());
+
+    // HTML that says what it is: kept, but only ever a download.
+    let page = upload(&bob, "page.html", "text/html", html.clone()).await.expect_status(201).body;
+    assert_eq!(page["content_type"], "application/octet-stream");
+    let svg = upload(&bob, "logo.svg", "image/svg+xml", b"<svg onload='alert(1)'/>".to_vec()).await.expect_status(201).body;
+    assert_eq!(svg["content_type"], "application/octet-stream");
+    assert!(svg["thumb_url"].is_null());
+    // A real PNG sent as text/html is a PNG: the client's word does not count.
+    let real = upload(&bob, "pic.html", "text/html", png(10, 10)).await.expect_status(201).body;
+    assert_eq!(real["content_type"], "image/png");
+
+    send_with(&bob, &ch, "files", &[&s(&page["id"]), &s(&svg["id"]), &s(&real["id"])]).await.expect_status(201);
+    for att in [&page, &svg] {
+        let r = fetch(&admin, &s(&att["url"])).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), "application/octet-stream");
+        assert!(r.header("content-disposition").starts_with("attachment;"), "{}", r.header("content-disposition"));
+        assert_eq!(r.header("x-content-type-options"), "nosniff");
+        assert!(r.header("content-security-policy").starts_with("sandbox"));
+    }
+}
+
+#[tokio::test]
+async fn file_names_are_stripped_of_paths_and_control_characters() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    for (sent, kept) in [
+        ("..%2F..%2Fetc%2Fpasswd", "passwd"),
+        ("../../etc/passwd", "passwd"),
+        ("..%5C..%5Cwindows%5Cwin.ini", "win.ini"),
+        ("..\\x", "x"),
+        ("%2e%2e%2fsecret.txt", "secret.txt"),
+        ("a%00b%0D%0A.txt", "ab.txt"),
+        (".bashrc", "bashrc"),
+        ("photo%E2%80%AEgpj.exe", "photogpj.exe"),
+        ("caf%C3%A9%20%F0%9F%93%8E.txt", "café 📎.txt"),
+    ] {
+        let r = upload(&admin, sent, "text/plain", b"x".to_vec()).await.expect_status(201);
+        assert_eq!(r.body["filename"], kept, "sent {sent:?}");
+        let url = s(&r.body["url"]);
+        assert_eq!(url.matches('/').count(), 4, "{url}");
+        assert_eq!(fetch(&admin, &url).await.status, 200, "{url}");
+    }
+    let long = format!("{}.txt", "n".repeat(300));
+    let r = upload(&admin, &long, "text/plain", b"x".to_vec()).await.expect_status(201);
+    assert_eq!(r.body["filename"].as_str().map(|n| n.chars().count()), Some(200));
+    assert!(r.body["filename"].as_str().is_some_and(|n| n.ends_with(".txt")));
+    for bad in ["%2e%2e%2f", "..", "...", "%00", "%20", "a%zz", "%FF"] {
+        upload(&admin, bad, "text/plain", b"x".to_vec()).await.expect_error(400, "bad_filename");
+    }
+    upload_as(&admin, "/api/uploads", &[("content-type", "text/plain")], b"x".to_vec()).await.expect_error(400, "bad_filename");
+    // Whatever the names, everything landed in the uploads directory under our own names.
+    assert!(!d.dir.path().join("etc").exists() && !d.dir.path().join("files/etc").exists());
+    let names = stored(&d, "uploads");
+    assert_eq!(names.len(), 10);
+    assert!(names.iter().all(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit())), "{names:?}");
+}
+
+#[tokio::test]
+async fn only_people_who_can_see_the_channel_download_and_unsent_uploads_are_private() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let carol = d.member(&admin, "carol").await;
+    let ch = admin.general().await;
+
+    // Unsent: the uploader's alone; nobody else may attach it either.
+    let att = upload(&bob, "plan.png", "image/png", png(30, 30)).await.expect_status(201).body;
+    let (url, thumb) = (s(&att["url"]), s(&att["thumb_url"]));
+    assert_eq!(fetch(&bob, &url).await.status, 200);
+    for path in [&url, &thumb] {
+        let r = carol.get(path).await;
+        r.expect_error(404, "unknown_attachment");
+        admin.get(path).await.expect_error(404, "unknown_attachment");
+    }
+    send_with(&carol, &ch, "mine now", &[&s(&att["id"])]).await.expect_error(400, "unknown_attachment");
+
+    // Anonymous: no.
+    let anon = Client::new(&d);
+    anon.get(&url).await.expect_error(401, "unauthenticated");
+    anon.get(&thumb).await.expect_error(401, "unauthenticated");
+    anon.get("/api/me/storage").await.expect_error(401, "unauthenticated");
+    // Uploading needs the CSRF token like every state change.
+    let r = Client::finish(carol.http.post(d.url("/api/uploads")).header("x-filename", "x.txt").body("x")).await;
+    r.expect_error(403, "csrf_failed");
+
+    // In a DM between bob and carol: the admin cannot see it, so cannot download it.
+    let carol_id = user_id(&carol).await;
+    let dm = bob.post("/api/dms", json!({"user_ids": [carol_id]})).await;
+    assert!(dm.status == 200 || dm.status == 201, "{}", dm.text);
+    let dm_id = s(&dm.body["id"]);
+    send_with(&bob, &dm_id, "for you", &[&s(&att["id"])]).await.expect_status(201);
+    assert_eq!(fetch(&carol, &url).await.status, 200);
+    assert_eq!(fetch(&carol, &thumb).await.status, 200);
+    admin.get(&url).await.expect_error(404, "unknown_attachment");
+    admin.get(&thumb).await.expect_error(404, "unknown_attachment");
+    // Attached once: it cannot be sent again.
+    send_with(&bob, &ch, "again", &[&s(&att["id"])]).await.expect_error(400, "unknown_attachment");
+
+    // A channel hidden from @everyone: members lose the file, the admin keeps it.
+    let secret = admin.post("/api/channels", json!({"name": "secret"})).await.expect_status(201).body;
+    let secret_id = s(&secret["id"]);
+    let f = upload(&admin, "report.pdf", "application/pdf", b"%PDF-1.4 quarterly".to_vec()).await.expect_status(201).body;
+    assert_eq!(f["content_type"], "application/pdf");
+    send_with(&admin, &secret_id, "numbers", &[&s(&f["id"])]).await.expect_status(201);
+    assert_eq!(fetch(&bob, &s(&f["url"])).await.status, 200, "visible before the override");
+    put(&admin, &format!("/api/channels/{secret_id}/overrides/1"), json!({"allow": [], "deny": ["view"]})).await.expect_status(200);
+    bob.get(&s(&f["url"])).await.expect_error(404, "unknown_attachment");
+    assert_eq!(fetch(&admin, &s(&f["url"])).await.status, 200);
+    // Unknown and malformed ids look the same as hidden ones.
+    bob.get("/api/attachments/999999/x.png").await.expect_error(404, "unknown_attachment");
+    bob.get("/api/attachments/abc/thumb").await.expect_error(404, "unknown_attachment");
+
+    // Timed-out users cannot upload.
+    let bob_id = user_id(&bob).await;
+    admin.post(&format!("/api/mod/users/{bob_id}/timeout"), json!({"minutes": 5})).await.expect_status(200);
+    upload(&bob, "late.txt", "text/plain", b"x".to_vec()).await.expect_error(403, "timed_out");
+}
+
+#[tokio::test]
+async fn deleting_a_message_deletes_its_files_from_disk() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let a = upload(&bob, "one.png", "image/png", png(500, 100)).await.expect_status(201).body;
+    let b = upload(&bob, "two.txt", "text/plain", b"two".to_vec()).await.expect_status(201).body;
+    let kept = upload(&bob, "kept.txt", "text/plain", b"kept".to_vec()).await.expect_status(201).body;
+    assert_eq!(stored(&d, "uploads").len(), 4, "two files, a thumbnail and the kept one");
+    let m = send_with(&bob, &ch, "two files", &[&s(&a["id"]), &s(&b["id"])]).await.expect_status(201).body;
+    send_with(&bob, &ch, "kept", &[&s(&kept["id"])]).await.expect_status(201);
+    assert_eq!(m["attachments"].as_array().map(Vec::len), Some(2));
+
+    admin.delete(&format!("/api/messages/{}", s(&m["id"]))).await.expect_status(204);
+    // Removal runs right after the commit, on the blocking pool.
+    for _ in 0..50 {
+        if stored(&d, "uploads").len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored(&d, "uploads").len(), 1, "{:?}", stored(&d, "uploads"));
+    for path in [&a["url"], &a["thumb_url"], &b["url"]] {
+        bob.get(&s(path)).await.expect_error(404, "unknown_attachment");
+    }
+    assert_eq!(fetch(&bob, &s(&kept["url"])).await.status, 200);
+    assert_eq!(bob.get("/api/me/storage").await.body["used_bytes"].as_u64(), Some(4));
+    let hist = bob.get(&format!("/api/channels/{ch}/messages")).await.body;
+    assert!(hist.as_array().is_some_and(|h| h.iter().all(|m| m["deleted"] == true || m["content"] == "kept")));
+}
+
+#[tokio::test]
+async fn admins_manage_custom_emoji_and_everyone_sees_them() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let (mut gw, _) = bob.gateway(None).await;
+
+    upload_as(&bob, "/api/admin/emoji", &[("x-emoji-name", "party")], png(64, 64)).await.expect_error(403, "admin_only");
+    let e = upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", ":Party_Cat:")], png(300, 200)).await.expect_status(201).body;
+    assert_eq!(e["name"], "party_cat");
+    let id = s(&e["id"]);
+    assert_eq!(e["url"], format!("/api/emoji/{id}"));
+    let ev = gw.next_event("emoji.create").await;
+    assert_eq!(ev["d"]["name"], "party_cat");
+
+    let list = bob.get("/api/emoji").await.expect_status(200).body;
+    assert_eq!(list, json!([{"id": id, "name": "party_cat", "url": format!("/api/emoji/{id}")}]));
+    Client::new(&d).get("/api/emoji").await.expect_error(401, "unauthenticated");
+    // Re-encoded on the box to at most 128 px.
+    let img = fetch(&bob, &s(&e["url"])).await;
+    assert_eq!(img.status, 200);
+    assert_eq!(img.header("content-type"), "image/jpeg");
+    assert_eq!(img.header("x-content-type-options"), "nosniff");
+    assert_eq!(jpeg_size(&img.bytes), (128, 85));
+    assert_eq!(stored(&d, "emoji").len(), 1);
+
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "party_cat")], png(8, 8)).await.expect_error(409, "emoji_exists");
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "no way")], png(8, 8)).await.expect_error(400, "invalid_emoji_name");
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "html")], b"<html>".to_vec()).await.expect_error(400, "bad_file");
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "bomb")], png_bomb()).await.expect_error(400, "bad_file");
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "huge")], png(600, 600)).await.expect_error(413, "file_too_large");
+    assert_eq!(stored(&d, "emoji").len(), 1, "nothing refused was kept");
+
+    bob.delete(&format!("/api/admin/emoji/{id}")).await.expect_error(403, "admin_only");
+    admin.delete(&format!("/api/admin/emoji/{id}")).await.expect_status(204);
+    assert_eq!(gw.next_event("emoji.delete").await["d"]["id"], id.as_str());
+    assert_eq!(bob.get("/api/emoji").await.body, json!([]));
+    bob.get(&format!("/api/emoji/{id}")).await.expect_error(404, "unknown_emoji");
+    admin.delete(&format!("/api/admin/emoji/{id}")).await.expect_error(404, "unknown_emoji");
+    assert!(stored(&d, "emoji").is_empty());
+
+    let audit = admin.get("/api/admin/audit").await.expect_status(200).body;
+    let actions: Vec<&str> = audit.as_array().map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect()).unwrap_or_default();
+    assert!(actions.contains(&"emoji.create") && actions.contains(&"emoji.delete"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn users_export_their_own_messages_as_json() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    let att = upload(&bob, "list.txt", "text/plain", b"eggs".to_vec()).await.expect_status(201).body;
+    send_with(&bob, &ch, "first", &[]).await.expect_status(201);
+    send_with(&bob, &ch, "second, with a file", &[&s(&att["id"])]).await.expect_status(201);
+    let gone = send_with(&bob, &ch, "deleted", &[]).await.expect_status(201).body;
+    bob.delete(&format!("/api/messages/{}", s(&gone["id"]))).await.expect_status(204);
+    send_with(&admin, &ch, "not bob's", &[]).await.expect_status(201);
+
+    let r = fetch(&bob, "/api/me/export").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-disposition"), "attachment; filename=\"spot-export-bob.json\"");
+    assert!(r.header("content-type").starts_with("application/json"));
+    let doc: Value = serde_json::from_slice(&r.bytes).expect("JSON");
+    assert_eq!(doc["user"]["username"], "bob");
+    let msgs = doc["messages"].as_array().expect("messages");
+    let contents: Vec<&str> = msgs.iter().filter_map(|m| m["content"].as_str()).collect();
+    assert_eq!(contents, ["first", "second, with a file"]);
+    assert_eq!(msgs[0]["channel_id"], ch.as_str());
+    assert_eq!(msgs[0]["channel_name"], "general");
+    assert!(msgs[0]["created_at"].as_i64().is_some() && msgs[0]["edited_at"].is_null());
+    assert_eq!(msgs[1]["attachments"][0]["filename"], "list.txt");
+    assert_eq!(msgs[1]["attachments"][0]["size"], 4);
+
+    Client::new(&d).get("/api/me/export").await.expect_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn admins_export_a_channel_with_its_files_as_a_tar() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let carol = d.member(&admin, "carol").await;
+    let ch = admin.general().await;
+    let image = png(120, 80);
+    let a = upload(&bob, "photo.png", "image/png", image.clone()).await.expect_status(201).body;
+    let b = upload(&admin, "notes.txt", "text/plain", b"notes".to_vec()).await.expect_status(201).body;
+    send_with(&bob, &ch, "a photo", &[&s(&a["id"])]).await.expect_status(201);
+    send_with(&admin, &ch, "and notes", &[&s(&b["id"])]).await.expect_status(201);
+    for i in 0..3 {
+        send_with(&bob, &ch, &format!("chat {i}"), &[]).await.expect_status(201);
+    }
+
+    let path = format!("/api/admin/channels/{ch}/export");
+    bob.get(&path).await.expect_error(403, "admin_only");
+    Client::new(&d).get(&path).await.expect_error(401, "unauthenticated");
+    let r = fetch(&admin, &path).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/x-tar");
+    assert!(r.header("content-disposition").starts_with("attachment; filename=\"spot-channel-general-"), "{}", r.header("content-disposition"));
+    let entries = tar_entries(&r.bytes);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let (aid, bid) = (s(&a["id"]), s(&b["id"]));
+    assert_eq!(names, ["channel.json".to_owned(), format!("attachments/{aid}-photo.png"), format!("attachments/{bid}-notes.txt")]);
+    assert_eq!(entries[1].1, image);
+    assert_eq!(entries[2].1, b"notes");
+    let doc: Value = serde_json::from_slice(&entries[0].1).expect("channel.json");
+    assert_eq!(doc["channel"]["id"], ch.as_str());
+    assert_eq!(doc["channel"]["name"], "general");
+    let msgs = doc["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 5);
+    assert_eq!(msgs[0]["content"], "a photo");
+    assert_eq!(msgs[0]["attachments"][0]["id"], aid.as_str());
+    assert!(stored(&d, "tmp").is_empty(), "the archive is not left behind: {:?}", stored(&d, "tmp"));
+
+    // A DM stays private to its members, admin or not.
+    let carol_id = user_id(&carol).await;
+    let dm = bob.post("/api/dms", json!({"user_ids": [carol_id]})).await;
+    admin.get(&format!("/api/admin/channels/{}/export", s(&dm.body["id"]))).await.expect_error(404, "unknown_channel");
+    admin.get("/api/admin/channels/999999/export").await.expect_error(404, "unknown_channel");
+}

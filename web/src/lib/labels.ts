@@ -1,0 +1,23 @@
+// How channels are named in lists: "#general", "general › thread", DMs by their members.
+
+import { dmLabel } from './moderation';
+import { app } from './store.svelte';
+import type { Channel } from './types';
+
+export function channelLabel(c: Channel | undefined, opts: { hash?: boolean } = {}): string {
+  if (!c) return 'a thread';
+  if (c.kind === 'dm') return dmLabel(c.member_ids, app.me?.id, (id) => app.displayName(id), c.name || 'Direct message');
+  const hash = opts.hash === false ? '' : '#';
+  if (c.kind === 'thread') {
+    const parent = app.channels.find((x) => x.id === c.parent_id);
+    return parent ? `${hash}${parent.name} › ${c.name}` : c.name;
+  }
+  return hash + c.name;
+}
+
+export function channelLabelById(id: string, opts: { hash?: boolean } = {}): string {
+  return channelLabel(
+    app.channels.find((c) => c.id === id),
+    opts,
+  );
+}
