@@ -49,6 +49,7 @@ bench: deps-build spot
 	$(CARGO) build --release -p spot --bins --examples
 	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
 	$(CARGO) run --release -p voice --example bench_sfu
+	$(CARGO) run --release -p store --example bench_search
 
 ## Every image test; records the tested inputs in .ci/image-tested (commit it).
 image-check: image-deps

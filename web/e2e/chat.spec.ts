@@ -385,7 +385,7 @@ test("message length: counter near the box's limit, over-long sends refused in w
   appendFileSync(path.join(daemon.dataDir, 'spot.toml'), '\n[limits]\nmessage_max_chars = 120\n');
   await daemon.restart();
   const me = await alice.evaluate(async () => (await (await fetch('/api/me')).json()) as { limits?: unknown });
-  expect(me.limits).toEqual({ message_max_chars: 120 });
+  expect(me.limits).toMatchObject({ message_max_chars: 120 });
   await alice.reload();
   await expect(alice.getByRole('heading', { level: 1, name: CHANNEL, exact: true })).toBeVisible();
   await box.fill('b'.repeat(90));

@@ -109,6 +109,8 @@ test('roles and a channel override hide a channel from a member, live', async ()
   staff = await createTextChannel(admin, 'staff');
   const bobStaff = bob.getByTestId('channel-list').getByRole('link', { name: 'staff' });
   await expect(bobStaff).toBeVisible();
+  await bobStaff.click();
+  await expect(bob).toHaveURL(new RegExp(`/channels/${staff.id}$`));
 
   // Create a role with permission checkboxes.
   await admin.goto(daemon.url + '/admin/roles');
@@ -127,8 +129,10 @@ test('roles and a channel override hide a channel from a member, live', async ()
   await everyone.getByRole('radiogroup', { name: 'View for @everyone' }).getByRole('radio', { name: 'Deny' }).check();
   await everyone.getByRole('button', { name: 'Save @everyone' }).click();
   await expect(everyone.getByRole('button', { name: 'Save @everyone' })).toBeDisabled();
-  // bob's socket is closed with 4002; the fresh snapshot no longer has #staff.
+  // bob's socket is closed with 4002; the fresh snapshot no longer has #staff, so he is moved out.
   await expect(bobStaff).toHaveCount(0);
+  await expect(bob.getByTestId('toast').filter({ hasText: 'You can no longer see #staff.' })).toBeVisible();
+  await expect(bob).not.toHaveURL(new RegExp(`/channels/${staff.id}$`));
 
   // trusted: allow View.
   const trow = admin.locator('[data-testid="override-row"][data-role="trusted"]');

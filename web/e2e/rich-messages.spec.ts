@@ -254,8 +254,10 @@ test('a thread conversation between two users', async () => {
   await expect(inThread(bob, 'Day two: campfire')).toHaveCount(1);
   await expect(messages(bob, 'lake trip?').getByTestId('thread-summary')).not.toHaveClass(/unread/);
   await threadPanel(bob).getByRole('button', { name: 'Close thread' }).last().click();
-  await threadPanel(alice).getByRole('button', { name: 'Close thread' }).last().click();
+  // Escape in the (empty) thread composer closes the panel and goes back to the channel's.
+  await threadBox.press('Escape');
   await expect(threadPanel(alice)).toHaveCount(0);
+  await expect(alice.getByTestId('composer')).toBeFocused();
 
   // A followed thread is also in the sidebar; it opens as a page with its parent on top.
   await bob.getByTestId('thread-link').first().click();
@@ -345,6 +347,18 @@ test('a mention with autocomplete raises the badge, highlights and notifies', as
   await expect(mine.locator('.mention-me')).toHaveText('@Bob');
   await expect(link.getByTestId('mention-badge')).toHaveCount(0);
   await screenshot(bob, 'rich-mention-highlight');
+
+  // A direct message also notifies (Bob is looking at another channel).
+  const bobId = await bob.evaluate(async () => ((await (await fetch('/api/me')).json()) as { user: { id: string } }).user.id);
+  const dm = await adminApi(alice, 'POST', '/api/dms', { user_ids: [bobId] });
+  expect(dm.status, JSON.stringify(dm.json)).toBeLessThan(300);
+  const dmId = (dm.json as { id: string }).id;
+  await expect(bob.getByTestId('dm-list')).toBeVisible();
+  const sent = await adminApi(alice, 'POST', `/api/channels/${dmId}/messages`, { content: 'psst, secret snacks' });
+  expect(sent.status).toBeLessThan(300);
+  await expect
+    .poll(() => bob.evaluate(() => (window as unknown as { __notes: { title: string; body: string }[] }).__notes))
+    .toContainEqual({ title: 'admin (direct message)', body: 'psst, secret snacks' });
 });
 
 test('image upload with progress, thumbnail and a keyboard-accessible viewer', async () => {

@@ -37,9 +37,13 @@ test.afterAll(async () => {
 });
 
 async function searchFor(page: Page, q: string) {
-  await page.keyboard.press('Control+k');
   const box = page.getByTestId('search-input');
-  await expect(box).toBeFocused();
+  await expect(box).toBeVisible();
+  // (retried: right after a page load the composer may still take the focus once)
+  await expect(async () => {
+    await page.keyboard.press('Control+k');
+    await expect(box).toBeFocused({ timeout: 500 });
+  }).toPass();
   await box.fill(q);
   await box.press('Enter');
   await expect(page.getByTestId('search-results')).toBeVisible();
@@ -87,8 +91,12 @@ test('search finds, highlights and jumps to the message in context; hidden chann
   await expect(bob.getByTestId('search-results')).toContainText('takes a date like');
 
   // Jump to the old message: the channel opens around it and flashes it.
+  // (by keyboard: ArrowDown from the box into the results, Enter opens one)
   await searchFor(bob, 'quick brown kiwi');
-  await results.filter({ hasText: 'quick brown' }).click();
+  await expect(results.filter({ hasText: 'quick brown' })).toHaveCount(1);
+  await bob.getByTestId('search-input').press('ArrowDown');
+  await expect(results.first()).toBeFocused();
+  await bob.keyboard.press('Enter');
   await expect(bob).toHaveURL(new RegExp(`/channels/${fruit.id}$`));
   const msg = bob.locator(`[data-mid="${target.id}"]`).filter({ has: bob.getByTestId('message-content') });
   await expect(msg).toBeVisible();

@@ -43,3 +43,18 @@ describe('labels', () => {
     expect(dmLabel(undefined, '1', nameOf, 'dm-7')).toBe('dm-7');
   });
 });
+
+import { formatSize } from '../src/lib/size';
+
+describe('sizes', () => {
+  it('uses the config’s binary units', () => {
+    expect(formatSize(0)).toBe('0 bytes');
+    expect(formatSize(1)).toBe('1 byte');
+    expect(formatSize(1536)).toBe('1.5 KB');
+    expect(formatSize(25 * 1024 * 1024)).toBe('25 MB');
+    expect(formatSize(1024 * 1024 * 1024)).toBe('1 GB');
+    expect(formatSize(150.4 * 1024 * 1024)).toBe('150 MB');
+    expect(formatSize(undefined)).toBe('?');
+    expect(formatSize(-1)).toBe('?');
+  });
+});

@@ -226,8 +226,13 @@ pub fn check(actor: Actor, here: Here, action: Action) -> Result<()> {
             Err(Error::forbidden("missing_permission", "You cannot post in this channel."))
         }
     };
+    let box_wide = matches!(action, Action::CreateChannels | Action::ManageUsers | Action::Moderate { .. });
+    // A channel you cannot see does not exist for you, whatever you wanted to do in it.
+    if !box_wide && !has(Perms::VIEW) {
+        return Err(unknown_channel());
+    }
     match action {
-        Action::ViewChannel => has(Perms::VIEW).then_some(()).ok_or_else(unknown_channel),
+        Action::ViewChannel => Ok(()),
         Action::SendMessage | Action::React | Action::StartThread => need_send(),
         Action::JoinVoice => {
             if here.archived && has(Perms::VIEW) {

@@ -170,6 +170,14 @@ impl Conn {
                     if !self.session_alive().await {
                         return Stop::Close(close::SESSION_ENDED, "session ended");
                     }
+                    // A timeout that ran out ends here (permission changes close the socket).
+                    if self.actor.timed_out {
+                        let store = self.state.store.clone();
+                        let (id, now) = (self.actor.id, crate::now_ms());
+                        if let Ok(Ok(a)) = tokio::task::spawn_blocking(move || store.actor(id, now)).await {
+                            self.actor = a;
+                        }
+                    }
                 }
                 c = control.recv() => match c {
                     Some(crate::hub::Control::Close(code, reason)) => return Stop::Close(code, reason),

@@ -256,6 +256,8 @@ impl Store {
                 "INSERT INTO meta (key, value) VALUES ('settings', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [&json],
             )?;
+            // Remembered refusals were decided under the old settings: forget them.
+            t.conn().execute("DELETE FROM embeds WHERE status != 'ok' AND id NOT IN (SELECT embed_id FROM message_embeds)", [])?;
             audit(t, by, "settings.update", "box", serde_json::to_value(s).unwrap_or_default(), now)
         })
     }

@@ -52,13 +52,17 @@ pub struct ChannelView {
     pub muted: bool,
     /// Threads: does the user follow it?
     pub following: bool,
+    /// What the user may do here (roles and overrides applied), so the UI offers only that.
+    pub permissions: chat::perms::Perms,
 }
 
 /// How many columns `COLS` has (the next one is the caller's).
 const COLS_LEN: usize = 12;
 
 /// A channel with one user's counts.
-pub(crate) fn view(c: &Connection, user: UserId, channel: Channel, last_read_id: Option<MessageId>, muted: bool, following: bool) -> Result<ChannelView> {
+pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id: Option<MessageId>, muted: bool, following: bool) -> Result<ChannelView> {
+    let user = actor.id;
+    let permissions = crate::access::here(c, actor, &channel)?.perms;
     let after = last_read_id.map_or(0, |m| m.0);
     let mut count = c.prepare_cached(
         "SELECT count(*) FROM (SELECT 1 FROM messages WHERE channel_id = ?1 AND id > ?2
@@ -76,7 +80,7 @@ pub(crate) fn view(c: &Connection, user: UserId, channel: Channel, last_read_id:
         )?;
         st.query_row(params![channel.id.0, after, user.0], |r| r.get(0))?
     };
-    Ok(ChannelView { channel, last_read_id, unread_count, mention_count, muted, following })
+    Ok(ChannelView { channel, last_read_id, unread_count, mention_count, muted, following, permissions })
 }
 
 /// One user's settings for a channel.
@@ -202,7 +206,7 @@ impl Store {
                 if !visible.contains(&channel.id) || (channel.kind == ChannelKind::Thread && !following) {
                     continue;
                 }
-                out.push(view(c, actor.id, channel, last_read_id, muted, following)?);
+                out.push(view(c, actor, channel, last_read_id, muted, following)?);
             }
             Ok(out)
         })

@@ -14,8 +14,17 @@ use serde::Serialize;
 pub struct SearchHit {
     pub message: Message,
     pub channel_id: ChannelId,
+    /// Where it was said (threads the user does not follow are not in their channel list).
+    pub channel: HitChannel,
     /// The matching text with matches between U+E000 and U+E001.
     pub snippet: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HitChannel {
+    pub name: String,
+    pub kind: chat::model::ChannelKind,
+    pub parent_id: Option<ChannelId>,
 }
 
 /// Counting stops here (shown as "1000+").
@@ -101,11 +110,20 @@ impl Store {
             )?;
             let (mut msgs, snippets): (Vec<Message>, Vec<String>) = rows.into_iter().unzip();
             hydrate(c, &mut msgs)?;
-            let hits = msgs
-                .into_iter()
-                .zip(snippets)
-                .map(|(message, snippet)| SearchHit { channel_id: message.channel_id, message, snippet })
-                .collect();
+            let mut names: std::collections::HashMap<ChannelId, HitChannel> = std::collections::HashMap::new();
+            let mut hits = Vec::with_capacity(msgs.len());
+            for (message, snippet) in msgs.into_iter().zip(snippets) {
+                let channel = match names.get(&message.channel_id) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let ch = crate::channels::get_channel(c, message.channel_id)?;
+                        let h = HitChannel { name: ch.name, kind: ch.kind, parent_id: ch.parent_id };
+                        names.insert(message.channel_id, h.clone());
+                        h
+                    }
+                };
+                hits.push(SearchHit { channel_id: message.channel_id, channel, message, snippet });
+            }
             Ok((hits, total))
         })
     }

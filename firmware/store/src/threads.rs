@@ -85,7 +85,7 @@ impl Store {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(rows.len());
             for (id, last_read, muted, following) in rows {
-                out.push(view(c, actor.id, get_channel(c, id)?, last_read, muted, following)?);
+                out.push(view(c, actor, get_channel(c, id)?, last_read, muted, following)?);
             }
             Ok(out)
         })

@@ -396,7 +396,7 @@ class RichState {
     if (this.isMuted(m.channel_id)) return;
     if (app.isOpen(m.channel_id) && app.focused) return;
     if (!this.notifySupported) return;
-    if (Notification.permission === 'default' && localStorage.getItem(NOTIFY_KEY) === null) {
+    if (Notification.permission === 'default' && storedNotify() === null) {
       this.notifyAsk = true;
       return;
     }
@@ -487,6 +487,14 @@ function loadRecent(): string[] {
     return Array.isArray(v) ? v.filter((x) => typeof x === 'string').slice(0, 24) : [];
   } catch {
     return [];
+  }
+}
+
+function storedNotify(): string | null {
+  try {
+    return localStorage.getItem(NOTIFY_KEY);
+  } catch {
+    return 'off';
   }
 }
 

@@ -390,7 +390,16 @@ class AppState {
   applySnapshot(s: Snapshot): void {
     if (s.me) this.me = { ...this.me, ...s.me };
     if (Array.isArray(s.users)) this.setUsers(s.users);
+    const wasOpen = this.channels.find((c) => c.id === this.openChannelId);
     if (Array.isArray(s.channels)) this.channels = sortChannels(s.channels.map((c) => ({ ...c })));
+    // Permissions changed (4002) and the open channel is gone from what I may see: leave it.
+    // (Threads are listed only when followed, so a missing thread is not a lost permission.)
+    if (wasOpen && wasOpen.kind !== 'thread' && !this.channels.some((c) => c.id === wasOpen.id)) {
+      this.toast(`You can no longer see ${wasOpen.kind === 'dm' ? 'that conversation' : '#' + wasOpen.name}.`, 'info');
+      delete this.views[wasOpen.id];
+      this.openChannelId = null;
+      router.navigate('/', { replace: true });
+    }
     this.setLimits(s.limits);
     if (Array.isArray(s.roles)) this.roles = sortRoles(s.roles.map(asRole));
     if (Array.isArray(s.emoji)) this.emoji = s.emoji.map((e) => ({ ...e, id: String(e.id) }));

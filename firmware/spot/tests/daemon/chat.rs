@@ -36,7 +36,7 @@ async fn admins_create_rename_describe_reorder_and_archive_channels() {
     let hist = bob.get(&format!("/api/channels/{games_id}/messages")).await.expect_status(200).body;
     assert_eq!(hist.as_array().map(Vec::len), Some(1), "archived history stays readable");
     // Members cannot manage channels.
-    bob.patch(&format!("/api/channels/{general}"), json!({"name": "mine"})).await.expect_error(403, "admin_only");
+    bob.patch(&format!("/api/channels/{general}"), json!({"name": "mine"})).await.expect_error(403, "missing_permission");
     admin.post("/api/channels", json!({"name": "#bad"})).await.expect_error(400, "invalid_channel_name");
 }
 
@@ -102,12 +102,20 @@ async fn history_pages_before_after_and_around_an_id_at_most_100() {
     // Straight into the store: 250 messages, time-ordered IDs.
     let store = store::Store::open(d.db_path()).expect("store");
     let mut ids = Vec::new();
+    let actor = store.actor(chat::UserId(1), server::now_ms()).expect("actor");
     for i in 0..250 {
         let (m, _) = store
             .send_message(
-                store::NewMessage { channel: ch.parse().expect("id"), author: chat::UserId(1), content: &format!("m{i}"), reply_to: None, nonce: None },
+                store::NewMessage {
+                    channel: ch.parse().expect("id"),
+                    author: chat::UserId(1),
+                    content: &format!("m{i}"),
+                    reply_to: None,
+                    nonce: None,
+                    attachments: &[],
+                },
                 server::now_ms(),
-                |_| Ok(()),
+                actor,
             )
             .expect("send");
         ids.push(m.id.0.to_string());

@@ -248,6 +248,20 @@ impl Client {
         Self::finish(rb).await
     }
 
+    /// Like `send`, but waits out `rate_limited` answers (for tests about something else that
+    /// make many requests in a row).
+    pub async fn patient(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Resp {
+        for _ in 0..30 {
+            let r = self.send(method.clone(), path, body.clone(), true).await;
+            if r.status != 429 {
+                return r;
+            }
+            let wait = r.body["error"]["retry_after_ms"].as_u64().unwrap_or(500);
+            tokio::time::sleep(std::time::Duration::from_millis(wait + 20)).await;
+        }
+        panic!("still rate limited: {path}");
+    }
+
     pub async fn finish(rb: reqwest::RequestBuilder) -> Resp {
         let r = rb.send().await.expect("request");
         let status = r.status().as_u16();
@@ -265,6 +279,9 @@ impl Client {
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
         self.send(reqwest::Method::PATCH, path, Some(body), true).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PUT, path, Some(body), true).await
     }
     pub async fn delete(&self, path: &str) -> Resp {
         self.send(reqwest::Method::DELETE, path, None, true).await

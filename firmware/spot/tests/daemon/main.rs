@@ -4,10 +4,12 @@
 mod harness;
 
 mod auth;
+mod authz;
 mod chat;
 mod cli;
 mod durability;
 mod files;
 mod gateway;
+mod rich;
 mod robustness;
 mod voice;
