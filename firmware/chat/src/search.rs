@@ -103,7 +103,8 @@ impl Query {
             .iter()
             .map(|t| {
                 let quoted = format!("\"{}\"", t.replace('"', "\"\""));
-                if t.contains(' ') { quoted } else { format!("{quoted}*") }
+                // One letter alone would match half the dictionary: only longer words are prefixes.
+                if t.contains(' ') || t.chars().count() < 2 { quoted } else { format!("{quoted}*") }
             })
             .collect();
         Some(parts.join(" AND "))

@@ -27,6 +27,9 @@ pub struct HitChannel {
     pub parent_id: Option<ChannelId>,
 }
 
+/// Matches ranked per query: the newest this many (after filters).
+const RANK_WINDOW: usize = 5000;
+
 /// Counting stops here (shown as "1000+").
 const COUNT_CAP: i64 = 1000;
 
@@ -72,42 +75,63 @@ impl Store {
                 AND (?6 = 0 OR m.has_link = 1)
                 AND (?7 = 0 OR EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id))";
             let cols = COLS.split(',').map(|c| format!("m.{}", c.trim())).collect::<Vec<_>>().join(", ");
-            let (sql, count_sql, fts) = match q.fts_match() {
-                Some(m) => (
-                    format!(
+            let n = COLS.split(',').count();
+            let (rows, total) = match q.fts_match() {
+                Some(m) => {
+                    // Rank (bm25) the newest matches only: a very common word then costs a bounded
+                    // amount of work, and in a chat the recent past is what people look for.
+                    let top = format!(
+                        "SELECT id FROM (SELECT m.id AS id, f.score AS score FROM
+                             (SELECT rowid, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH ?1
+                              ORDER BY rowid DESC) f
+                           JOIN messages m ON m.id = f.rowid
+                           WHERE {filters} LIMIT {RANK_WINDOW})
+                         ORDER BY score, id DESC LIMIT ?8 OFFSET ?9"
+                    );
+                    let mut st = c.prepare_cached(&top)?;
+                    let p = params![m, channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64, limit as i64, offset as i64];
+                    let ids = st.query_map(p, |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+                    let mut snip = c.prepare_cached(&format!(
                         "SELECT {cols}, snippet(messages_fts, 0, char(57344), char(57345), '…', 24) FROM messages_fts
                          JOIN messages m ON m.id = messages_fts.rowid
-                         WHERE messages_fts MATCH ?1 AND {filters}
-                         ORDER BY bm25(messages_fts), m.id DESC LIMIT ?8 OFFSET ?9"
-                    ),
-                    format!(
+                         WHERE messages_fts MATCH ?1 AND messages_fts.rowid IN (SELECT value FROM json_each(?2))"
+                    ))?;
+                    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+                    let mut found: Vec<(Message, String)> = snip
+                        .query_map(params![m, ids_json], |r| Ok((message_row(r)?, r.get::<_, String>(n)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    found.sort_by_key(|(msg, _)| ids.iter().position(|i| *i == msg.id.0).unwrap_or(usize::MAX));
+                    let mut count = c.prepare_cached(&format!(
                         "SELECT count(*) FROM (SELECT 1 FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
                          WHERE messages_fts MATCH ?1 AND {filters} LIMIT {COUNT_CAP})"
-                    ),
-                    m,
-                ),
-                None => (
-                    format!(
+                    ))?;
+                    let total: i64 = count.query_row(
+                        params![m, channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64],
+                        |r| r.get(0),
+                    )?;
+                    (found, total)
+                }
+                None => {
+                    let mut st = c.prepare_cached(&format!(
                         "SELECT {cols}, substr(m.content, 1, 200) FROM messages m
                          WHERE ?1 = '' AND {filters} ORDER BY m.id DESC LIMIT ?8 OFFSET ?9"
-                    ),
-                    format!("SELECT count(*) FROM (SELECT 1 FROM messages m WHERE ?1 = '' AND {filters} LIMIT {COUNT_CAP})"),
-                    String::new(),
-                ),
+                    ))?;
+                    let rows = st
+                        .query_map(
+                            params!["", channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64, limit as i64, offset as i64],
+                            |r| Ok((message_row(r)?, r.get::<_, String>(n)?)),
+                        )?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let mut count = c.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE ?1 = '' AND {filters} LIMIT {COUNT_CAP})"
+                    ))?;
+                    let total: i64 = count.query_row(
+                        params!["", channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64],
+                        |r| r.get(0),
+                    )?;
+                    (rows, total)
+                }
             };
-            let n = COLS.split(',').count();
-            let mut st = c.prepare_cached(&sql)?;
-            let rows = st
-                .query_map(
-                    params![fts, channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64, limit as i64, offset as i64],
-                    |r| Ok((message_row(r)?, r.get::<_, String>(n)?)),
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut count = c.prepare_cached(&count_sql)?;
-            let total: i64 = count.query_row(
-                params![fts, channels_json, authors_json, lo, hi, q.has_link as i64, q.has_file as i64],
-                |r| r.get(0),
-            )?;
             let (mut msgs, snippets): (Vec<Message>, Vec<String>) = rows.into_iter().unzip();
             hydrate(c, &mut msgs)?;
             let mut names: std::collections::HashMap<ChannelId, HitChannel> = std::collections::HashMap::new();

@@ -21,3 +21,15 @@ export function channelLabelById(id: string, opts: { hash?: boolean } = {}): str
     opts,
   );
 }
+
+/** A search hit's place: from the channel list, else from what the box sent with the hit. */
+export function hitLabel(channelId: string, hit: { name: string; kind?: string; parent_id?: string | null } | null): string {
+  const known = app.channels.find((c) => c.id === channelId);
+  if (known || !hit) return channelLabel(known);
+  if (hit.kind === 'thread') {
+    const parent = app.channels.find((x) => x.id === hit.parent_id);
+    return parent ? `#${parent.name} › ${hit.name}` : `thread ${hit.name}`;
+  }
+  if (hit.kind === 'dm') return hit.name || 'Direct message';
+  return '#' + hit.name;
+}

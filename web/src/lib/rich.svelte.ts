@@ -109,8 +109,18 @@ class RichState {
     return effectivePerms(app.me, this.roles).has(perm);
   }
 
-  canPin(_channelId: string): boolean {
-    return this.can('pin');
+  /**
+   * Whether the UI offers an action needing `perm` in a channel: the box sends each channel's
+   * effective permissions (roles and overrides applied); roles are the fallback.
+   */
+  canIn(channelId: string, perm: Perm): boolean {
+    const ch = app.channels.find((c) => c.id === channelId) ?? this.threads[channelId];
+    if (ch?.permissions) return ch.permissions.includes(perm);
+    return this.can(perm);
+  }
+
+  canPin(channelId: string): boolean {
+    return this.canIn(channelId, 'pin');
   }
 
   /** A thread's channel (from the channel list or what I learnt about it). */

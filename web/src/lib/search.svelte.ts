@@ -7,9 +7,17 @@ import { app, parseMessage } from './store.svelte';
 import { hasSearchable, parseSearch } from './search';
 import type { Message } from './types';
 
+/** Where a hit was said (the box sends it: unfollowed threads are not in the channel list). */
+export interface HitChannel {
+  name: string;
+  kind?: string;
+  parent_id?: string | null;
+}
+
 export interface SearchHit {
   message: Message;
   channel_id: string;
+  channel: HitChannel | null;
   snippet: string;
 }
 
@@ -56,7 +64,16 @@ class SearchState {
       const hits: SearchHit[] = [];
       for (const x of r?.results ?? []) {
         const m = parseMessage(x.message);
-        if (m) hits.push({ message: m, channel_id: String(x.channel_id ?? m.channel_id), snippet: String(x.snippet ?? '') });
+        const ch = x.channel && typeof x.channel === 'object' ? x.channel : null;
+        if (m)
+          hits.push({
+            message: m,
+            channel_id: String(x.channel_id ?? m.channel_id),
+            channel: ch
+              ? { name: String(ch.name ?? ''), kind: ch.kind, parent_id: ch.parent_id != null ? String(ch.parent_id) : null }
+              : null,
+            snippet: String(x.snippet ?? ''),
+          });
       }
       this.hits = more ? [...this.hits, ...hits] : hits;
       this.total = Number(r?.total ?? this.hits.length);

@@ -32,6 +32,8 @@ export interface Channel {
   user_limit?: number;
   /** Rich chat (README "Rich chat API"): per user. */
   mention_count?: number;
+  /** My effective permissions here (roles and overrides applied), from the box. */
+  permissions?: string[];
   muted?: boolean;
   /** Threads: whether I follow it. */
   following?: boolean;

@@ -124,12 +124,26 @@ fn csrf(c: &Client) -> String {
     c.csrf.lock().expect("lock").clone().unwrap_or_default()
 }
 
-async fn upload_as(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
+/// One upload request, as it comes.
+async fn upload_once(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
     let mut rb = c.http.post(format!("{}{path}", c.base)).header("x-csrf-token", csrf(c)).body(bytes);
     for (k, v) in headers {
         rb = rb.header(*k, *v);
     }
     Client::finish(rb).await
+}
+
+/// An upload, waiting out the upload rate limit (these tests upload more than its burst).
+async fn upload_as(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
+    for _ in 0..20 {
+        let r = upload_once(c, path, headers, bytes.clone()).await;
+        if r.status != 429 {
+            return r;
+        }
+        let wait = r.body["error"]["retry_after_ms"].as_u64().unwrap_or(500);
+        tokio::time::sleep(Duration::from_millis(wait + 20)).await;
+    }
+    panic!("still rate limited");
 }
 
 /// `POST /api/uploads` with a URL-encoded name and a claimed type.
@@ -629,4 +643,26 @@ async fn admins_export_a_channel_with_its_files_as_a_tar() {
     let dm = bob.post("/api/dms", json!({"user_ids": [carol_id]})).await;
     admin.get(&format!("/api/admin/channels/{}/export", s(&dm.body["id"]))).await.expect_error(404, "unknown_channel");
     admin.get("/api/admin/channels/999999/export").await.expect_error(404, "unknown_channel");
+}
+
+#[tokio::test]
+async fn uploads_are_rate_limited_per_user() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let mut limited = None;
+    for i in 0..15 {
+        let r = upload_once(&bob, "/api/uploads", &[("x-filename", "n.txt")], vec![b'x'; 1]).await;
+        if r.status == 429 {
+            limited = Some((i, r));
+            break;
+        }
+        r.expect_status(201);
+    }
+    let (i, r) = limited.expect("a burst of uploads is limited");
+    assert!(i >= 10, "the first 10 pass, got limited at {i}");
+    let r = r.expect_error(429, "rate_limited");
+    assert!(r.body["error"]["retry_after_ms"].as_u64().is_some());
+    // Per user: the admin is not held back by bob.
+    upload_once(&admin, "/api/uploads", &[("x-filename", "n.txt")], vec![b'x'; 1]).await.expect_status(201);
 }
