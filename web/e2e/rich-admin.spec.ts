@@ -186,11 +186,18 @@ test('timeout from the member list: the composer is disabled and shows the end t
   await expect(bob.getByTestId('composer-timed-out')).toHaveCount(0);
 });
 
-test('ban from the users page logs the member out and refuses their login; unban', async () => {
+test('kick, then ban from the users page: logged out, login refused; unban', async () => {
   await admin.goto(daemon.url + '/admin/users');
   const row = admin.getByTestId('user-row').filter({ hasText: 'bob' });
-  await row.getByRole('button', { name: 'Moderate' }).click();
   const dlg = admin.getByTestId('moderation-dialog');
+  // A kick ends bob's sessions; he can log in again.
+  await row.getByRole('button', { name: 'Moderate' }).click();
+  await dlg.getByRole('button', { name: 'Kick' }).click();
+  await expect(dlg).toBeHidden();
+  await expect(bob.getByRole('heading', { name: 'Log in to Spot' })).toBeVisible();
+  await login(bob, daemon.url, 'bob', 'bob-password-1');
+
+  await row.getByRole('button', { name: 'Moderate' }).click();
   await dlg.getByLabel(/Reason/).fill('spam links');
   await dlg.getByRole('button', { name: 'Ban' }).click();
   await expect(row).toContainText('banned');
@@ -246,6 +253,7 @@ test('the audit log lists role, override, timeout and ban actions', async () => 
   await expect(table).toContainText(/override/i);
   await expect(table).toContainText(/timeout/i);
   await expect(table).toContainText(/ban/i);
+  await expect(table).toContainText(/kick/i);
   await expect(table).toContainText('bob');
   await screenshot(admin, 'audit-log-desktop');
 });

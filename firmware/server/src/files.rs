@@ -598,18 +598,28 @@ async fn emoji_image(State(state): S, _a: Authed, Path(id): Path<String>) -> Api
     serve_file(Dirs::of(&state).emoji.join(name), &ct, disposition(true, &format!("emoji-{id}.{ext}")), CACHE).await
 }
 
+/// A small body past its limit is read to its end (and dropped) before answering, up to this
+/// many bytes: a client still sending when the answer comes may see a reset, not the 413.
+const DRAIN_MAX: u64 = 4 << 20;
+
 /// Read a whole body, at most `max` bytes.
 async fn read_limited(body: Body, max: usize) -> ApiResult<Vec<u8>> {
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
+    let mut seen = 0u64;
     loop {
         match tokio::time::timeout(BODY_IDLE, stream.next()).await {
             Ok(Some(Ok(c))) => {
-                if out.len() + c.len() > max {
+                seen += c.len() as u64;
+                if seen > DRAIN_MAX {
                     return Err(too_large(max as u64));
                 }
-                out.extend_from_slice(&c);
+                // Past the limit: keep reading, keep nothing.
+                if seen <= max as u64 {
+                    out.extend_from_slice(&c);
+                }
             }
+            Ok(None) if seen > max as u64 => return Err(too_large(max as u64)),
             Ok(None) => return Ok(out),
             _ => return Err(ApiError(Error::invalid("upload_interrupted", "The upload was interrupted. Please try again."))),
         }
@@ -626,7 +636,7 @@ async fn create_emoji(State(state): S, a: Authed, headers: HeaderMap, body: Body
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > EMOJI_MAX_BYTES as u64)
+        .is_some_and(|n| n > DRAIN_MAX)
     {
         return Err(too_large(EMOJI_MAX_BYTES as u64));
     }
