@@ -261,6 +261,8 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
                     break;
                 }
                 prune(state.clone()).await;
+                // Uploads never sent in a message go after a day.
+                files::prune_uploads(&state).await;
             }
         })
     };
