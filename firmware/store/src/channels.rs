@@ -72,11 +72,17 @@ pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id:
     let mention_count = if unread_count == 0 {
         0
     } else {
+        // Both halves walk an index (mentions by user and channel; the partial index of
+        // @everyone messages), never the channel's whole history.
         let mut st = c.prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.channel_id = ?1 AND m.id > ?2
-               AND m.author_id != ?3 AND m.deleted_at IS NULL
-               AND (m.mention_everyone = 1 OR EXISTS (SELECT 1 FROM mentions x
-                    WHERE x.user_id = ?3 AND x.channel_id = ?1 AND x.message_id = m.id)) LIMIT 100)",
+            "SELECT count(*) FROM (
+               SELECT x.message_id FROM mentions x JOIN messages m ON m.id = x.message_id
+                WHERE x.user_id = ?3 AND x.channel_id = ?1 AND x.message_id > ?2
+                  AND m.author_id != ?3 AND m.deleted_at IS NULL
+               UNION
+               SELECT m.id FROM messages m WHERE m.channel_id = ?1 AND m.mention_everyone = 1 AND m.id > ?2
+                  AND m.author_id != ?3 AND m.deleted_at IS NULL
+               LIMIT 100)",
         )?;
         st.query_row(params![channel.id.0, after, user.0], |r| r.get(0))?
     };
