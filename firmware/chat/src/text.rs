@@ -11,8 +11,7 @@ pub fn mentions(content: &str) -> (Vec<String>, bool) {
     let mut everyone = false;
     let mut in_code = false;
     let mut prev: Option<char> = None;
-    let mut it = content.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
+    for (i, c) in content.char_indices() {
         if c == '`' {
             in_code = !in_code;
         } else if c == '@' && !in_code && !prev.is_some_and(is_name_char) {

@@ -12,6 +12,8 @@
 //! the image has visible transparency, otherwise JPEG; metadata (EXIF, GPS, comments) never
 //! survives re-encoding, and the EXIF orientation is applied first so the copy looks upright.
 
+mod strip;
+pub use strip::strip_metadata;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::metadata::Orientation;

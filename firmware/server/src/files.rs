@@ -329,11 +329,32 @@ async fn upload(State(state): S, a: Authed, headers: HeaderMap, body: Body) -> A
     }
 
     let stored_name = random_name()?;
+    let (mut size, mut sha256) = (got.size, got.sha256.clone());
     let (content_type, dims, thumb) = match media::sniff(&got.head) {
         Some(kind) => {
             let path = got.tmp.path().to_path_buf();
-            let p = process_image(move || std::fs::read(&path).map(|b| media::thumbnail(&b, THUMB_SIDE))).await?;
-            let p = p.map_err(|e| io_error(e, "reading an upload back"))?.map_err(|e| bad_file(e.to_string()))?;
+            // The thumbnail, and the original without its metadata (a photo's EXIF says where
+            // it was taken): rewritten in place before it is stored.
+            let p = process_image(move || -> std::io::Result<_> {
+                let b = std::fs::read(&path)?;
+                let thumb = media::thumbnail(&b, THUMB_SIDE);
+                let stripped = match media::strip_metadata(&b) {
+                    Some(clean) => {
+                        let mut f = std::fs::File::create(&path)?;
+                        std::io::Write::write_all(&mut f, &clean)?;
+                        f.sync_all()?;
+                        Some((clean.len() as u64, hex::encode(Sha256::digest(&clean))))
+                    }
+                    None => None,
+                };
+                Ok((thumb, stripped))
+            })
+            .await?;
+            let (p, stripped) = p.map_err(|e| io_error(e, "reading an upload back"))?;
+            let p = p.map_err(|e| bad_file(e.to_string()))?;
+            if let Some((n, h)) = stripped {
+                (size, sha256) = (n, h);
+            }
             let thumb_name = format!("{}.{}", random_name()?, if p.content_type == "image/png" { "png" } else { "jpg" });
             (kind.content_type(), Some((p.orig_width, p.orig_height)), Some((thumb_name, p.bytes)))
         }
@@ -370,7 +391,7 @@ async fn upload(State(state): S, a: Authed, headers: HeaderMap, body: Body) -> A
 
     let store = state.store.clone();
     let thumb_name = thumb.map(|(n, _)| n);
-    let (sn, tn, fname, size, sha) = (stored_name.clone(), thumb_name.clone(), filename, got.size, got.sha256);
+    let (sn, tn, fname, sha) = (stored_name.clone(), thumb_name.clone(), filename, sha256);
     let created = blocking(move || {
         store.create_attachment(
             &store::NewAttachment {

@@ -265,7 +265,7 @@ impl Store {
     /// Is `user` (still) allowed in? Used by login: banned users are refused with a reason.
     pub fn ban_reason(&self, user: UserId) -> Result<Option<String>> {
         self.read(|c| {
-            Ok(optional(c.query_row("SELECT ban_reason FROM users WHERE id = ?1 AND banned = 1", [user.0], |r| r.get::<_, String>(0)))?)
+            optional(c.query_row("SELECT ban_reason FROM users WHERE id = ?1 AND banned = 1", [user.0], |r| r.get::<_, String>(0)))
         })
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
 /// One message, hydrated.
 pub(crate) fn get_message(c: &Connection, id: MessageId) -> Result<Message> {
     let m = optional(c.query_row(&format!("SELECT {COLS} FROM messages WHERE id = ?1"), [id.0], message_row))?
-        .ok_or_else(|| chat::Error::from(chat::Error::not_found("unknown_message", "No such message.")))?;
+        .ok_or_else(|| chat::Error::not_found("unknown_message", "No such message."))?;
     let mut v = [m];
     hydrate(c, &mut v)?;
     let [m] = v;

@@ -43,8 +43,6 @@ enum Who {
     Anonymous,
 }
 
-const EVERYONE: [Who; 7] = [Who::Admin, Who::With, Who::Without, Who::TimedOut, Who::Banned, Who::Disabled, Who::Anonymous];
-
 /// The expected HTTP status class: `None` = allowed (2xx), else the refusal status.
 fn expect(need: Need, who: Who) -> Option<u16> {
     use Need::*;

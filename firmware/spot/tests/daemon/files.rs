@@ -666,3 +666,32 @@ async fn uploads_are_rate_limited_per_user() {
     // Per user: the admin is not held back by bob.
     upload_once(&admin, "/api/uploads", &[("x-filename", "n.txt")], vec![b'x'; 1]).await.expect_status(201);
 }
+
+#[tokio::test]
+async fn a_photo_loses_its_location_but_keeps_its_orientation() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    // A real JPEG made by the box (a thumbnail), then given EXIF like a phone's: orientation 6
+    // and a location.
+    let src = upload(&admin, "src.png", "image/png", png(60, 30)).await.expect_status(201).body;
+    let jpeg = fetch(&admin, &s(&src["thumb_url"])).await.bytes;
+    let mut tiff = b"II\x2a\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
+    tiff.extend_from_slice(b"GPSLatitude 52.5200N GPSLongitude 13.4050E");
+    let mut body = b"Exif\0\0".to_vec();
+    body.extend_from_slice(&tiff);
+    let mut photo = jpeg[..2].to_vec();
+    photo.extend_from_slice(&[0xFF, 0xE1]);
+    photo.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    photo.extend_from_slice(&body);
+    photo.extend_from_slice(&jpeg[2..]);
+    let up = upload(&admin, "IMG_0001.jpg", "image/jpeg", photo.clone()).await.expect_status(201).body;
+    // Shown as taken: 30 wide and 60 tall after the rotation.
+    assert_eq!((up["width"].as_i64(), up["height"].as_i64()), (Some(30), Some(60)), "{up}");
+    let got = fetch(&admin, &s(&up["url"])).await;
+    assert_eq!(got.status, 200);
+    assert!(!got.bytes.windows(3).any(|w| w == b"GPS"), "the location is still in the file");
+    assert!(got.bytes.windows(6).any(|w| w == b"Exif\0\0"), "the orientation block is kept");
+    assert!(got.bytes.len() < photo.len());
+    assert_eq!(up["size"].as_u64(), Some(got.bytes.len() as u64), "the size is what is stored");
+    assert_eq!(jpeg_size(&got.bytes), jpeg_size(&jpeg), "the image data is untouched");
+}
