@@ -676,25 +676,36 @@ async fn refusals_are_logged_with_their_reason() {
             self.clone()
         }
     }
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_ansi(false).finish();
-    // #[tokio::test] runs on this one thread, so a thread-local default sees the fetch.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // A global subscriber (a thread-local one races with other tests over tracing's per-callsite
+    // interest cache); other tests' lines land here too, so ours carry unique markers.
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    let captured = CAPTURED
+        .get_or_init(|| {
+            let c = Captured::default();
+            let subscriber = tracing_subscriber::fmt().with_writer(c.clone()).with_ansi(false).finish();
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            c
+        })
+        .clone();
 
     let env = env().await;
     let f = fetcher(&env);
-    f.get("http://2130706433/page", &html_opts()).await.unwrap_err();
-    fetch_image(&f, "http://example.test/svg", 1 << 20).await.unwrap_err();
-    f.get(&redirect_to("example.test", "http://example.test:6379/"), &html_opts()).await.unwrap_err();
+    f.get("http://2130706433/logged-one", &html_opts()).await.unwrap_err();
+    fetch_image(&f, "http://example.test/svg?logged-two", 1 << 20).await.unwrap_err();
+    f.get(&redirect_to("example.test", "http://example.test:6379/logged-three"), &html_opts()).await.unwrap_err();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains("fetch refused")).collect();
-    assert_eq!(lines.len(), 3, "one line per refusal:\n{log}");
-    assert!(lines[0].contains("INFO"), "{}", lines[0]);
-    assert!(lines[0].contains("url=http://2130706433/page"), "{}", lines[0]);
-    assert!(lines[0].contains("reason=\"private_address\""), "{}", lines[0]);
-    assert!(lines[1].contains("reason=\"bad_content_type\""), "{}", lines[1]);
-    assert!(lines[2].contains("reason=\"port_not_allowed\""), "{}", lines[2]);
-    assert!(lines[2].contains("hop=http://example.test:6379/"), "{}", lines[2]);
+    let line = |marker: &str| -> String {
+        let found: Vec<&str> = log.lines().filter(|l| l.contains("fetch refused") && l.contains(marker)).collect();
+        assert_eq!(found.len(), 1, "one line per refusal ({marker}):\n{log}");
+        found[0].to_owned()
+    };
+    let (one, two, three) = (line("logged-one"), line("logged-two"), line("logged-three"));
+    assert!(one.contains("INFO"), "{one}");
+    assert!(one.contains("url=http://2130706433/logged-one"), "{one}");
+    assert!(one.contains("reason=\"private_address\""), "{one}");
+    assert!(two.contains("reason=\"bad_content_type\""), "{two}");
+    assert!(three.contains("reason=\"port_not_allowed\""), "{three}");
+    assert!(three.contains("hop=http://example.test:6379/logged-three"), "{three}");
 }
 
 // ---------------------------------------------------------------------------------------------
