@@ -65,7 +65,7 @@ ALTER TABLE messages ADD COLUMN pinned_by INTEGER;
 ALTER TABLE messages ADD COLUMN mention_everyone INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN has_link INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX messages_pinned ON messages(channel_id, pinned_at) WHERE pinned_at IS NOT NULL;
-CREATE INDEX messages_author ON messages(author_id, id);
+CREATE INDEX messages_author ON messages(author_id, channel_id, id);
 CREATE INDEX messages_everyone ON messages(channel_id, id) WHERE mention_everyone = 1;
 
 CREATE TABLE reactions (
