@@ -292,8 +292,7 @@ async fn history(State(state): S, a: Authed, Path(id): Path<String>, Query(q): Q
         (None, None, Some(x)) => store::Page::Around(x),
         _ => return Err(ApiError(Error::invalid("invalid_query", "Use only one of before, after, around."))),
     };
-    let limit = q.limit.as_deref().map(|l| l.parse::<usize>().map_err(|_| ApiError(Error::invalid("invalid_limit", "limit must be between 1 and 100.")))).transpose()?;
-    let limit = rules::page_limit(limit)?;
+    let limit = crate::extract::page_limit(q.limit.as_deref())?;
     let store = state.store.clone();
     let actor = a.actor();
     let msgs = blocking(move || {

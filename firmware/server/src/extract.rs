@@ -63,6 +63,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// A `limit` query parameter for a page (1–100, default 50), with the same error everywhere.
+pub fn page_limit(s: Option<&str>) -> Result<usize, ApiError> {
+    let n = s
+        .map(|l| l.parse::<usize>().map_err(|_| ApiError(Error::invalid("invalid_limit", "limit must be between 1 and 100."))))
+        .transpose()?;
+    Ok(chat::rules::page_limit(n)?)
+}
+
 /// Parse an ID from a path segment.
 pub fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse::<T>().map_err(|_| ApiError(Error::not_found("unknown_id", format!("{:?} is not a valid ID.", truncate(s)))))

@@ -17,6 +17,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use chat::events::EventKind;
 use chat::ids::{ChannelId, MessageId, Seq};
 use chat::perms::Actor;
 use chat::Error;
@@ -213,7 +214,7 @@ impl Conn {
                                 if let Err(s) = self.replay(last, Seq(o.seq.0 - 1)).await { return s; }
                             }
                             last = o.seq;
-                            match self.may_receive(o.audience, o.frame.as_str()).await {
+                            match self.may_receive(o.audience, o.kind).await {
                                 Ok(true) => if let Err(s) = self.send(o.frame.clone()).await { return s; },
                                 Ok(false) => {}
                                 Err(s) => return s,
@@ -306,11 +307,11 @@ impl Conn {
 
     /// May this socket receive a durable event? A channel it did not know about may have just
     /// been created (a thread, a DM) or shown: then the visible set is reloaded and asked again.
-    async fn may_receive(&mut self, audience: chat::events::Audience, frame: &str) -> Result<bool, Stop> {
+    async fn may_receive(&mut self, audience: chat::events::Audience, kind: EventKind) -> Result<bool, Stop> {
         if can_receive(self.actor, &self.visible, audience) {
             return Ok(true);
         }
-        let about_a_channel = frame.contains(r#""t":"channel.create""#) || frame.contains(r#""t":"channel.update""#);
+        let about_a_channel = matches!(kind, EventKind::ChannelCreate | EventKind::ChannelUpdate);
         if matches!(audience, chat::events::Audience::Channel(_)) && about_a_channel {
             self.load_visible().await?;
             return Ok(can_receive(self.actor, &self.visible, audience));
@@ -372,9 +373,8 @@ impl Conn {
             let Some(last) = batch.last() else { break };
             after = last.seq;
             for e in &batch {
-                let frame = event_frame(e);
-                if self.may_receive(e.audience, &frame).await? {
-                    self.send(frame).await?;
+                if self.may_receive(e.audience, e.kind).await? {
+                    self.send(event_frame(e)).await?;
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! and resumes from the database. Also tracks connections (to end them when their session ends)
 //! and presence.
 
-use chat::events::{Audience, Event};
+use chat::events::{Audience, Event, EventKind};
 use chat::ids::{Seq, UserId};
 use chat::model::Presence;
 use chat::ids::ChannelId;
@@ -22,6 +22,7 @@ const EPHEMERAL_RING: usize = 256;
 #[derive(Debug)]
 pub struct Outgoing {
     pub seq: Seq,
+    pub kind: EventKind,
     pub audience: Audience,
     pub frame: String,
 }
@@ -90,7 +91,7 @@ impl Hub {
     /// Called by the store's publisher, under its writer lock, in sequence order.
     pub fn publish(&self, events: &[Event]) {
         for e in events {
-            let _ = self.events.send(Arc::new(Outgoing { seq: e.seq, audience: e.audience, frame: event_frame(e) }));
+            let _ = self.events.send(Arc::new(Outgoing { seq: e.seq, kind: e.kind, audience: e.audience, frame: event_frame(e) }));
         }
     }
 

@@ -394,8 +394,7 @@ struct AuditQuery {
 async fn audit(State(state): S, a: Authed, Query(q): Query<AuditQuery>) -> ApiResult<impl IntoResponse> {
     a.require_admin()?;
     let before: Option<AuditId> = q.before.as_deref().map(parse_id).transpose()?;
-    let limit = q.limit.as_deref().map(|l| l.parse::<usize>().map_err(|_| ApiError(Error::invalid("invalid_limit", "limit must be between 1 and 100.")))).transpose()?;
-    let limit = rules::page_limit(limit)?;
+    let limit = crate::extract::page_limit(q.limit.as_deref())?;
     let store = state.store.clone();
     Ok(axum::Json(blocking(move || store.audit_log(before, limit)).await?))
 }

@@ -114,24 +114,6 @@ impl Store {
     pub fn visible_channels(&self, actor: Actor) -> Result<HashSet<ChannelId>> {
         self.read(|c| visible(c, actor))
     }
-
-    /// Everyone who can see `channel` (to notify them).
-    pub fn channel_audience(&self, channel: ChannelId, now: i64) -> Result<Vec<UserId>> {
-        self.read(|c| {
-            let ch = get_channel(c, channel)?;
-            let mut st = c.prepare_cached("SELECT id FROM users WHERE disabled = 0 AND banned = 0")?;
-            let ids = st.query_map([], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::new();
-            for id in ids {
-                let u = crate::users::get_user(c, id)?;
-                let a = crate::users::actor_of(c, &u, now)?;
-                if here(c, a, &ch)?.perms.contains(Perms::VIEW) {
-                    out.push(id);
-                }
-            }
-            Ok(out)
-        })
-    }
 }
 
 /// Is `user` allowed to see `channel`? (Inside a transaction.)

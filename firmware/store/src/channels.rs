@@ -97,6 +97,16 @@ pub struct ChannelSettings {
     pub following: bool,
 }
 
+/// Make `user` follow the thread `channel` (on starting it, replying in it, being mentioned).
+pub(crate) fn follow(c: &Connection, user: UserId, channel: ChannelId) -> Result<()> {
+    c.execute(
+        "INSERT INTO channel_settings (user_id, channel_id, following) VALUES (?1, ?2, 1)
+         ON CONFLICT(user_id, channel_id) DO UPDATE SET following = 1",
+        params![user.0, channel.0],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn settings(c: &Connection, user: UserId, channel: ChannelId) -> Result<ChannelSettings> {
     let (muted, following) = optional(c.query_row(
         "SELECT muted, following FROM channel_settings WHERE user_id = ?1 AND channel_id = ?2",

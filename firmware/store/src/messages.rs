@@ -117,11 +117,7 @@ fn index_content(t: &Tx<'_>, msg: MessageId, channel: &chat::model::Channel, con
             )?;
             if channel.kind == ChannelKind::Thread {
                 // Being mentioned in a thread makes you follow it.
-                c.execute(
-                    "INSERT INTO channel_settings (user_id, channel_id, following) VALUES (?1, ?2, 1)
-                     ON CONFLICT(user_id, channel_id) DO UPDATE SET following = 1",
-                    params![uid, channel.id.0],
-                )?;
+                crate::channels::follow(c, UserId(uid), channel.id)?;
             }
         }
     }
@@ -205,11 +201,7 @@ impl Store {
             crate::files::attach(t.conn(), m.author, id, m.attachments)?;
             index_content(t, id, &channel, m.content, now)?;
             if channel.kind == ChannelKind::Thread {
-                t.conn().execute(
-                    "INSERT INTO channel_settings (user_id, channel_id, following) VALUES (?1, ?2, 1)
-                     ON CONFLICT(user_id, channel_id) DO UPDATE SET following = 1",
-                    params![m.author.0, channel.id.0],
-                )?;
+                crate::channels::follow(t.conn(), m.author, channel.id)?;
             }
             let msg = get_message(t.conn(), id)?;
             t.emit(EventKind::MessageCreate, Audience::Channel(m.channel), &msg, now)?;

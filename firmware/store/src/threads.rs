@@ -45,11 +45,7 @@ impl Store {
             )?;
             let id = ChannelId(t.conn().last_insert_rowid());
             for user in [actor.id, msg.author_id] {
-                t.conn().execute(
-                    "INSERT INTO channel_settings (user_id, channel_id, following) VALUES (?1, ?2, 1)
-                     ON CONFLICT(user_id, channel_id) DO UPDATE SET following = 1",
-                    params![user.0, id.0],
-                )?;
+                crate::channels::follow(t.conn(), user, id)?;
             }
             let thread = get_channel(t.conn(), id)?;
             t.emit(EventKind::ChannelCreate, Audience::Channel(id), &thread, now)?;
