@@ -21,6 +21,8 @@ pub enum ErrorKind {
     RateLimited,
     /// Something on our side failed (500). Never caused by input.
     Internal,
+    /// A part of the box (the system helper) is not answering right now (503).
+    Unavailable,
 }
 
 /// A domain error: a kind, a stable machine-readable code, and words for people.
@@ -48,6 +50,9 @@ impl Error {
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, code, message)
+    }
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, code, message)
     }
     pub fn unauthenticated() -> Self {
         Self::new(ErrorKind::Unauthenticated, "unauthenticated", "You need to log in.")

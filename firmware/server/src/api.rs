@@ -47,6 +47,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(crate::files::routes())
         .merge(crate::rich::routes())
         .merge(crate::embeds::routes())
+        .merge(crate::firstrun::routes())
+        .merge(crate::network::routes())
         .fallback(|| async { ApiError(Error::not_found("not_found", "No such API endpoint.")) })
 }
 
@@ -68,7 +70,7 @@ fn user_agent(h: &HeaderMap) -> String {
 }
 
 /// Create a session and answer with the cookie, the user and the CSRF token.
-async fn start_session(state: &AppState, user: chat::model::User, headers: &HeaderMap, ip: &ClientIp) -> ApiResult<Response> {
+pub(crate) async fn start_session(state: &AppState, user: chat::model::User, headers: &HeaderMap, ip: &ClientIp) -> ApiResult<Response> {
     let token = auth::new_token()?;
     let hash = auth::token_hash(&token);
     let now = now_ms();
@@ -95,6 +97,7 @@ async fn login(State(state): S, Extension(ip): Extension<ClientIp>, headers: Hea
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
+    let rehash = hash.as_deref().is_some_and(auth::needs_rehash).then(|| input.password.clone());
     let ok = auth::verify_password(input.password, hash).await?;
     let user = match (ok, user) {
         (true, Some(user)) => user,
@@ -116,6 +119,13 @@ async fn login(State(state): S, Extension(ip): Extension<ClientIp>, headers: Hea
         return Err(ApiError(Error::forbidden("account_banned", msg)));
     }
     state.login_user.lock().unwrap_or_else(|e| e.into_inner()).reset(&username);
+    if let Some(pw) = rehash {
+        // A preset admin's SHA-crypt hash (from Raspberry Pi Imager) becomes bcrypt cost 12.
+        let new_hash = auth::hash_password(pw).await?;
+        let (store, uid) = (state.store.clone(), user.id);
+        blocking(move || store.set_password_hash(uid, &new_hash, None)).await?;
+        tracing::info!(username, "password hash upgraded to bcrypt");
+    }
     tracing::info!(username, ip = %ip.0, "login");
     start_session(&state, user, &headers, &ip).await
 }

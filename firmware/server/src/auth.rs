@@ -64,7 +64,7 @@ pub async fn hash_password(pw: String) -> Result<String, ApiError> {
 /// as long as for a real user and does not reveal which names exist.
 pub async fn verify_password(pw: String, hash: Option<String>) -> Result<bool, ApiError> {
     let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(h) => bcrypt::verify(pw, &h).unwrap_or(false),
+        Some(h) => check_hash(&pw, &h),
         None => {
             // Same work as a real check, so the timing does not reveal that the name is unknown.
             let _ = bcrypt::hash(pw, BCRYPT_COST);
@@ -73,6 +73,28 @@ pub async fn verify_password(pw: String, hash: Option<String>) -> Result<bool, A
     })
     .await?;
     Ok(ok)
+}
+
+/// Check a password against a stored hash: bcrypt (ours), or the SHA-crypt hashes Raspberry
+/// Pi Imager writes for a preset admin (`$5$`, `$6$`), which [`needs_rehash`] then replaces.
+pub fn check_hash(pw: &str, hash: &str) -> bool {
+    // SHA-crypt's cost is unbounded (rounds up to 999 999 999): refuse absurd rounds rather
+    // than letting a crafted preset stall the blocking pool.
+    let rounds_ok = |h: &str| {
+        h.split('$').nth(2).and_then(|r| r.strip_prefix("rounds=")).is_none_or(|r| r.parse::<u64>().is_ok_and(|n| n <= 1_000_000))
+    };
+    if hash.starts_with("$6$") {
+        rounds_ok(hash) && sha_crypt::sha512_check(pw, hash).is_ok()
+    } else if hash.starts_with("$5$") {
+        rounds_ok(hash) && sha_crypt::sha256_check(pw, hash).is_ok()
+    } else {
+        bcrypt::verify(pw, hash).unwrap_or(false)
+    }
+}
+
+/// A hash that is not bcrypt at our cost is replaced after the next successful login.
+pub fn needs_rehash(hash: &str) -> bool {
+    !hash.starts_with(&format!("$2b${BCRYPT_COST}$"))
 }
 
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {

@@ -15,6 +15,12 @@ pub mod gateway;
 pub mod hub;
 pub mod rich;
 pub mod tls;
+pub mod localca;
+pub mod firstrun;
+pub mod helper;
+mod captive;
+mod strength;
+pub mod network;
 pub mod voice;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
@@ -37,25 +43,31 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The peer address of a connection, for either listener.
+/// The peer address of a connection, for either listener, and the box's own address it came in on.
 #[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub struct Peer(pub SocketAddr, pub SocketAddr);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
     fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        Peer(*s.remote_addr())
+        let local = s.io().local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Peer(*s.remote_addr(), local)
     }
 }
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for Peer {
     fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        Peer(*s.remote_addr())
+        let local = s.io().get_ref().0.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Peer(*s.remote_addr(), local)
     }
 }
 
 /// The peer's address, as the TCP connection says (the box sits on a LAN, no proxy in front).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
+
+/// The box's own address and port the request came in on (the captive portal redirects there).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
 
 /// Rate-limit quotas and size limits.
 #[derive(Debug, Clone)]
@@ -123,6 +135,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Where uploads, custom emoji and preview images live (`DATA_DIR/files`).
     pub files_dir: std::path::PathBuf,
+    /// The data directory (the local CA lives in `tls/` below it).
+    pub data_dir: std::path::PathBuf,
+    /// The privileged helper that changes the network, host name and time zone.
+    pub helper: helper::HelperClient,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +150,8 @@ impl Default for ServerConfig {
             event_retention: 100_000,
             limits: Limits::default(),
             files_dir: std::env::temp_dir().join("spot-files"),
+            data_dir: std::env::temp_dir().join("spot-data"),
+            helper: helper::HelperClient::default(),
         }
     }
 }
@@ -147,6 +165,10 @@ pub struct AppState {
     pub action_limits: Mutex<actions::ActionLimits>,
     pub voice: voice::Voice,
     pub embeds: embeds::Embedder,
+    /// What only the binary can do (rewrite its configuration, restart, factory reset).
+    pub system: std::sync::OnceLock<Arc<dyn firstrun::SystemHooks>>,
+    /// The setup access point's state, refreshed from the helper (for the captive portal).
+    pub net_cache: Mutex<Option<(std::time::Instant, Option<setup::proto::Status>)>>,
 }
 
 impl AppState {
@@ -160,6 +182,8 @@ impl AppState {
             action_limits: Mutex::new(actions::ActionLimits::new(&cfg.limits)),
             voice: voice::Voice::default(),
             embeds: embeds::Embedder::default(),
+            system: std::sync::OnceLock::new(),
+            net_cache: Mutex::new(None),
             cfg,
         });
         let weak = Arc::downgrade(&state);
@@ -182,17 +206,19 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api", api)
         .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(state.clone(), captive::portal))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(client_ip))
         .with_state(state)
 }
 
 async fn client_ip(mut req: Request, next: Next) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<Peer>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0 .0.ip());
+    let (ip, local) = req.extensions().get::<ConnectInfo<Peer>>().map_or(
+        (IpAddr::from([0, 0, 0, 0]), SocketAddr::from(([0, 0, 0, 0], 0))),
+        |c| (c.0 .0.ip(), c.0 .1),
+    );
     req.extensions_mut().insert(ClientIp(ip));
+    req.extensions_mut().insert(LocalAddr(local));
     next.run(req).await
 }
 

@@ -142,10 +142,22 @@ impl RawConfig {
                 Some(Tls { cert, key, redirect_from })
             }
         };
+        // HTTPS never on port 80: a TLS box serves 443 and redirects 80 to it (whatever the
+        // override or the file says).
+        let (listen, tls) = match tls {
+            Some(mut t) if listen.port() == 80 => {
+                let https = SocketAddr::new(listen.ip(), 443);
+                t.redirect_from = t.redirect_from.or(Some(listen));
+                (https, Some(t))
+            }
+            other => (listen, other),
+        };
         let mut server = server::ServerConfig {
             tls: tls.is_some(),
             public_origin,
             files_dir: data_dir.join(FILES_DIR),
+            data_dir: data_dir.to_path_buf(),
+            helper: server::helper::HelperClient::from_env(),
             ..Default::default()
         };
         if let Some(u) = self.uploads {
@@ -227,6 +239,37 @@ impl RawConfig {
         };
         Ok(Config { data_dir: data_dir.to_path_buf(), listen, log_format, tls, server, voice })
     }
+}
+
+/// The configuration with TLS switched on (the certificate in `tls/cert.pem`, `tls/key.pem`),
+/// given where the server listens now: port 80 becomes HTTPS on 443 with 80 redirecting;
+/// any other port serves HTTPS itself. Returns the HTTPS port and the new raw configuration.
+pub fn with_tls(data_dir: &Path, listening: SocketAddr) -> Result<(u16, RawConfig)> {
+    let path = data_dir.join(FILE);
+    let mut raw = parse(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)?;
+    let (listen, redirect) = if listening.port() == 80 {
+        (SocketAddr::new(listening.ip(), 443), Some(listening.to_string()))
+    } else {
+        (listening, None)
+    };
+    raw.listen = Some(listen.to_string());
+    raw.tls = Some(RawTls { cert: "tls/cert.pem".into(), key: "tls/key.pem".into(), redirect_from: redirect });
+    Ok((listen.port(), raw))
+}
+
+/// Write `spot.toml` atomically (temporary file, fsync, rename, fsync the directory).
+pub fn save(data_dir: &Path, raw: &RawConfig) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = format!("# Spot box configuration. See README.md (Configuration).\n{}", toml::to_string(raw)?);
+    let tmp = data_dir.join(format!("{FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join(FILE))?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(())
 }
 
 pub fn load(data_dir: &Path, listen_override: Option<&str>) -> Result<Config> {

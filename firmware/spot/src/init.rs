@@ -26,6 +26,10 @@ pub struct InitArgs {
     /// Never prompt.
     #[arg(long)]
     pub non_interactive: bool,
+    /// Make no admin account: the first-run wizard in the browser (or a Raspberry Pi Imager
+    /// preset) creates it. Nothing secret is printed. This is how the image starts.
+    #[arg(long)]
+    pub setup: bool,
 }
 
 impl InitArgs {
@@ -37,6 +41,7 @@ impl InitArgs {
             tls: "none".into(),
             redirect_from: None,
             non_interactive: true,
+            setup: false,
         }
     }
 }
@@ -123,6 +128,9 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
     if data_dir.join(config::FILE).exists() {
         bail!("{} is already initialised ({} exists)", data_dir.display(), config::FILE);
     }
+    if args.setup {
+        return run_setup_mode(data_dir, args);
+    }
     let interactive = !args.non_interactive && std::io::stdin().is_terminal();
     let admin = match (&args.admin_user, interactive) {
         (Some(u), _) => u.clone(),
@@ -192,5 +200,23 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
     if generated {
         println!("Admin password: {password}");
     }
+    Ok(())
+}
+
+/// First-run setup mode: the database and the local CA, no admin. The wizard claims the box.
+fn run_setup_mode(data_dir: &Path, args: &InitArgs) -> Result<()> {
+    args.listen.parse::<std::net::SocketAddr>().with_context(|| format!("--listen: {:?} is not an address", args.listen))?;
+    private_dir(data_dir)?;
+    let store = store::Store::open(data_dir.join(config::DB))?;
+    let now = server::now_ms();
+    if store.channels_count()? == 0 {
+        store.create_channel("general", "Say hello!", now).map_err(crate::domain)?;
+    }
+    let host = hostname().unwrap_or_else(|| "spot".into());
+    server::localca::LocalCa::load_or_create(data_dir, &host, &[host.clone(), "spot".into()], now)?;
+    let raw = config::RawConfig { listen: Some(args.listen.clone()), ..Default::default() };
+    let toml = format!("# Spot box configuration. See README.md (Configuration).\n{}", toml::to_string(&raw)?);
+    write_private(&data_dir.join(config::FILE), toml.as_bytes())?;
+    println!("Initialised {} for first-run setup: open the box in a browser to finish", data_dir.display());
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! logging, signals and systemd notification; the work lives in `store`, `chat` and `server`.
 
 mod config;
+mod firstrun;
 mod init;
 
 use anyhow::{bail, Context, Result};
@@ -32,6 +33,14 @@ enum Cmd {
         /// Listen address, e.g. 0.0.0.0:8080 (overrides spot.toml).
         #[arg(long, env = "SPOT_LISTEN")]
         listen: Option<String>,
+        /// If the data directory is empty: start in first-run setup mode (no admin; the
+        /// browser wizard or a Raspberry Pi Imager preset creates it) instead of generating
+        /// and printing an admin password.
+        #[arg(long, env = "SPOT_SETUP")]
+        setup: bool,
+        /// If the data directory is empty: the listen address written to the new spot.toml.
+        #[arg(long, env = "SPOT_INIT_LISTEN")]
+        init_listen: Option<String>,
     },
     /// Manage accounts.
     User {
@@ -83,13 +92,20 @@ fn real_main(cli: Cli) -> Result<()> {
             init_logging(LogFormat::Text);
             init::run(&cli.data_dir, &args).map(|_| ())
         }
-        Cmd::Serve { listen } => {
+        Cmd::Serve { listen, setup, init_listen } => {
+            let json = std::env::var("SPOT_LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+            firstrun::wipe_if_reset(&cli.data_dir)?;
             if !cli.data_dir.join(config::FILE).exists() {
-                init::run(&cli.data_dir, &init::InitArgs::non_interactive_default())?;
+                let mut args = init::InitArgs::non_interactive_default();
+                args.setup = setup;
+                if let Some(l) = init_listen {
+                    args.listen = l;
+                }
+                init::run(&cli.data_dir, &args)?;
             }
             let cfg = config::load(&cli.data_dir, listen.as_deref())?;
-            let json = std::env::var("SPOT_LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
             init_logging(if json { LogFormat::Json } else { cfg.log_format });
+            firstrun::consume_preset(&cli.data_dir)?;
             serve(cfg)
         }
         Cmd::User { cmd } => {
@@ -163,6 +179,9 @@ fn serve(cfg: Config) -> Result<()> {
         let addr = main.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let state = server::AppState::new(store.clone(), cfg.server);
+        let (restart_tx, restart_rx) = tokio::sync::watch::channel(false);
+        let hooks = firstrun::Hooks::new(cfg.data_dir.clone(), addr, state.cfg.helper.clone(), restart_tx);
+        let _ = state.system.set(Arc::new(hooks));
         // Tests and `make run` read this line to find the port: it stays the first line.
         println!("spot listening on {scheme}://{addr}");
         start_voice(&state, &cfg.voice).await;
@@ -171,11 +190,22 @@ fn serve(cfg: Config) -> Result<()> {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         spawn_watchdog(store.clone());
         let listeners = server::Listeners { main, tls, redirect };
-        server::run(state, listeners, shutdown_signal(term, int)).await?;
+        let restart = firstrun::restart_requested(restart_rx.clone());
+        server::run(state, listeners, async move {
+            tokio::select! {
+                _ = shutdown_signal(term, int) => {}
+                _ = restart => {}
+            }
+        })
+        .await?;
+        if *restart_rx.borrow() {
+            return Ok(true);
+        }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         tracing::info!("stopped");
-        Ok(())
+        Ok(false)
     })
+    .and_then(|restart| if restart { firstrun::reexec() } else { Ok(()) })
 }
 
 /// Opens the voice port and starts the SFU. A port that cannot be opened costs voice, not chat:

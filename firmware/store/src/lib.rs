@@ -16,6 +16,7 @@ mod files;
 mod messages;
 mod search;
 mod threads;
+mod setup;
 mod users;
 
 pub use admin::{AuditEntry, Settings};
@@ -27,6 +28,7 @@ pub use error::{Error, Result};
 pub use files::{megabytes, url_component, ChannelExportPage, NewAttachment, StoredAttachment, UserExportMessage, MAX_ATTACHMENTS};
 pub use events::EventRow;
 pub use messages::{NewMessage, Page};
+pub use setup::{Claim, SetupState};
 pub use users::{invite_invalid, Invite, SessionInfo};
 
 use chat::events::{Audience, Event, EventKind};

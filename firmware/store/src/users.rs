@@ -91,7 +91,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-fn insert_user(
+pub(crate) fn insert_user(
     c: &Connection,
     username: &str,
     display_name: &str,

@@ -124,6 +124,10 @@ struct Participant {
     tracks_in: Vec<TrackIn>,
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
+    /// Our address its DTLS/media last arrived on: the selected pair's end, so when that
+    /// address leaves the box we know this session is dead (ICE checks, which probe every pair,
+    /// do not count).
+    local: Option<(Protocol, SocketAddr)>,
 }
 
 enum Propagated {
@@ -250,6 +254,7 @@ impl Sfu {
             tracks_in: Vec::new(),
             tracks_out,
             pending: None,
+            local: None,
         });
         self.drain(now);
         Ok(answer.to_sdp_string())
@@ -344,6 +349,31 @@ impl Sfu {
         Ok(())
     }
 
+    /// The box's addresses changed (the driver opened or closed sockets). Answers from now on
+    /// carry these candidates; a session whose media used an address that is gone is removed
+    /// with [`SfuEvent::Disconnected`], as if ICE had given up, so its client re-joins.
+    pub fn set_addresses(&mut self, now: Instant, udp: Vec<SocketAddr>, tcp: Vec<SocketAddr>) {
+        self.config.host_candidates = udp;
+        self.config.tcp_candidates = tcp;
+        let cfg = &self.config;
+        let gone: Vec<(ParticipantId, RoomId)> = self
+            .participants
+            .iter()
+            .filter(|p| match p.local {
+                Some((Protocol::Udp, a)) => !cfg.host_candidates.contains(&a),
+                Some((_, a)) => !cfg.tcp_candidates.contains(&a),
+                None => false,
+            })
+            .map(|p| (p.id, p.room))
+            .collect();
+        for (id, room) in gone {
+            self.remove(now, id);
+            self.outputs
+                .push_back(SfuOutput::Event(SfuEvent::Disconnected { participant: id, room }));
+        }
+        self.drain(now);
+    }
+
     pub fn leave(&mut self, now: Instant, id: ParticipantId) -> Result<(), VoiceError> {
         self.idx(id)?;
         self.remove(now, id);
@@ -380,6 +410,9 @@ impl Sfu {
                 destination,
                 contents,
             } => {
+                // RFC 7983: a first byte of 0..=3 is STUN (checks probe every pair); DTLS and
+                // RTP travel the selected pair only.
+                let on_path = contents.first().is_some_and(|b| *b > 3);
                 // Garbage from the internet is dropped, never an error for the room.
                 let Ok(contents) = contents.try_into() else { return };
                 let input = Input::Receive(
@@ -392,6 +425,9 @@ impl Sfu {
                     },
                 );
                 if let Some(p) = self.participants.iter_mut().find(|p| p.rtc.accepts(&input)) {
+                    if on_path {
+                        p.local = Some((proto, destination));
+                    }
                     if let Err(e) = p.rtc.handle_input(input) {
                         tracing::debug!(participant = p.id.0, "voice input failed: {e}");
                     }

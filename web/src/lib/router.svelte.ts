@@ -14,6 +14,9 @@ export type Route =
   | { name: 'admin-audit' }
   | { name: 'admin-emoji' }
   | { name: 'admin-settings' }
+  | { name: 'admin-network' }
+  | { name: 'admin-box' }
+  | { name: 'setup' }
   | { name: 'settings' }
   | { name: 'not-found' };
 
@@ -33,6 +36,9 @@ export function parseRoute(path: string): Route {
   if (p === '/admin/audit') return { name: 'admin-audit' };
   if (p === '/admin/emoji') return { name: 'admin-emoji' };
   if (p === '/admin/settings') return { name: 'admin-settings' };
+  if (p === '/admin/network') return { name: 'admin-network' };
+  if (p === '/admin/box') return { name: 'admin-box' };
+  if (p === '/setup') return { name: 'setup' };
   if (p === '/settings') return { name: 'settings' };
   return { name: 'not-found' };
 }

@@ -249,11 +249,20 @@ class AppState {
   }
 
   async login(username: string, password: string): Promise<void> {
-    const s = await api<Session>('POST', '/api/login', { username, password });
-    this.startSession(s);
+    await this.signIn(username, password);
     const to = this.returnTo && this.returnTo !== '/login' ? this.returnTo : '/';
     this.returnTo = null;
     router.navigate(to, { replace: true });
+  }
+
+  /** Log in without leaving the page (the setup wizard signs in inline). */
+  async signIn(username: string, password: string): Promise<void> {
+    this.adoptSession(await api<Session>('POST', '/api/login', { username, password }));
+  }
+
+  /** A session the box handed out elsewhere (POST /api/setup/claim answers like a login). */
+  adoptSession(s: Session): void {
+    this.startSession(s);
   }
 
   async acceptInvite(token: string, username: string, password: string, display_name: string): Promise<void> {
