@@ -146,10 +146,27 @@ pub async fn restart_requested(mut rx: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Replace this process with a fresh `spot` (same arguments, same PID: systemd keeps
-/// supervising it, and the new process says READY again).
-pub fn reexec() -> Result<()> {
+/// supervising it, and the new process says READY again). A `--listen` given on the command
+/// line is replaced by the address actually bound, so a port-0 listener keeps its port.
+pub fn reexec(bound: SocketAddr) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the spot binary")?;
-    let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).exec();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--listen" && i + 1 < args.len() {
+            args[i + 1] = bound.to_string().into();
+            i += 1;
+        } else if args[i].to_string_lossy().starts_with("--listen=") {
+            args[i] = format!("--listen={bound}").into();
+        }
+        i += 1;
+    }
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args);
+    if std::env::var_os("SPOT_LISTEN").is_some() {
+        cmd.env("SPOT_LISTEN", bound.to_string());
+    }
+    let err = cmd.exec();
     Err(anyhow::Error::new(err).context("restarting spot"))
 }

@@ -36,7 +36,7 @@ enum Cmd {
         /// If the data directory is empty: start in first-run setup mode (no admin; the
         /// browser wizard or a Raspberry Pi Imager preset creates it) instead of generating
         /// and printing an admin password.
-        #[arg(long, env = "SPOT_SETUP")]
+        #[arg(long, env = "SPOT_SETUP", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
         setup: bool,
         /// If the data directory is empty: the listen address written to the new spot.toml.
         #[arg(long, env = "SPOT_INIT_LISTEN")]
@@ -199,13 +199,16 @@ fn serve(cfg: Config) -> Result<()> {
         })
         .await?;
         if *restart_rx.borrow() {
-            return Ok(true);
+            return Ok(Some(addr));
         }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         tracing::info!("stopped");
-        Ok(false)
+        Ok(None)
     })
-    .and_then(|restart| if restart { firstrun::reexec() } else { Ok(()) })
+    .and_then(|restart| match restart {
+        Some(addr) => firstrun::reexec(addr),
+        None => Ok(()),
+    })
 }
 
 /// Opens the voice port and starts the SFU. A port that cannot be opened costs voice, not chat:

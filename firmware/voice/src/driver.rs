@@ -136,7 +136,8 @@ pub async fn start_with(
     if local_addrs.is_empty() {
         // Nothing at all could be opened (the port is taken, or the box has no address yet):
         // voice is off, chat is not.
-        return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to open the voice port on"));
+        let none = || std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to open the voice port on");
+        return Err(sockets.take_error().unwrap_or_else(none));
     }
     let tcp_addrs = sockets.tcp_addrs();
     let sfu = Sfu::new(
@@ -184,7 +185,7 @@ async fn run(
         let deadline = loop {
             match sfu.poll_output() {
                 SfuOutput::Timeout(t) => break t,
-                // From an address that has left the box: nowhere to send it from.
+                // From the socket on `source`; dropped if that address has left the box.
                 SfuOutput::Transmit { proto: Protocol::Udp, source, destination, contents } => {
                     if let Some(s) = sockets.udp(source) {
                         let _ = s.try_send_to(&contents, destination);

@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::CryptoProvider;
 use str0m::media::{Direction, MediaData, MediaKind, Mid};
-use str0m::net::{Protocol, Receive, TcpType};
+use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::{ParticipantId, RoomId, VoiceError};
+
+mod candidates;
+use candidates::local_candidates;
 
 /// How long after the last loud packet someone still counts as speaking: long enough that the
 /// ring does not flicker between words, short enough to follow a conversation.
@@ -28,7 +31,8 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
     /// Host candidates: every address the UDP socket is reachable on (all of the box's
-    /// addresses for a socket bound to the unspecified address).
+    /// addresses for a socket bound to the unspecified address; kept current by the driver
+    /// with [`Sfu::set_addresses`]).
     pub host_candidates: Vec<SocketAddr>,
     /// ICE-TCP host candidates (passive: browsers connect to us; RFC 6544): every address a
     /// TCP listener is open on, for networks that block UDP. Empty: UDP only.
@@ -607,44 +611,6 @@ impl Sfu {
     pub fn label(&self, id: ParticipantId) -> Option<&str> {
         self.participants.iter().find(|p| p.id == id).map(|p| p.label.as_str())
     }
-}
-
-/// The candidates every answer carries: UDP hosts, passive TCP hosts, and the public address
-/// (for each protocol) as server-reflexive on a host of the same IP family.
-fn local_candidates(config: &SfuConfig) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    for addr in &config.host_candidates {
-        if let Ok(c) = Candidate::host(*addr, "udp") {
-            out.push(c);
-        }
-    }
-    for addr in &config.tcp_candidates {
-        if let Ok(c) = Candidate::builder().tcp().host(*addr).tcptype(TcpType::Passive).build() {
-            out.push(c);
-        }
-    }
-    if let Some(public) = config.public_address {
-        let same_family = |a: &&SocketAddr| a.is_ipv4() == public.is_ipv4();
-        if let Some(c) = config
-            .host_candidates
-            .iter()
-            .find(same_family)
-            .and_then(|b| Candidate::server_reflexive(public, *b, "udp").ok())
-        {
-            out.push(c);
-        }
-        if let Some(c) = config.tcp_candidates.iter().find(same_family).and_then(|b| {
-            Candidate::builder()
-                .tcp()
-                .server_reflexive(public, *b)
-                .tcptype(TcpType::Passive)
-                .build()
-                .ok()
-        }) {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn info(p: &Participant) -> ParticipantInfo {

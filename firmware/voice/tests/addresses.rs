@@ -265,3 +265,12 @@ async fn a_failed_address_lookup_keeps_the_port_open() {
     tokio::time::sleep(POLL * 4).await;
     assert_eq!(h.addresses().await.unwrap().udp, h.local_addrs);
 }
+
+#[tokio::test]
+async fn a_port_that_is_taken_everywhere_fails_start_with_the_reason() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (tx, _events) = mpsc::unbounded_channel();
+    let config = DriverConfig { listen: taken.local_addr().unwrap(), public_address: None };
+    let e = driver::start_with(config, Vec::new, POLL, tx).await.err().expect("no socket, no voice");
+    assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e}");
+}

@@ -71,6 +71,7 @@ struct World {
     tcp_conns: std::collections::HashSet<(SocketAddr, SocketAddr)>,
     /// Packets delivered, by protocol.
     delivered: HashMap<Protocol, u64>,
+    disconnected: Vec<ParticipantId>,
 }
 
 impl World {
@@ -97,6 +98,7 @@ impl World {
             udp_blocked: false,
             tcp_conns: Default::default(),
             delivered: HashMap::new(),
+            disconnected: Vec::new(),
         }
     }
 
@@ -257,6 +259,7 @@ impl World {
                 }) => {
                     self.speaking.insert(participant, speaking);
                 }
+                SfuOutput::Event(SfuEvent::Disconnected { participant, .. }) => self.disconnected.push(participant),
                 SfuOutput::Event(_) => {}
             }
         }
@@ -523,4 +526,26 @@ fn udp_blocked_everyone_connects_over_ice_tcp() {
     }
     assert_eq!(w.delivered.get(&Protocol::Udp), None, "nothing crossed on UDP");
     assert!(w.delivered.get(&Protocol::Tcp).copied().unwrap_or(0) > 1000);
+}
+
+#[test]
+fn sessions_on_an_address_that_left_the_box_are_disconnected_and_new_answers_use_the_new_ones() {
+    let mut w = World::new(0.0);
+    room_of(&mut w, 2, 0.0);
+    let (sfu, other): (SocketAddr, SocketAddr) = (SFU_ADDR.parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
+    // An address joins: nobody is disturbed.
+    w.sfu.set_addresses(w.now, vec![sfu, other], vec![sfu, other]);
+    w.run(Duration::from_millis(200));
+    assert!(w.disconnected.is_empty(), "{:?}", w.disconnected);
+    // The one everyone's media used leaves: both are told (their clients re-join).
+    w.sfu.set_addresses(w.now, vec![other], vec![other]);
+    w.route_outputs();
+    assert_eq!(w.disconnected, vec![ParticipantId(0), ParticipantId(1)]);
+    assert_eq!(w.sfu.participants().count(), 0);
+    let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).build(w.now);
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let (offer, _) = api.apply().unwrap();
+    let answer = w.sfu.join(w.now, ParticipantId(5), ROOM, "u5", &offer.to_sdp_string()).unwrap();
+    assert!(answer.contains(" 10.0.0.2 5000 typ host") && !answer.contains(" 10.0.0.1 "), "{answer}");
 }

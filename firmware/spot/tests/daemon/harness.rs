@@ -58,6 +58,37 @@ impl Daemon {
         d
     }
 
+    /// A box as it leaves the factory: `serve --setup` on an empty data dir (no admin).
+    /// `prepare` may put files into the data dir first (an Imager preset).
+    pub fn start_unclaimed(prepare: impl FnOnce(&Path), env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = spot(dir.path()).args(["init", "--setup"]).output().expect("run spot init --setup");
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let p = dir.path().join("spot.toml");
+        let t = std::fs::read_to_string(&p).expect("read config");
+        std::fs::write(&p, format!("{t}\n[voice]\nport = 0\n")).expect("write config");
+        prepare(dir.path());
+        let stderr = dir.path().join("stderr.log");
+        let mut d = Daemon { dir, child: None, addr: String::new(), scheme: "http", stderr, banner: Vec::new(), after: Default::default() };
+        let mut env = env.to_vec();
+        env.push(("SPOT_SETUP", "1"));
+        d.spawn_env("127.0.0.1:0", &env);
+        d
+    }
+
+    /// Wait until the daemon prints a line starting with `prefix` (after its first listening
+    /// line), e.g. when it restarted itself; returns the rest of the line.
+    pub fn wait_line(&self, prefix: &str, skip: usize) -> String {
+        for _ in 0..600 {
+            let lines = self.after.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(l) = lines.iter().skip(skip).find_map(|l| l.strip_prefix(prefix)) {
+                return l.to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the daemon never said {prefix:?}: {}", self.logs());
+    }
+
     pub fn start() -> Daemon {
         Self::start_with("", &[])
     }

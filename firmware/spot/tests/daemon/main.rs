@@ -13,3 +13,4 @@ mod gateway;
 mod rich;
 mod robustness;
 mod voice;
+mod setup;

@@ -83,6 +83,8 @@ pub(super) struct Sockets {
     open: HashMap<IpAddr, Local>,
     /// Addresses whose port could not be opened (yet): retried every sync, logged once.
     failed: HashSet<(Protocol, IpAddr)>,
+    /// Why the last UDP socket could not be opened, for a start that opened none.
+    last_error: Option<std::io::Error>,
     net: mpsc::Sender<Net>,
     tcp_conns: Arc<AtomicUsize>,
 }
@@ -95,6 +97,7 @@ impl Sockets {
             ephemeral: port == 0,
             open: HashMap::new(),
             failed: HashSet::new(),
+            last_error: None,
             net,
             tcp_conns: Arc::new(AtomicUsize::new(0)),
         }
@@ -134,6 +137,7 @@ impl Sockets {
                 if self.failed.insert((Protocol::Udp, ip)) {
                     tracing::warn!(%ip, port = self.port, "voice: cannot open the port on this address (will retry): {e}");
                 }
+                self.last_error = Some(e);
                 return;
             }
         };
@@ -167,6 +171,10 @@ impl Sockets {
         if let Some(l) = self.open.get_mut(&ip) {
             l.tcp = Some((addr, task));
         }
+    }
+
+    pub(super) fn take_error(&mut self) -> Option<std::io::Error> {
+        self.last_error.take()
     }
 
     /// The UDP socket open on `addr`, if it still is.
