@@ -51,6 +51,28 @@ if [ "$PI_FIRMWARE" = yes ]; then
 fi
 mcopy -i "$BOOT" ::boot.scr "$RUN/boot.scr"
 check "boot.scr: A/B boot counting" grep -q 'BOOT_A_LEFT' "$RUN/boot.scr"
+check "boot.scr: a saved machine-id goes on the command line" grep -q 'systemd.machine_id=${spot_machine_id}' "$RUN/boot.scr"
+# Raspberry Pi Imager's customisation reads and appends to cmdline.txt: it must exist, one line.
+check "boot: cmdline.txt for Raspberry Pi Imager" has_boot cmdline.txt
+mtype -i "$BOOT" ::cmdline.txt >"$RUN/cmdline.txt" 2>/dev/null || true
+check "cmdline.txt: one line, no systemd.run" sh -c "[ \$(wc -l <'$RUN/cmdline.txt') = 1 ] && ! grep -q systemd.run '$RUN/cmdline.txt'"
+if [ -n "${IMAGER_DEVICES:-}" ]; then
+	imager_entry() {
+		python3 - "$(dirname "$IMG")/spot-imager.json" "$(basename "$IMG")" "$(stat -c %s "$IMG")" "$IMAGER_DEVICES" <<-'PY'
+		import json, os, sys
+		repo, name, size, devices = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+		e = [e for e in json.load(open(repo))["os_list"] if os.path.basename(e["url"]).startswith(name)]
+		assert e, f"no entry for {name} in {repo}"
+		e = e[0]
+		assert e["extract_size"] == size, "extract_size"
+		assert e["init_format"] == "systemd", "init_format"
+		assert e["devices"] == devices, "devices"
+		for k in ("name", "description", "extract_sha256", "image_download_size", "image_download_sha256", "release_date"):
+		    assert e.get(k), k
+		PY
+	}
+	check "Imager repository JSON: entry with sizes, sha256, devices, init_format" imager_entry
+fi
 
 ROOTA="$IMG?offset=$(start 2)"
 dbg() { debugfs -R "$1" "$ROOTA" 2>/dev/null; }
@@ -67,6 +89,37 @@ check "root A: fstab mounts the data partition on /data" grep -q '^LABEL=spot-da
 check "root A: fstab has no rw root entry" sh -c "! grep -qE '^[^#]\S*\s+/\s' '$RUN/fstab'"
 check "root A: kernel and initrd for the boot script" sh -c "debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'vmlinuz ' && debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'initrd.img '"
 check "boot.scr: root mounted read-only" grep -q ' ro rootwait' "$RUN/boot.scr"
+
+# First boot: the Imager preset, the clock, the DHCP and machine identity.
+check "root A: spot-preset.service runs spot-helper apply-preset before the daemon" \
+	sh -c "debugfs -R 'cat /usr/lib/systemd/system/spot-preset.service' '$ROOTA' 2>/dev/null | grep -q '^ExecStart=/usr/bin/spot-helper apply-preset' && debugfs -R 'cat /usr/lib/systemd/system/spot-preset.service' '$ROOTA' 2>/dev/null | grep -q '^Before=.*spot.service'"
+check "root A: /usr/bin/spot-helper" sh -c "debugfs -R 'stat /usr/bin/spot-helper' '$ROOTA' 2>/dev/null | grep -q 'Type: regular'"
+for u in spot-preset.service spot-machine-id.service; do
+	check "root A: $u enabled" sh -c "debugfs -R 'ls /etc/systemd/system/multi-user.target.wants' '$ROOTA' 2>/dev/null | grep -q $u"
+done
+check "root A: timesyncd keeps its clock file on /data" sh -c "debugfs -R 'cat /usr/lib/systemd/system/systemd-timesyncd.service.d/spot-clock.conf' '$ROOTA' 2>/dev/null | grep -q '^BindPaths=-/data/timesync:/var/lib/systemd/timesync'"
+check "root A: DHCP DUID from the MAC address" sh -c "debugfs -R 'cat /etc/systemd/networkd.conf.d/spot-duid.conf' '$ROOTA' 2>/dev/null | grep -q '^DUIDType=link-layer'"
+# Each firmware file, following symbolic links inside the image (Debian links brcm/ to cypress/).
+firmware() { # PATH under /usr/lib/firmware
+	local p=/usr/lib/firmware/$1 _ out dest
+	for _ in 1 2 3 4 5; do
+		out=$(debugfs -R "stat \"$p\"" "$ROOTA" 2>/dev/null)
+		case $out in
+		*"Type: regular"*) return 0 ;;
+		*"Type: symlink"*)
+			dest=$(echo "$out" | sed -n 's/^Fast link dest: "\(.*\)"$/\1/p')
+			[ -n "$dest" ] || { echo "$p: unreadable link"; return 1; }
+			case $dest in /*) p=$dest ;; *) p=$(dirname "$p")/$dest ;; esac
+			p=$(realpath -m "$p") ;;
+		*) echo "missing $p"; return 1 ;;
+		esac
+	done
+	echo "$p: too many links"
+	return 1
+}
+for f in ${WIFI_FIRMWARE:-}; do
+	check "root A: Wi-Fi firmware $f" firmware "$f"
+done
 
 echo "$pass passed, $failed failed"
 [ "$failed" = 0 ]

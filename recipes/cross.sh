@@ -139,7 +139,7 @@ env)
 build)
 	toolchain
 	cross_env
-	[ $# -gt 0 ] || set -- -p spot
+	[ $# -gt 0 ] || set -- -p spot -p helper
 	t0=$(now)
 	(cd "$TOP" && "${NICE[@]}" cargo build --release --target $TARGET "$@")
 	log "cargo build in $(elapsed "$t0") s"

@@ -9,7 +9,8 @@
 #   make image BOARD=rpi4            out/spot-BOARD-VERSION.img(.xz, .sha256, .bmap);
 #                                    BOARD=rpi4|rpi3|zero2w|qemu-arm64
 #   make qemu-test                   builds the qemu-arm64 image, boots it, waits for the daemon;
-#                                    then the A/B fallback test (slot A's kernel removed)
+#                                    then the A/B fallback test (slot A's kernel removed) and
+#                                    the Raspberry Pi Imager preset test (qemu-test.sh --preset)
 #   make qemu-test-raspi3b           builds the rpi3 image and boots that very image under
 #                                    qemu-system-aarch64 -M raspi3b (Pi U-Boot, boot.scr, uboot.env)
 #
@@ -48,6 +49,7 @@ qemu-test: $(if $(SPOT_BIN),,cross)
 	bash recipes/check-image.sh out/spot-qemu-arm64.img qemu-arm64
 	$(IMAGE_ENV) bash recipes/qemu-test.sh
 	$(IMAGE_ENV) bash recipes/qemu-test.sh --fallback
+	$(IMAGE_ENV) bash recipes/qemu-test.sh --preset
 
 # The real rpi3 image under -M raspi3b: U-Boot and the Pi 3 B device tree from its boot partition
 # stand in for the VideoCore firmware, which QEMU does not run. Slower than qemu-test (4 emulated

@@ -42,16 +42,19 @@ cp -a "$BASE" "$ROOT"
 cp -rT --preserve=mode "$TOP/rootfs" "$ROOT"
 [ -d "$BOARD_DIR/rootfs" ] && cp -rT --preserve=mode "$BOARD_DIR/rootfs" "$ROOT"
 install -m755 "$SPOT_BIN" "$ROOT/usr/bin/spot"
+# The privileged helper is built next to the daemon (recipes/cross.sh builds both).
+install -m755 "${HELPER_BIN:-$(dirname "$SPOT_BIN")/spot-helper}" "$ROOT/usr/bin/spot-helper"
 install -D -m644 "$TOP/README.md" "$ROOT/usr/share/doc/spot/README.md"
 echo "$VERSION" >"$ROOT/etc/spot-release"
 
 # Users (spot) and unit enablement with the host's systemd tools, which act on --root.
 systemd-sysusers --root="$ROOT" >/dev/null
-systemctl --root="$ROOT" --quiet enable spot.service spot-grow-data.service spot-boot-ok.service \
+systemctl --root="$ROOT" --quiet enable spot.service spot-grow-data.service spot-boot-ok.service spot-helper.service spot-factory-reset.service spot-preset.service spot-machine-id.service \
 	systemd-networkd.service systemd-resolved.service systemd-timesyncd.service avahi-daemon.service
 # Units that write to the root slot or ask questions at boot have no place on a read-only root.
 systemctl --root="$ROOT" --quiet mask systemd-firstboot.service systemd-machine-id-commit.service \
-	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service
+	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service \
+	wpa_supplicant.service hostapd.service
 # An empty machine-id: systemd makes a fresh one in RAM at every boot (the root is read-only).
 : >"$ROOT/etc/machine-id"
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
@@ -69,6 +72,9 @@ rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/log/*
 DATA=$WORK/data
 spot_uid=$(awk -F: '$1=="spot"{print $3":"$4}' "$ROOT/etc/passwd")
 install -d -m750 -o "${spot_uid%:*}" -g "${spot_uid#*:}" "$DATA/spot"
+# timesyncd's clock file (its mtime is the last known time), bound over /var/lib/systemd/timesync.
+ts_uid=$(awk -F: '$1=="systemd-timesync"{print $3":"$4}' "$ROOT/etc/passwd")
+install -d -m755 -o "${ts_uid%:*}" -g "${ts_uid#*:}" "$DATA/timesync"
 if [ -n "${DATA_INIT:-}" ]; then
 	# e.g. for a test image: DATA_INIT="--admin-user admin --admin-password PW"
 	# shellcheck disable=SC2086
@@ -86,6 +92,11 @@ if [ "$PI_FIRMWARE" = yes ]; then
 	cp "$ROOT"/usr/lib/linux-image-"$kver"/broadcom/bcm{2837,2711}-rpi*.dtb "$BOOT/"
 	install -m644 "$BOARD_DIR/config.txt" "$BOOT/config.txt"
 fi
+# Raspberry Pi Imager's OS customisation reads cmdline.txt and appends to it (systemd.run=…).
+# The kernel never sees this file: the boot script builds the command line itself, so what
+# Imager appends is never run (spot-preset.service reads Imager's files as data and removes
+# the additions). The board's arguments, so the file says what the box boots with.
+sed 's/#.*//' "$BOARD_DIR/cmdline.txt" | xargs >"$BOOT/cmdline.txt"
 # The disk id (MBR signature, the PARTUUID prefix) is derived from the inputs, like every UUID here.
 seed=$(echo "$BOARD $SOURCE_DATE_EPOCH $VERSION" | sha256sum)
 DISKID=${seed:0:8}
@@ -162,5 +173,12 @@ if [ -z "${NO_XZ:-}" ]; then
 	"${NICE[@]}" xz -T2 -3 -k -f "$IMG"
 	(cd "$OUTDIR" && sha256sum "$NAME.img.xz" >"$NAME.img.xz.sha256")
 	log "compressed in $(elapsed "$t0") s: $NAME.img.xz ($(numfmt --to=iec-i --suffix=B "$(stat -c %s "$IMG.xz")"))"
+fi
+# Raspberry Pi Imager offers OS customisation only for images a repository JSON describes:
+# out/NAME.imager.json (this image's entry), merged into out/spot-imager.json (every image in out/).
+if [ -n "${IMAGER_DEVICES:-}" ]; then
+	python3 "$RECIPES/imager-json.py" entry "$IMG" "$BOARD" "$DESCRIPTION" "$IMAGER_DEVICES" "$SOURCE_DATE_EPOCH" >"$OUTDIR/$NAME.imager.json"
+	python3 "$RECIPES/imager-json.py" merge "$OUTDIR" >"$OUTDIR/spot-imager.json"
+	log "Imager repository: $OUTDIR/spot-imager.json"
 fi
 log "image for $BOARD done in $(elapsed "$t_all") s"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# qemu-test.sh [--fallback] [IMAGE]: boot the qemu-arm64 image the way a user would run it, through Debian's
+# qemu-test.sh [--fallback|--preset] [IMAGE]: boot the qemu-arm64 image the way a user would run it, through Debian's
 # qemu_arm64 U-Boot (taken from the image's boot partition) and the image's A/B boot script, wait
 # for the daemon's GET /api/health through a forwarded port, print the boot-to-ready time, power
 # the VM off and check what the boot left on the disk (the data partition grew and holds the
@@ -10,12 +10,21 @@
 #
 # --fallback: the A/B test. Slot B gets a copy of slot A, then slot A's kernel is deleted: the boot
 # script must spend slot A's 3 attempts (3 resets) and boot slot B, whose daemon must answer.
+#
+# --preset: the Raspberry Pi Imager test. The boot partition gets what Imager 1.8 writes
+# (PRESET_FIXTURE, default the parser's own fixture) and its cmdline.txt edit; the box must take
+# the host name and the admin from it (that admin logs in with the password the hash is of),
+# never print a secret, and leave no Imager file and no systemd.run on the boot partition.
 source "$(dirname "$0")/lib.sh"
-FALLBACK=
-if [ "${1:-}" = --fallback ]; then
-	FALLBACK=1
-	shift
-fi
+FALLBACK="" PRESET=""
+case ${1:-} in
+--fallback) FALLBACK=1 && shift ;;
+--preset) PRESET=1 && shift ;;
+esac
+# --preset: what Raspberry Pi Imager 1.8 writes (firstrun.sh + the cmdline.txt edit) on a copy of
+# the boot partition; the fixture holds the sha256-crypt hash of PRESET_PASSWORD for PRESET_USER.
+PRESET_FIXTURE=${PRESET_FIXTURE:-$TOP/firmware/setup/tests/fixtures/imager/imager-1.8-firstrun.sh}
+PRESET_HOST=spot-kitchen PRESET_USER=anna PRESET_PASSWORD=preset-admin-pass-42
 IMG=$(readlink -f "${1:-$TOP/out/spot-qemu-arm64.img}")
 [ -f "$IMG" ] || die "no image $IMG (make image BOARD=qemu-arm64)"
 TIMEOUT=${TIMEOUT:-300}
@@ -54,6 +63,18 @@ if [ -n "$FALLBACK" ]; then
 	debugfs -R 'ls /boot' "$BASE_DISK?offset=$a" 2>/dev/null | grep -q 'vmlinuz ' && die "could not corrupt slot A"
 	log "fallback test: slot B holds a copy of slot A, slot A has no /boot/vmlinuz"
 fi
+if [ -n "$PRESET" ]; then
+	BASE_DISK=$RUN/preset.img
+	cp --sparse=always "$IMG" "$BASE_DISK"
+	boot="$BASE_DISK@@$(part_start "$IMG" 1)"
+	export MTOOLS_SKIP_CHECK=1
+	mcopy -i "$boot" "$PRESET_FIXTURE" ::firstrun.sh
+	# As Imager does (downloadthread.cpp): cmdline.txt trimmed, its parameters appended.
+	mtype -i "$boot" ::cmdline.txt | tr -d '\n' >"$RUN/cmdline.txt"
+	printf ' cfg80211.ieee80211_regdom=DE systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target' >>"$RUN/cmdline.txt"
+	mcopy -o -i "$boot" "$RUN/cmdline.txt" ::cmdline.txt
+	log "preset test: $(basename "$PRESET_FIXTURE") as firstrun.sh on the boot partition, cmdline.txt edited as Imager does"
+fi
 qemu-img create -q -f qcow2 -b "$BASE_DISK" -F raw "$RUN/disk.qcow2" 3G
 
 log "booting $(basename "$IMG") under qemu-system-aarch64 -M virt (port $PORT)"
@@ -90,13 +111,26 @@ if [ -n "$FALLBACK" ]; then
 	log "fallback: slot A failed 3 times, slot B booted and serves"
 fi
 
-# The product works: login page, admin login (the generated password is in the journal, which
-# qemu-arm64 forwards to the serial console), a message over the gateway.
+# The product works: the web app, the first-run wizard's claim (no password is printed
+# anywhere: the console is checked for one), a message over the gateway.
 SMOKE_TEXT="smoke test message $(date +%s)"
-if [ -z "$FALLBACK" ]; then
-	password=$(grep -a -o 'Admin password: [A-Za-z0-9]*' "$RUN/serial.log" | head -1 | cut -d' ' -f3)
-	[ -n "$password" ] || fail "the first boot did not print the generated admin password"
-	python3 "$(dirname "$0")/smoke.py" "http://127.0.0.1:$PORT" "$password" "$SMOKE_TEXT" || fail "smoke test"
+if [ -n "$PRESET" ]; then
+	# The daemon took the admin from the preset (GET /api/setup says so), the helper applied the
+	# host name (avahi announces it), and the preset's password logs in (smoke.py).
+	setup=$(curl -fsS --max-time 10 "http://127.0.0.1:$PORT/api/setup") || fail "GET /api/setup"
+	python3 -c "import json,sys; s=json.loads(sys.argv[1]); assert s['claimed'] and s['preset_admin']==sys.argv[2] and sys.argv[3] in (s['box_name'] or '').lower(), s" \
+		"$setup" "$PRESET_USER" "$PRESET_HOST" || fail "/api/setup does not show the preset: $setup"
+	grep -aq "spot-helper: preset: host name $PRESET_HOST" "$RUN/serial.log" || fail "spot-helper did not apply the preset's host name"
+	for _ in $(seq 30); do grep -aq "Host name is $PRESET_HOST.local" "$RUN/serial.log" && break; sleep 1; done
+	grep -aq "Host name is $PRESET_HOST.local" "$RUN/serial.log" || fail "avahi does not announce $PRESET_HOST.local"
+	! grep -aF "$PRESET_PASSWORD" "$RUN/serial.log" || fail "the preset's password reached the console"
+	# shellcheck disable=SC2016 # a literal $5$ (sha256-crypt) and the fixture's Wi-Fi key
+	! grep -aE '\$5\$|515dc461c61fa8ec' "$RUN/serial.log" || fail "a hash or the Wi-Fi key reached the console"
+	python3 "$(dirname "$0")/smoke.py" "http://127.0.0.1:$PORT" "$SMOKE_TEXT" "$PRESET_USER" "$PRESET_PASSWORD" || fail "smoke test as the preset admin"
+	log "preset: admin $PRESET_USER from Imager's hash logs in, host name $PRESET_HOST applied"
+elif [ -z "$FALLBACK" ]; then
+	! grep -aqi 'admin password' "$RUN/serial.log" || fail "the first boot printed an admin password"
+	python3 "$(dirname "$0")/smoke.py" "http://127.0.0.1:$PORT" "$SMOKE_TEXT" || fail "smoke test"
 fi
 
 # The daemon must stay up past its WatchdogSec (30 s): its journal reaches the serial console
@@ -136,5 +170,19 @@ if [ -z "$FALLBACK" ]; then
 	sqlite3 "$RUN/spot.db" "SELECT content FROM messages" | grep -qF "$SMOKE_TEXT" ||
 		fail "the acknowledged message is not in the database after power-off"
 	log "the acknowledged message survived the power-off"
+fi
+if [ -n "$PRESET" ]; then
+	# Imager's files (a Wi-Fi password, a password hash) are gone from the FAT partition, and
+	# cmdline.txt is what the image shipped; the daemon consumed its hand-off file.
+	boot="$RUN/disk.raw@@$(part_start "$RUN/disk.raw" 1)"
+	listing=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$boot" ::/ | tr '[:upper:]' '[:lower:]')
+	for f in firstrun.sh user-data network-config meta-data; do
+		! echo "$listing" | grep -q "/$f\$" || fail "$f is still on the boot partition"
+	done
+	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$boot" ::cmdline.txt)
+	! echo "$cmdline" | grep -qE 'systemd\.run|regdom' || fail "cmdline.txt still has Imager's additions: $cmdline"
+	debugfs -R 'ls /spot' "$data" 2>/dev/null | grep -q 'preset.json' && fail "the daemon left preset.json behind"
+	debugfs -R 'ls /system' "$data" 2>/dev/null | grep -q 'wifi.json' || fail "the preset's Wi-Fi network was not saved"
+	log "preset: the Imager files are gone from the boot partition, cmdline.txt is clean: $cmdline"
 fi
 echo "1 passed, 0 failed"

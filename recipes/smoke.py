@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """HTTP + gateway smoke test against a booted box (stdlib only).
 
-smoke.py BASE_URL ADMIN_PASSWORD MESSAGE: the login page is served, the admin logs in, a message
-is sent over the gateway WebSocket and acknowledged, and history returns it. Exit 0 on success.
+smoke.py BASE_URL MESSAGE [USER PASSWORD]: the web app is served; without USER, the box must be
+fresh: the first-run wizard's API claims it (box name, admin, time zone) the way the browser
+does, and a captive-portal probe is redirected to the wizard; with USER/PASSWORD (an Imager
+preset) that account logs in. Then a message is sent over the gateway WebSocket and
+acknowledged, and history returns it. Exit 0 on success.
 """
 import base64
 import http.client
@@ -19,7 +22,9 @@ def fail(msg):
     sys.exit(1)
 
 
-base, password, text = sys.argv[1], sys.argv[2], sys.argv[3]
+base, text = sys.argv[1], sys.argv[2]
+user = sys.argv[3] if len(sys.argv) > 3 else None
+password = sys.argv[4] if len(sys.argv) > 4 else None
 u = urllib.parse.urlparse(base)
 host, port = u.hostname, u.port or 80
 
@@ -42,12 +47,39 @@ if status != 200 or b'id="app"' not in page:
     fail(f"login page not served (status {status})")
 print("smoke: the web app is served")
 
-status, headers, body = request("POST", "/api/login", {"username": "admin", "password": password})
+status, _, body = request("GET", "/api/setup")
 if status != 200:
-    fail(f"login failed: {status} {body[:200]!r}")
+    fail(f"GET /api/setup: {status}")
+setup = json.loads(body)
+if user is None:
+    if setup.get("claimed") or not setup.get("open"):
+        fail(f"the fresh box is not open for setup: {setup}")
+    # A phone on the setup network: its OS's probe is sent to the wizard.
+    c = http.client.HTTPConnection(host, port, timeout=30)
+    c.request("GET", "/generate_204", headers={"Host": "connectivitycheck.gstatic.com"})
+    r = c.getresponse()
+    loc = r.getheader("Location") or ""
+    r.read()
+    if r.status != 302 or not loc.endswith("/setup"):
+        fail(f"captive probe not redirected to the wizard: {r.status} {loc}")
+    print(f"smoke: captive probe redirected to {loc}")
+    user = "owner"
+    password = base64.urlsafe_b64encode(os.urandom(15)).decode()
+    claim = {"box_name": "Smoke box", "username": user, "password": password, "timezone": "Europe/Berlin"}
+    status, headers, body = request("POST", "/api/setup/claim", claim)
+    if status != 200:
+        fail(f"claim failed: {status} {body[:200]!r}")
+    status, _, again = request("POST", "/api/setup/claim", dict(claim, username="second"))
+    if status != 409:
+        fail(f"a second claim was not refused: {status}")
+    print("smoke: the wizard claimed the box (a second claim is refused)")
+else:
+    status, headers, body = request("POST", "/api/login", {"username": user, "password": password})
+    if status != 200:
+        fail(f"login failed: {status} {body[:200]!r}")
+    print(f"smoke: {user} logged in")
 cookie = next(v.split(";")[0] for k, v in headers if k.lower() == "set-cookie" and v.startswith("spot_session="))
 csrf = json.loads(body)["csrf_token"]
-print("smoke: admin logged in")
 
 status, _, body = request("GET", "/api/channels", headers={"Cookie": cookie})
 channel = json.loads(body)[0]["id"]

@@ -108,6 +108,14 @@ impl Driver {
             let res = match &action {
                 Action::SaveWifi(c) => self.store.save_wifi(c),
                 Action::ForgetWifi => self.store.forget_wifi(),
+                // Kept for `wifi_scan` while the access point holds the radio.
+                Action::Scan => {
+                    match self.backend.scan(false) {
+                        Ok(nets) => self.last_scan = nets,
+                        Err(e) => eprintln!("spot-helper: scan: {e}"),
+                    }
+                    Ok(())
+                }
                 radio => {
                     let events = self.backend.act(now, radio);
                     for e in events {

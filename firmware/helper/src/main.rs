@@ -19,6 +19,7 @@ mod backend;
 mod cmd;
 mod driver;
 mod iw;
+mod lines;
 mod preset;
 mod real;
 mod render;
@@ -70,6 +71,17 @@ fn serve(args: &[String]) -> Result<()> {
         _ => bail!("usage: spot-helper serve [--simulate FILE.json]"),
     };
     let store = system::Store::open(&env_path("SPOT_HELPER_STATE", "/data/system"), &env_path("SPOT_HELPER_ZONEINFO", "/usr/share/zoneinfo"))?;
+    // Ready as soon as the socket exists and the host name is set (avahi and networkd are
+    // ordered after us); the radio may take seconds more to appear, and requests wait for it.
+    let listener = server::bind(&socket())?;
+    if simulate.is_none() {
+        if let Some(h) = store.hostname() {
+            if let Err(e) = real::apply_hostname(&h) {
+                eprintln!("spot-helper: host name {h}: {e}");
+            }
+        }
+    }
+    notify_ready();
     let mut timing = setup::net::Timing::default();
     let backend: Box<dyn backend::Backend> = match &simulate {
         Some(file) => {
@@ -82,19 +94,17 @@ fn serve(args: &[String]) -> Result<()> {
     if let Ok(t) = std::env::var("SPOT_HELPER_TIMING") {
         timing = serde_json::from_str(&t).context("SPOT_HELPER_TIMING")?;
     }
-    let listener = server::bind(&socket())?;
     let driver = driver::Driver::new(backend, store, timing);
     let snapshot = driver.snapshot();
     let (tx, rx) = std::sync::mpsc::sync_channel(16);
     std::thread::Builder::new().name("driver".into()).spawn(move || driver.run(rx))?;
-    notify_ready();
     eprintln!("spot-helper: serving on {}{}", socket().display(), if simulate.is_some() { " (simulated radio)" } else { "" });
     server::serve(listener, tx, snapshot);
     Ok(())
 }
 
 /// sd_notify(READY=1): the unit is Type=notify, so avahi and networkd (ordered after us) start
-/// with the persisted host name already applied.
+/// with the persisted host name applied, and the daemon finds the socket.
 fn notify_ready() {
     let Some(addr) = std::env::var_os("NOTIFY_SOCKET") else { return };
     let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };

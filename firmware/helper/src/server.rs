@@ -78,7 +78,7 @@ pub fn serve(listener: UnixListener, calls: SyncSender<Call>, snapshot: Snapshot
             let _ = stream.set_write_timeout(Some(DEADLINE));
             let reply = match read_request(&mut stream) {
                 Ok(line) => answer(&line, &calls, &snapshot),
-                Err(reply) => reply,
+                Err(why) => bad(&why),
             };
             write_reply(&mut stream, &reply);
             active.fetch_sub(1, Ordering::SeqCst);
@@ -97,14 +97,14 @@ fn bad(message: &str) -> Reply {
 }
 
 /// One line, within the deadline and the size limit.
-fn read_request(stream: &mut UnixStream) -> Result<String, Reply> {
+fn read_request(stream: &mut UnixStream) -> Result<String, String> {
     let deadline = Instant::now() + DEADLINE;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(bad("No complete request line within 5 seconds."));
+            return Err("No complete request line within 5 seconds.".to_owned());
         }
         let _ = stream.set_read_timeout(Some(left));
         match stream.read(&mut chunk) {
@@ -116,23 +116,23 @@ fn read_request(stream: &mut UnixStream) -> Result<String, Reply> {
                     break;
                 }
                 if buf.len() > MAX_REQUEST {
-                    return Err(bad(&format!("A request is at most {MAX_REQUEST} bytes.")));
+                    return Err(format!("A request is at most {MAX_REQUEST} bytes."));
                 }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(bad("No complete request line within 5 seconds."));
+                return Err("No complete request line within 5 seconds.".to_owned());
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return Err(bad("The request could not be read.")),
+            Err(_) => return Err("The request could not be read.".to_owned()),
         }
     }
     if buf.len() > MAX_REQUEST {
-        return Err(bad(&format!("A request is at most {MAX_REQUEST} bytes.")));
+        return Err(format!("A request is at most {MAX_REQUEST} bytes."));
     }
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    String::from_utf8(buf).map_err(|_| bad("The request is not UTF-8."))
+    String::from_utf8(buf).map_err(|_| "The request is not UTF-8.".to_owned())
 }
 
 fn answer(line: &str, calls: &SyncSender<Call>, snapshot: &Snapshot) -> Reply {

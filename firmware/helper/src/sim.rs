@@ -273,7 +273,7 @@ impl Backend for SimBackend {
             .filter(|n| !n.hidden)
             .map(|n| Network { ssid: n.ssid.clone(), signal_dbm: n.signal_dbm, security: n.security, frequency: n.frequency })
             .collect();
-        nets.sort_by(|a, b| b.signal_dbm.cmp(&a.signal_dbm));
+        nets.sort_by_key(|n| std::cmp::Reverse(n.signal_dbm));
         Ok(nets)
     }
 

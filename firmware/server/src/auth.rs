@@ -87,6 +87,14 @@ pub fn check_hash(pw: &str, hash: &str) -> bool {
         rounds_ok(hash) && sha_crypt::sha512_check(pw, hash).is_ok()
     } else if hash.starts_with("$5$") {
         rounds_ok(hash) && sha_crypt::sha256_check(pw, hash).is_ok()
+    } else if let Some(rest) = hash.strip_prefix("$y$") {
+        // yescrypt (Imager 2.x, Debian's default): only the cost Debian and Imager use (j9T:
+        // 16 MiB, ~0.1 s) or cheaper, so a crafted hash cannot make the box allocate gigabytes.
+        let cost_ok = matches!(rest.split('$').next(), Some("j9T" | "j8T" | "j7T"));
+        cost_ok
+            && yescrypt::PasswordHash::new(hash)
+                .ok()
+                .is_some_and(|h| yescrypt::PasswordVerifier::verify_password(&yescrypt::Yescrypt::default(), pw.as_bytes(), &h).is_ok())
     } else {
         bcrypt::verify(pw, hash).unwrap_or(false)
     }
@@ -207,4 +215,25 @@ pub async fn origin_guard(State(state): State<Arc<AppState>>, req: Request, next
 /// Is the user an admin? (for responses that differ by role)
 pub fn is_admin(u: &User) -> bool {
     u.role == Role::Admin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_hash, needs_rehash};
+
+    #[test]
+    fn imager_hashes_verify_and_absurd_costs_are_refused_without_the_work() {
+        // Made by libxcrypt (Debian 12), as Imager 2.x and `mkpasswd` write them.
+        let y = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$nwj1PM9Amgvsnk8IIFsr9MoUqmJ8yPbiDh4s/cPjDF4";
+        assert!(check_hash("imager-pass-42", y));
+        assert!(!check_hash("imager-pass-43", y));
+        // A gigabyte-sized yescrypt cost is refused before any work.
+        assert!(!check_hash("imager-pass-42", &y.replace("j9T", "jFT")));
+        let s6 = sha_crypt::sha512_simple("pw-123456", &sha_crypt::Sha512Params::new(5000).expect("params")).expect("hash");
+        assert!(check_hash("pw-123456", &s6));
+        assert!(!check_hash("pw-1234567", &s6));
+        assert!(!check_hash("x", "$6$rounds=999999999$salt$hash"));
+        assert!(!check_hash("x", "plain"));
+        assert!(needs_rehash(y) && needs_rehash(&s6) && !needs_rehash("$2b$12$abcdefghijklmnopqrstuv"));
+    }
 }

@@ -24,11 +24,11 @@ pub const MIN_CHARS: usize = 10;
 
 /// `Ok` or `weak_password` with the reason in words.
 pub fn check(pw: &str, personal: &[&str]) -> Result<(), Error> {
-    chat::rules::password(pw)?;
     let weak = |why: &str| Err(Error::invalid("weak_password", why.to_owned()));
     if pw.chars().count() < MIN_CHARS {
         return weak("Use at least 10 characters: this password lets the admin in from anywhere on your network.");
     }
+    chat::rules::password(pw)?;
     let lower = pw.to_lowercase();
     let core: String = lower.trim_end_matches(|c: char| c.is_ascii_digit() || "!?.".contains(c)).to_owned();
     if COMMON.contains(&lower.as_str()) || COMMON.contains(&core.as_str()) {

@@ -231,7 +231,7 @@ pub fn clean_cmdline(cmdline: &str) -> Option<String> {
             || w.starts_with("cfg80211.ieee80211_regdom=")
     };
     let words: Vec<&str> = cmdline.split_ascii_whitespace().collect();
-    if !words.iter().any(|w| imagers(w)) {
+    if !words.iter().any(&imagers) {
         return None;
     }
     let kept: Vec<&str> = words.into_iter().filter(|w| !imagers(w)).collect();

@@ -35,9 +35,9 @@ fn cloud(dir: &str) -> BootFiles {
 
 #[test]
 fn imager_1_8_firstrun_gives_every_setting() {
-    let p = imager::parse_firstrun(&fixture("imager-1.8-firstrun.sh")).unwrap();
+    let p = imager::parse_firstrun(&fixture("imager-1.8-firstrun.sh")).expect("ok");
     assert_eq!(s(&p.hostname).as_deref(), Some("spot-kitchen"));
-    let u = p.user.as_ref().unwrap();
+    let u = p.user.as_ref().expect("ok");
     assert_eq!((u.name.as_str(), u.password_hash.as_str(), u.scheme), ("anna", H5, HashScheme::Sha256Crypt));
     assert_eq!(wifi(&p), Some(("HomeNet".into(), Some(PSK_HOME.into()), false)));
     assert_eq!(s(&p.country).as_deref(), Some("DE"));
@@ -52,9 +52,9 @@ fn imager_1_8_firstrun_gives_every_setting() {
 
 #[test]
 fn imager_2_firstrun_hidden_network_yescrypt_and_case() {
-    let p = imager::parse_firstrun(&fixture("imager-2.0-firstrun.sh")).unwrap();
+    let p = imager::parse_firstrun(&fixture("imager-2.0-firstrun.sh")).expect("ok");
     assert_eq!(s(&p.hostname).as_deref(), Some("spot-attic"), "host names are case-insensitive");
-    let u = p.user.as_ref().unwrap();
+    let u = p.user.as_ref().expect("ok");
     assert_eq!((u.name.as_str(), u.password_hash.as_str(), u.scheme), ("ben", HY, HashScheme::Yescrypt));
     let psk = "52c2adc59773f5fdef9dcf446e0a42a0e3a9305147e1ae747a32c5b29db27cc0";
     assert_eq!(wifi(&p), Some(("Attic Wi-Fi".into(), Some(psk.into()), true)));
@@ -68,15 +68,15 @@ fn imager_2_firstrun_hidden_network_yescrypt_and_case() {
 #[test]
 fn fallback_branches_alone_give_the_same_settings() {
     // Images without imager_custom/userconf run the else branches: read them when alone.
-    let text = String::from_utf8(fixture("imager-1.8-firstrun.sh")).unwrap();
+    let text = String::from_utf8(fixture("imager-1.8-firstrun.sh")).expect("ok");
     let text: String = text
         .lines()
         .filter(|l| !l.contains("raspberrypi-sys-mods/imager_custom ") && !l.contains("userconf-pi/userconf "))
         .map(|l| format!("{l}\n"))
         .collect();
-    let p = imager::parse_firstrun(text.as_bytes()).unwrap();
+    let p = imager::parse_firstrun(text.as_bytes()).expect("ok");
     assert_eq!(s(&p.hostname).as_deref(), Some("spot-kitchen"));
-    let u = p.user.as_ref().unwrap();
+    let u = p.user.as_ref().expect("ok");
     assert_eq!((u.name.as_str(), u.password_hash.as_str()), ("anna", H5));
     assert_eq!(wifi(&p), Some(("HomeNet".into(), Some(PSK_HOME.into()), false)));
     assert_eq!(s(&p.country).as_deref(), Some("DE"));
@@ -91,7 +91,7 @@ fn fallback_branches_alone_give_the_same_settings() {
 fn imager_1_8_cloud_init_users_list_and_country_from_cmdline() {
     let p = imager::read_preset(&cloud("imager-1.8-cloudinit"));
     assert_eq!(s(&p.hostname).as_deref(), Some("spot-lab"));
-    let u = p.user.as_ref().unwrap();
+    let u = p.user.as_ref().expect("ok");
     assert_eq!((u.name.as_str(), u.scheme), ("carla", HashScheme::Sha512Crypt));
     assert!(u.password_hash.starts_with("$6$Xc9r2LmQ$"));
     assert_eq!(wifi(&p), Some(("HomeNet".into(), Some(PSK_HOME.into()), false)));
@@ -104,7 +104,7 @@ fn imager_1_8_cloud_init_users_list_and_country_from_cmdline() {
 fn imager_2_cloud_init_user_singular_and_escaped_ssid() {
     let p = imager::read_preset(&cloud("imager-2.0-cloudinit"));
     assert_eq!(s(&p.hostname).as_deref(), Some("spot-cellar"));
-    let u = p.user.as_ref().unwrap();
+    let u = p.user.as_ref().expect("ok");
     assert_eq!((u.name.as_str(), u.password_hash.as_str()), ("dora", HY));
     let psk = "a9f1c6c0e7d5b3a1f2e4d6c8b0a2f4e6d8c0b2a4f6e8d0c2b4a6f8e0d2c4b6a8";
     assert_eq!(wifi(&p), Some(("Café \"Sous-sol\"".into(), Some(psk.into()), true)));
@@ -116,7 +116,7 @@ fn imager_2_cloud_init_user_singular_and_escaped_ssid() {
 
 #[test]
 fn open_network_has_no_password() {
-    let p = imager::parse_cloud_init(None, Some(&fixture("open-network-config"))).unwrap();
+    let p = imager::parse_cloud_init(None, Some(&fixture("open-network-config"))).expect("ok");
     assert_eq!(wifi(&p), Some(("Library Guest".into(), None, false)));
 }
 
@@ -125,18 +125,18 @@ fn canary() -> PathBuf {
 }
 
 fn hostile(name: &str) -> Vec<u8> {
-    String::from_utf8(fixture(name)).unwrap().replace("@CANARY@", &canary().display().to_string()).into_bytes()
+    String::from_utf8(fixture(name)).expect("ok").replace("@CANARY@", &canary().display().to_string()).into_bytes()
 }
 
 #[test]
 fn hostile_firstrun_is_data_values_verbatim_or_refused() {
-    let p = imager::parse_firstrun(&hostile("hostile-firstrun.sh")).unwrap();
+    let p = imager::parse_firstrun(&hostile("hostile-firstrun.sh")).expect("ok");
     assert!(!canary().exists(), "something was run");
     assert_eq!(p.hostname, None);
     assert_eq!(p.user, None);
-    let (ssid, psk, _) = wifi(&p).unwrap();
+    let (ssid, psk, _) = wifi(&p).expect("ok");
     assert_eq!(ssid, "Joe's \"Net\" $(reboot)", "kept verbatim, never expanded");
-    assert_eq!(psk.unwrap(), format!("pa$$'`touch {}`'word", canary().display()));
+    assert_eq!(psk.expect("ok"), format!("pa$$'`touch {}`'word", canary().display()));
     assert_eq!((p.country, p.timezone, p.keymap), (None, None, None));
     assert!(!p.ssh.enabled);
     let all = p.warnings.join("\n");
@@ -147,13 +147,13 @@ fn hostile_firstrun_is_data_values_verbatim_or_refused() {
 
 #[test]
 fn hostile_cloud_init_is_data_values_verbatim_or_refused() {
-    let p = imager::parse_cloud_init(Some(&hostile("hostile-user-data")), Some(&hostile("hostile-network-config"))).unwrap();
+    let p = imager::parse_cloud_init(Some(&hostile("hostile-user-data")), Some(&hostile("hostile-network-config"))).expect("ok");
     assert!(!canary().exists(), "something was run");
     assert_eq!((p.hostname.clone(), p.timezone.clone(), p.country.clone()), (None, None, None));
     assert_eq!(p.user, None);
-    let (ssid, psk, _) = wifi(&p).unwrap();
+    let (ssid, psk, _) = wifi(&p).expect("ok");
     assert_eq!(ssid, "Evil\n\"; reboot\n$(id)", "a name with newlines and quotes stays one value");
-    assert_eq!(psk.unwrap(), format!("ok password $(touch {}) 'q' \"dq\"", canary().display()));
+    assert_eq!(psk.expect("ok"), format!("ok password $(touch {}) 'q' \"dq\"", canary().display()));
     let all = p.warnings.join("\n");
     for what in ["host name", "time zone", "user not used", "several users", "SSH with a password", "Wi-Fi country"] {
         assert!(all.contains(what), "no warning about {what}: {all}");
@@ -193,11 +193,11 @@ fn binary_garbage_is_refused() {
 fn crlf_and_bom_read_the_same() {
     for name in ["imager-1.8-firstrun.sh", "imager-2.0-firstrun.sh", "imager-2.0-cloudinit/user-data"] {
         let plain = fixture(name);
-        let dos: Vec<u8> = b"\xef\xbb\xbf".iter().copied().chain(String::from_utf8(plain.clone()).unwrap().replace('\n', "\r\n").into_bytes()).collect();
+        let dos: Vec<u8> = b"\xef\xbb\xbf".iter().copied().chain(String::from_utf8(plain.clone()).expect("ok").replace('\n', "\r\n").into_bytes()).collect();
         let (a, b) = if name.ends_with(".sh") {
-            (imager::parse_firstrun(&plain).unwrap(), imager::parse_firstrun(&dos).unwrap())
+            (imager::parse_firstrun(&plain).expect("ok"), imager::parse_firstrun(&dos).expect("ok"))
         } else {
-            (imager::parse_cloud_init(Some(&plain), None).unwrap(), imager::parse_cloud_init(Some(&dos), None).unwrap())
+            (imager::parse_cloud_init(Some(&plain), None).expect("ok"), imager::parse_cloud_init(Some(&dos), None).expect("ok"))
         };
         assert_eq!(a, b, "{name}");
         assert!(a.hostname.is_some());
@@ -210,9 +210,9 @@ fn crlf_and_bom_read_the_same() {
 fn truncated_at_every_byte_takes_only_complete_values() {
     for name in ["imager-1.8-firstrun.sh", "imager-2.0-firstrun.sh"] {
         let full_bytes = fixture(name);
-        let full = imager::parse_firstrun(&full_bytes).unwrap();
+        let full = imager::parse_firstrun(&full_bytes).expect("ok");
         for cut in 0..full_bytes.len() {
-            let p = imager::parse_firstrun(&full_bytes[..cut]).unwrap();
+            let p = imager::parse_firstrun(&full_bytes[..cut]).expect("ok");
             check_subset(&p, &full, name, cut);
             if cut > 0 && cut < full_bytes.len() - 1 {
                 assert!(!p.warnings.is_empty(), "{name} cut at {cut}: no warning");
@@ -221,12 +221,12 @@ fn truncated_at_every_byte_takes_only_complete_values() {
     }
     for dir in ["imager-1.8-cloudinit", "imager-2.0-cloudinit"] {
         let (ud, nc) = (fixture(&format!("{dir}/user-data")), fixture(&format!("{dir}/network-config")));
-        let full = imager::parse_cloud_init(Some(&ud), Some(&nc)).unwrap();
+        let full = imager::parse_cloud_init(Some(&ud), Some(&nc)).expect("ok");
         for cut in 0..ud.len() {
-            check_subset(&imager::parse_cloud_init(Some(&ud[..cut]), Some(&nc)).unwrap(), &full, dir, cut);
+            check_subset(&imager::parse_cloud_init(Some(&ud[..cut]), Some(&nc)).expect("ok"), &full, dir, cut);
         }
         for cut in 0..nc.len() {
-            check_subset(&imager::parse_cloud_init(Some(&ud), Some(&nc[..cut])).unwrap(), &full, dir, cut);
+            check_subset(&imager::parse_cloud_init(Some(&ud), Some(&nc[..cut])).expect("ok"), &full, dir, cut);
         }
     }
 }
@@ -267,7 +267,7 @@ fn hash_shapes() {
 
 #[test]
 fn secrets_never_show_in_debug_output() {
-    let p = imager::parse_firstrun(&fixture("imager-1.8-firstrun.sh")).unwrap();
+    let p = imager::parse_firstrun(&fixture("imager-1.8-firstrun.sh")).expect("ok");
     let dbg = format!("{p:?}");
     assert!(!dbg.contains(PSK_HOME) && !dbg.contains("ZvtL.iRLMJR"), "{dbg}");
 }

@@ -125,7 +125,8 @@ class Wizard {
   /** Record a step's outcome (best effort: the box may be switching networks). */
   async record(step: 'network' | 'tls', outcome: 'done' | 'skipped'): Promise<void> {
     try {
-      gate.set(await api<SetupInfo>('POST', '/api/setup/step', { step, outcome }));
+      // The answer may be the setup info, or nothing (204): then read it.
+      if (!gate.set(await api<SetupInfo>('POST', '/api/setup/step', { step, outcome }))) await this.refresh();
     } catch {
       /* the next GET /api/setup tells */
     }
@@ -135,7 +136,8 @@ class Wizard {
     this.busy = true;
     this.error = null;
     try {
-      gate.set(await api<SetupInfo>('POST', '/api/setup/finish'));
+      if (!gate.set(await api<SetupInfo>('POST', '/api/setup/finish'))) await this.refresh();
+      if (gate.info && !gate.info.complete) gate.info = { ...gate.info, complete: true };
       router.navigate('/', { replace: true });
     } catch (e) {
       this.error = { step: 'done', code: e instanceof ApiError ? e.code : 'error', message: errorText(e) };

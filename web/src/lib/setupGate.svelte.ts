@@ -26,8 +26,10 @@ class SetupGate {
   }
 
   /** Take a fresh copy from an answer that carries it (step, finish). */
-  set(info: SetupInfo | null | undefined): void {
-    if (info && typeof info === 'object' && 'claimed' in info) this.info = info;
+  set(info: SetupInfo | null | undefined): boolean {
+    if (!info || typeof info !== 'object' || !('claimed' in info)) return false;
+    this.info = info;
+    return true;
   }
 }
 

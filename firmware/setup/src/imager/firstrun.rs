@@ -1,6 +1,6 @@
 //! `firstrun.sh` as Imager writes it: each setting is an `imager_custom …` (or `userconf …`)
-//! line, followed in an `else` branch by a fallback for images without those tools (`echo NAME
-//! >/etc/hostname`, a wpa_supplicant.conf here-document, …). The first form is read; a fallback
+//! line, followed in an `else` branch by a fallback for images without those tools
+//! (`echo NAME >/etc/hostname`, a wpa_supplicant.conf here-document, …). The first form is read; a fallback
 //! only fills what the first form did not say. Any other line is ignored.
 
 use super::shell::{tokenize, Cmd};

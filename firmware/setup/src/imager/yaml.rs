@@ -396,28 +396,28 @@ mod tests {
         let (v, w) = parse("a: 1\nusers:\n- name: x\n  groups: g\n- default\nb:\n  c: \"q\\\"\" # c\n  d: 'it''s'\n");
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(v.get("a"), Some(&s("1")));
-        let users = v.get("users").unwrap().as_seq();
+        let users = v.get("users").expect("ok").as_seq();
         assert_eq!(users[0].get("name"), Some(&s("x")));
         assert_eq!(users[0].get("groups"), Some(&s("g")));
         assert_eq!(users[1], s("default"));
-        assert_eq!(v.get("b").unwrap().get("c"), Some(&s("q\"")));
-        assert_eq!(v.get("b").unwrap().get("d"), Some(&s("it's")));
+        assert_eq!(v.get("b").expect("ok").get("c"), Some(&s("q\"")));
+        assert_eq!(v.get("b").expect("ok").get("d"), Some(&s("it's")));
     }
 
     #[test]
     fn block_scalars_flow_sequences_and_quoted_keys() {
         let (v, w) = parse("apt:\n  conf: |\n    Acquire {\n      x: y\n    };\nrun:\n  - [ systemctl, enable, 'ssh' ]\n\"a: b\": c\n");
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(v.get("apt").unwrap().get("conf"), Some(&s("Acquire {\nx: y\n};")));
-        assert_eq!(v.get("run").unwrap().as_seq()[0], Value::Seq(vec![s("systemctl"), s("enable"), s("ssh")]));
+        assert_eq!(v.get("apt").expect("ok").get("conf"), Some(&s("Acquire {\nx: y\n};")));
+        assert_eq!(v.get("run").expect("ok").as_seq()[0], Value::Seq(vec![s("systemctl"), s("enable"), s("ssh")]));
         assert_eq!(v.get("a: b"), Some(&s("c")));
     }
 
     #[test]
     fn escapes_bytes_first_then_code_points() {
-        assert_eq!(unquote(r#""Caf\xc3\xa9""#).unwrap(), "Café");
-        assert_eq!(unquote(r#""\xe9""#).unwrap(), "é");
-        assert_eq!(unquote(r#""a\nb\u00e9""#).unwrap(), "a\nbé");
+        assert_eq!(unquote(r#""Caf\xc3\xa9""#).expect("ok"), "Café");
+        assert_eq!(unquote(r#""\xe9""#).expect("ok"), "é");
+        assert_eq!(unquote(r#""a\nb\u00e9""#).expect("ok"), "a\nbé");
         assert_eq!(unquote(r#""open"#), None);
     }
 

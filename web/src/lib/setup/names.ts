@@ -1,45 +1,28 @@
 // Box names and time zones as the box reads them.
 
 /**
- * The host name the box derives from a free-form box name (the same folding as the box's
- * `Hostname::from_box_name`): "Anna's Spot" → `annas-spot`, "Café Ökö" → `cafe-oko`.
- * Empty when nothing usable is left.
+ * The host name (and mDNS name) the box derives from a free-form box name, exactly as the
+ * daemon does (firmware/server/src/firstrun.rs `hostname_for`): lower-case ASCII letters and
+ * digits kept, spaces, dashes, underscores and dots become one dash, anything else is dropped;
+ * "Anna's Spot" → `annas-spot`; nothing left → `spot`.
  */
 export function hostnameFromBoxName(name: string): string {
   let out = '';
-  let dash = false;
-  for (const c0 of name) {
-    for (const c of fold(c0)) {
-      if (c === "'" || c === '\u2019') continue;
-      if (/^[A-Za-z0-9]$/.test(c)) {
-        if (dash && out) out += '-';
-        dash = false;
-        out += c.toLowerCase();
-      } else dash = true;
-    }
-    if (out.length >= 63) break;
+  for (const c of name.trim().toLowerCase()) {
+    if (/^[a-z0-9]$/.test(c)) out += c;
+    else if (/^[ \-_.]$/.test(c) && out && !out.endsWith('-')) out += '-';
   }
-  out = out.slice(0, 63).replace(/-+$/, '');
-  return out === 'localhost' ? '' : out;
+  out = out.replace(/-+$/, '').slice(0, 63).replace(/-+$/, '');
+  return out || 'spot';
 }
 
-function fold(c: string): string {
-  if (/[à-åÀ-Å]/.test(c)) return 'a';
-  if (/[æÆ]/.test(c)) return 'ae';
-  if (/[çÇ]/.test(c)) return 'c';
-  if (/[è-ëÈ-Ë]/.test(c)) return 'e';
-  if (/[ì-ïÌ-Ï]/.test(c)) return 'i';
-  if (/[ñÑ]/.test(c)) return 'n';
-  if (/[ò-öøÒ-ÖØ]/.test(c)) return 'o';
-  if (c === 'ß') return 'ss';
-  if (/[ù-üÙ-Ü]/.test(c)) return 'u';
-  if (/[ýÿÝ]/.test(c)) return 'y';
-  return c;
-}
+/** The box's limit (firmware/server/src/firstrun.rs `box_name`). */
+export const BOX_NAME_MAX = 40;
 
 export function boxNameProblem(name: string): string | null {
   if (!name.trim()) return 'Give the box a name.';
-  if (!hostnameFromBoxName(name)) return 'The name needs at least one letter (a–z) or digit.';
+  if ([...name.trim()].length > BOX_NAME_MAX) return `The box's name can be at most ${BOX_NAME_MAX} characters.`;
+  if (/\p{Cc}/u.test(name)) return "The box's name cannot contain control characters.";
   return null;
 }
 

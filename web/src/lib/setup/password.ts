@@ -1,29 +1,30 @@
-// The admin password rules of the setup wizard, the same as the box's (which has the last
-// word: its `weak_password` message is shown too): at least 10 characters, not a common
-// password, not the user name or the box name. The strength score only guides; it refuses
-// nothing the box would accept.
+// The admin password rules of the setup wizard, the same as the box's
+// (firmware/server/src/strength.rs, which has the last word: its `weak_password` message is
+// shown too): at least 10 characters, not a common password (nor one with digits added), not
+// containing the user name or the box name, at least 5 different characters, not a plain
+// sequence. The strength score only guides; it refuses nothing the box would accept.
 
 export const MIN_PASSWORD = 10;
 /** bcrypt reads 72 bytes; the box refuses longer passwords. */
 export const MAX_PASSWORD_BYTES = 72;
 
-/** Common passwords of 10+ characters (shorter ones fail the length rule anyway). */
-const COMMON = new Set(
-  [
-    '1234567890', '0123456789', '0987654321', '12345678910', '123456789a', '1234567890a',
-    '1111111111', '0000000000', '1212121212', '1234512345', '1q2w3e4r5t', '1qaz2wsx3edc',
-    'qwertyuiop', 'qwerty1234', 'qwerty12345', 'qwerty123456', '1234qwer!@', 'asdfghjkl1',
-    'asdfghjkl;', 'zxcvbnm123', 'password12', 'password123', 'password1234', 'password1!',
-    'passw0rd12', 'p@ssw0rd12', 'password!!', 'passwordpassword', 'iloveyou12', 'iloveyou123',
-    'letmein123', 'welcome123', 'welcome1234', 'sunshine12', 'football12', 'football123',
-    'baseball12', 'princess12', 'superman12', 'starwars12', 'michael123', 'charlie123',
-    'abcdefghij', 'abcdefg123', 'abcd123456', 'abc1234567', 'administrator', 'admin12345',
-    'admin123456', 'changeme123', 'raspberrypi', 'raspberry12', 'trustno1234', 'monkey1234',
-    'dragon1234', 'master1234', 'whatever12', 'computer12', 'internet12', 'q1w2e3r4t5',
-    'a1b2c3d4e5', 'qazwsxedc1', 'qazwsxedcrfv', 'zaq12wsxcde', 'passpass12', 'secret1234',
-    'hello12345', 'spotspot12',
-  ],
-);
+/** The box's list (firmware/server/src/strength.rs `COMMON`), lower-case. */
+const COMMON = new Set([
+    '123456', 'password', '12345678', 'qwerty', '123456789', '12345', '1234', '111111', '1234567', 'dragon',
+    '123123', 'baseball', 'abc123', 'football', 'monkey', 'letmein', 'shadow', 'master', '666666',
+    'qwertyuiop', '123321', 'mustang', '1234567890', 'michael', '654321', 'superman', '1qaz2wsx', '7777777',
+    '121212', '000000', 'qazwsx', '123qwe', 'killer', 'trustno1', 'jordan', 'jennifer', 'zxcvbnm', 'asdfgh',
+    'hunter', 'buster', 'soccer', 'harley', 'batman', 'andrew', 'tigger', 'sunshine', 'iloveyou', '2000',
+    'charlie', 'robert', 'thomas', 'hockey', 'ranger', 'daniel', 'starwars', 'klaster', '112233', 'george',
+    'computer', 'michelle', 'jessica', 'pepper', '1111', 'zxcvbn', '555555', '11111111', '131313', 'freedom',
+    '777777', 'pass', 'maggie', '159753', 'aaaaaa', 'ginger', 'princess', 'joshua', 'cheese', 'amanda',
+    'summer', 'love', 'ashley', 'nicole', 'chelsea', 'biteme', 'matthew', 'access', 'yankees', '987654321',
+    'dallas', 'austin', 'thunder', 'taylor', 'matrix', 'passw0rd', 'password1', 'password123', 'welcome',
+    'welcome1', 'admin', 'admin123', 'administrator', 'raspberry', 'changeme', 'qwerty123', 'iloveyou1',
+    '1q2w3e4r', '1q2w3e4r5t', 'qwe123', 'secret', 'abcdefgh', 'abcdefghij', 'letmein123', 'passwort',
+    'hallo123', 'spotbox', 'spot1234', 'spotspot', '0123456789', '9876543210', 'qwertzuiop', 'azertyuiop',
+    'football1',
+]);
 
 export interface PasswordCheck {
   /** Whether the box's rules allow it. */
@@ -53,12 +54,15 @@ export function checkPassword(password: string, ctx: { username?: string; boxNam
   }
   if (new TextEncoder().encode(password).length > MAX_PASSWORD_BYTES)
     problems.push(`Passwords can be at most ${MAX_PASSWORD_BYTES} bytes long (fewer with accents or emoji).`);
-  if (COMMON.has(lower)) problems.push('This is one of the most common passwords; choose another.');
-  const user = ctx.username?.trim().toLowerCase();
-  const box = ctx.boxName?.trim().toLowerCase();
-  if (user && lower === user) problems.push('The password must not be your user name.');
-  else if (box && lower === box) problems.push('The password must not be the box name.');
-  else if (user && user.length >= 3 && lower.includes(user)) hints.push('Leave your user name out of it.');
+  // A common password with digits or !?. added is still a common password.
+  const core = lower.replace(/[0-9!?.]+$/, '');
+  if (COMMON.has(lower) || COMMON.has(core))
+    problems.push('That is one of the most common passwords; pick something less guessable.');
+  const personal = [ctx.username, ctx.boxName].map((p) => p?.trim().toLowerCase() ?? '').filter((p) => [...p].length >= 3);
+  if (personal.some((p) => lower.includes(p))) problems.push("Do not use the user name or the box's name in the password.");
+  if (chars.length > 0 && new Set([...lower]).size < 5)
+    problems.push('That password repeats a few characters; mix in more different ones.');
+  else if (isSequence(lower)) problems.push('That password is a keyboard or number sequence; pick something less guessable.');
 
   const eff = effectiveLength(chars);
   if (eff < chars.length * 0.7 && chars.length >= 4) hints.push('Avoid repeats and runs like “aaa”, “abc” or “123”.');
@@ -67,6 +71,14 @@ export function checkPassword(password: string, ctx: { username?: string; boxNam
   if (problems.length && score > 1) score = 1;
   if (score > 0 && score < 4 && !problems.length && chars.length < 16) hints.push('Longer is stronger: a few unrelated words work well.');
   return { allowed: problems.length === 0, problems, hints, score, label: problems.length && chars.length ? 'Not allowed' : LABELS[score] };
+}
+
+/** Every byte one more (or one less) than the one before: abcdef, 987654 (as the box checks). */
+function isSequence(s: string): boolean {
+  const b = new TextEncoder().encode(s);
+  if (b.length <= 2) return false;
+  const step = (d: number) => b.every((x, i) => i === 0 || x - b[i - 1] === d);
+  return step(1) || step(-1);
 }
 
 /** Characters that repeat or continue a run (aaa, abc, 321) count for little. */
