@@ -14,3 +14,4 @@ mod rich;
 mod robustness;
 mod voice;
 mod setup;
+mod network;
