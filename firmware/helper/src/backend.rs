@@ -25,6 +25,8 @@ pub trait Backend: Send {
     fn set_country(&mut self, country: &Country) -> Result<(), String>;
     fn set_hostname(&mut self, name: &Hostname) -> Result<(), String>;
     fn hostname(&self) -> String;
+    /// Announce (or stop announcing) `_https._tcp` over mDNS.
+    fn advertise_https(&mut self, port: Option<u16>) -> Result<(), String>;
     /// Reboot soon (after the reply has gone out).
     fn reboot(&mut self) -> Result<(), String>;
 }

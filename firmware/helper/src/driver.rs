@@ -23,6 +23,7 @@ pub enum Command {
     Country(Country),
     Hostname(Hostname),
     Timezone(Timezone),
+    AdvertiseHttps(Option<u16>),
     FactoryReset,
     Reboot,
 }
@@ -186,6 +187,7 @@ impl Driver {
                 Ok(file) => self.store.set_timezone(&tz, &file).map_or_else(|e| failed(e.to_string()), |_| Reply::Done { ok: true }),
                 Err(e) => Reply::error("invalid_argument", e.to_string()),
             },
+            Command::AdvertiseHttps(port) => self.backend.advertise_https(port).map_or_else(failed, |_| Reply::Done { ok: true }),
             Command::FactoryReset => match self.store.mark_factory_reset() {
                 Ok(()) => self.backend.reboot().map_or_else(failed, |_| Reply::Done { ok: true }),
                 Err(e) => failed(e.to_string()),

@@ -443,6 +443,22 @@ impl Backend for RealBackend {
         fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
     }
 
+    fn advertise_https(&mut self, port: Option<u16>) -> Result<(), String> {
+        // The image links /etc/avahi/services/spot-https.service here (the root is read-only).
+        let file = self.cfg.run.join("avahi/spot-https.service");
+        match port {
+            Some(p) => {
+                std::fs::create_dir_all(self.cfg.run.join("avahi")).map_err(|e| e.to_string())?;
+                crate::system::write_atomic(&file, crate::render::avahi_https(p).as_bytes()).map_err(|e| e.to_string())?;
+            }
+            None => {
+                let _ = std::fs::remove_file(&file);
+            }
+        }
+        // avahi re-reads its static services on reload (SIGHUP).
+        cmd::run("systemctl", &["try-reload-or-restart", "avahi-daemon.service"], 20).map(|_| ()).map_err(|e| e.to_string())
+    }
+
     fn reboot(&mut self) -> Result<(), String> {
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_secs(1));

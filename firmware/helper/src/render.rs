@@ -131,6 +131,15 @@ pub fn ap_ssid(mac: &str) -> Ssid {
     Ssid::new(&format!("Spot-Setup-{tail}")).expect("always short and clean")
 }
 
+/// avahi's static service file for the web app over HTTPS (the port is the only input).
+pub fn avahi_https(port: u16) -> String {
+    format!(
+        "<?xml version=\"1.0\" standalone='no'?>\n<!DOCTYPE service-group SYSTEM \"avahi-service.dtd\">\n\
+         <service-group>\n  <name replace-wildcards=\"yes\">Spot box on %h</name>\n  <service>\n    \
+         <type>_https._tcp</type>\n    <port>{port}</port>\n  </service>\n</service-group>\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,7 @@ pub fn validate(req: Request) -> Result<Command, Invalid> {
         Request::SetCountry { country } => Command::Country(Country::new(&country)?),
         Request::SetHostname { name } => Command::Hostname(Hostname::new(&name)?),
         Request::SetTimezone { tz } => Command::Timezone(Timezone::new(&tz)?),
+        Request::AdvertiseHttps { port } => Command::AdvertiseHttps(port.filter(|p| *p != 0)),
         Request::FactoryReset => Command::FactoryReset,
         Request::Reboot => Command::Reboot,
     })

@@ -310,6 +310,17 @@ impl Backend for SimBackend {
         self.hostname.clone()
     }
 
+    fn advertise_https(&mut self, port: Option<u16>) -> Result<(), String> {
+        let file = self.run.join("spot-https.service");
+        match port {
+            Some(p) => std::fs::write(&file, crate::render::avahi_https(p)).map_err(|e| e.to_string()),
+            None => {
+                let _ = std::fs::remove_file(&file);
+                Ok(())
+            }
+        }
+    }
+
     fn reboot(&mut self) -> Result<(), String> {
         eprintln!("spot-helper (simulated): reboot requested");
         let _ = std::fs::write(self.run.join("rebooted"), b"yes\n");

@@ -380,3 +380,18 @@ fn slow_clients_and_crowds_do_not_stop_it() {
     assert_eq!(h.status()["country"], "FR");
     assert_eq!(std::fs::read_to_string(h.state().join("country")).expect("country"), "FR");
 }
+
+#[test]
+fn https_is_announced_over_mdns_only_with_a_port_and_hostile_ports_are_refused() {
+    let h = Helper::start(&sim(home_networks(), false));
+    h.wait_mode("access_point", 5);
+    let file = h.state().join("sim-run/spot-https.service");
+    assert_eq!(h.call(json!({"cmd": "advertise_https", "port": 443})), json!({"ok": true}));
+    let xml = std::fs::read_to_string(&file).expect("service file");
+    assert!(xml.contains("<type>_https._tcp</type>") && xml.contains("<port>443</port>"), "{xml}");
+    for bad in [json!({"cmd": "advertise_https", "port": 70000}), json!({"cmd": "advertise_https", "port": "443; reboot"}), json!({"cmd": "advertise_https", "port": 443, "name": "x"})] {
+        assert_eq!(code(&h.call(bad.clone())), "bad_request", "{bad}");
+    }
+    assert_eq!(h.call(json!({"cmd": "advertise_https", "port": null})), json!({"ok": true}));
+    assert!(!file.exists(), "HTTP only: no _https._tcp");
+}

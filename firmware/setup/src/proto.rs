@@ -26,6 +26,8 @@ pub enum Request {
     SetHostname { name: String },
     /// IANA time zone, e.g. `Europe/Berlin`.
     SetTimezone { tz: String },
+    /// Announce the web app over mDNS as `_https._tcp` on this port too (`None`: HTTP only).
+    AdvertiseHttps { port: Option<u16> },
     /// Wipe the data partition and reboot into first-run setup.
     FactoryReset,
     /// Reboot the box.

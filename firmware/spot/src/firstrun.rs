@@ -140,6 +140,23 @@ impl server::firstrun::SystemHooks for Hooks {
     }
 }
 
+/// Tell the helper whether to announce `_https._tcp` over mDNS (it may still be starting:
+/// retried for a minute).
+pub fn advertise(helper: server::helper::HelperClient, https_port: Option<u16>) {
+    if !helper.managed() {
+        return;
+    }
+    tokio::spawn(async move {
+        for _ in 0..20 {
+            match helper.done(&setup::proto::Request::AdvertiseHttps { port: https_port }).await {
+                Ok(()) => return,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
+            }
+        }
+        tracing::warn!("the helper never took the mDNS announcement");
+    });
+}
+
 pub async fn restart_requested(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
     tracing::info!("restarting to apply the new configuration");

@@ -182,6 +182,7 @@ fn serve(cfg: Config) -> Result<()> {
         let (restart_tx, restart_rx) = tokio::sync::watch::channel(false);
         let hooks = firstrun::Hooks::new(cfg.data_dir.clone(), addr, state.cfg.helper.clone(), restart_tx);
         let _ = state.system.set(Arc::new(hooks));
+        firstrun::advertise(state.cfg.helper.clone(), tls.is_some().then_some(addr.port()));
         // Tests and `make run` read this line to find the port: it stays the first line.
         println!("spot listening on {scheme}://{addr}");
         start_voice(&state, &cfg.voice).await;
