@@ -159,7 +159,12 @@ QEMU_PID=
 qemu-img convert -O raw "$RUN/disk.qcow2" "$RUN/disk.raw"
 grown=$(part_size "$RUN/disk.raw" 4)
 [ "$grown" -gt "$(part_size "$IMG" 4)" ] || fail "data partition did not grow (size $grown)"
-data="$RUN/disk.raw?offset=$(part_start "$RUN/disk.raw" 4)"
+# Read the data partition as the next boot would mount it: replay its ext4 journal first (the
+# VM was stopped, not shut down; debugfs alone does not replay, and would miss recent files).
+dd if="$RUN/disk.raw" of="$RUN/data.fs" bs=1M skip=$(($(part_start "$RUN/disk.raw" 4) / 1048576)) \
+	count=$((grown / 1048576)) conv=sparse status=none
+e2fsck -fy "$RUN/data.fs" >"$RUN/e2fsck.log" 2>&1 || [ $? -le 1 ] || fail "e2fsck: $(tail -3 "$RUN/e2fsck.log")"
+data="$RUN/data.fs"
 fs_mib=$(dumpe2fs -h "$data" 2>/dev/null | awk -F: '/^Block count/{n=$2} /^Block size/{b=$2} END{print int(n*b/1048576)}')
 listing=$(debugfs -R 'ls -l /spot' "$data" 2>/dev/null)
 echo "$listing" | grep -q 'spot.db' || fail "no spot.db on the data partition: $listing"
