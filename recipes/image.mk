@@ -24,7 +24,7 @@ IMAGE_CACHE ?= /var/cache/spot-image
 SPOT_CACHE ?= $(HOME)/.cache/spot
 IMAGE_ENV = IMAGE_CACHE=$(IMAGE_CACHE) SPOT_CACHE=$(SPOT_CACHE) CROSS_TARGET_DIR=$(SPOT_CACHE)/target-cross
 
-.PHONY: image-deps cross test-aarch64 image qemu-test qemu-test-raspi3b image-repro
+.PHONY: image-deps cross test-aarch64 image qemu-test qemu-test-wifi qemu-test-raspi3b image-repro
 
 image-deps:
 	$(IMAGE_ENV) bash recipes/deps.sh
@@ -50,6 +50,14 @@ qemu-test: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) bash recipes/qemu-test.sh
 	$(IMAGE_ENV) bash recipes/qemu-test.sh --fallback
 	$(IMAGE_ENV) bash recipes/qemu-test.sh --preset
+
+# Wi-Fi first run with simulated radios (recipes/wifi-test/): the box's setup access point, a
+# phone in a network namespace through the wizard, a wrong and the right home password, and the
+# fallback to the access point when the home network goes away.
+qemu-test-wifi: $(if $(SPOT_BIN),,cross)
+	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh qemu-arm64
+	bash recipes/check-image.sh out/spot-qemu-arm64.img qemu-arm64
+	$(IMAGE_ENV) bash recipes/qemu-test-wifi.sh
 
 # The real rpi3 image under -M raspi3b: U-Boot and the Pi 3 B device tree from its boot partition
 # stand in for the VideoCore firmware, which QEMU does not run. Slower than qemu-test (4 emulated

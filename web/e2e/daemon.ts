@@ -34,7 +34,7 @@ export interface Daemon {
   dispose(): Promise<void>;
 }
 
-function waitForListening(child: ChildProcess, log: string[], timeoutMs = 30_000): Promise<string> {
+export function waitForListening(child: ChildProcess, log: string[], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => {
@@ -173,11 +173,11 @@ export async function startDaemon(): Promise<Daemon> {
   };
 }
 
-function scriptSrcs(html: string): string {
+export function scriptSrcs(html: string): string {
   return [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]).sort().join(' ');
 }
 
-async function fetchText(url: string): Promise<string> {
+export async function fetchText(url: string): Promise<string> {
   const res = await fetch(url);
   return res.text();
 }

@@ -63,7 +63,9 @@ pub struct Daemon {
     pub generation: u64,
 }
 
-/// Start a daemon in the foreground; each line of stdout and stderr is sent to `tx`.
+/// Start a daemon in the foreground; each line of stdout and stderr is sent to `tx`, and
+/// `None` once both have ended: dnsmasq points its stdout at /dev/null at start (it logs to
+/// stderr), so one stream's end is no exit.
 pub fn spawn(tag: Tag, generation: u64, prog: &str, args: &[&str], tx: &Sender<Line>) -> Result<Daemon, String> {
     let mut child = Command::new(prog)
         .args(args)
@@ -72,8 +74,10 @@ pub fn spawn(tag: Tag, generation: u64, prog: &str, args: &[&str], tx: &Sender<L
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{prog}: {e}"))?;
-    let forward = |r: Box<dyn Read + Send>, eof: bool| {
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    let forward = |r: Box<dyn Read + Send>| {
         let tx = tx.clone();
+        let open = open.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(r).lines() {
                 let Ok(line) = line else { break };
@@ -81,16 +85,16 @@ pub fn spawn(tag: Tag, generation: u64, prog: &str, args: &[&str], tx: &Sender<L
                     return;
                 }
             }
-            if eof {
+            if open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
                 let _ = tx.send((tag, generation, None));
             }
         });
     };
     if let Some(out) = child.stdout.take() {
-        forward(Box::new(out), true);
+        forward(Box::new(out));
     }
     if let Some(err) = child.stderr.take() {
-        forward(Box::new(err), false);
+        forward(Box::new(err));
     }
     Ok(Daemon { child, generation })
 }

@@ -151,7 +151,7 @@ impl RealBackend {
     fn networkd(&self, iface: &str, text: Option<String>) {
         let file = self.cfg.networkd.join(format!("30-spot-{iface}.network"));
         let res = match text {
-            Some(t) => fs::create_dir_all(&self.cfg.networkd).map_err(Into::into).and_then(|_| crate::system::write_atomic(&file, t.as_bytes())),
+            Some(t) => fs::create_dir_all(&self.cfg.networkd).map_err(Into::into).and_then(|_| crate::system::write_atomic_public(&file, t.as_bytes())),
             None => fs::remove_file(&file).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(Into::into),
         };
         if let Err(e) = res {

@@ -122,6 +122,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// [`write_atomic`], readable by everyone: for files other daemons read as their own users
+/// (systemd-networkd's .network files).
+pub fn write_atomic_public(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))?;
+    Ok(())
+}
+
 fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
