@@ -195,7 +195,8 @@ describe('names', () => {
   it('derives the host name like the box does (firstrun.rs hostname_for)', () => {
     expect(hostnameFromBoxName('spot')).toBe('spot');
     expect(hostnameFromBoxName("Anna's Spot")).toBe('annas-spot');
-    expect(hostnameFromBoxName('Ünïcode Box!')).toBe('ncode-box');
+    expect(hostnameFromBoxName('Ünïcode Box!')).toBe('unicode-box');
+    expect(hostnameFromBoxName("Anna's Café Ökö")).toBe('annas-cafe-oko');
     expect(hostnameFromBoxName('  --  ')).toBe('spot');
     expect(hostnameFromBoxName('  --Hello _. World!! ')).toBe('hello-world');
     expect(hostnameFromBoxName('a'.repeat(100))).toHaveLength(63);

@@ -117,19 +117,10 @@ pub async fn setup_complete(state: &Arc<AppState>) -> bool {
     blocking(move || store.setup_state()).await.is_ok_and(|s| s.complete)
 }
 
-/// The host name a box name becomes (`Anna's Spot` → `annas-spot`).
+/// The host name a box name becomes (`Anna's Café` → `annas-cafe`): the one rule, in
+/// `setup::validate`, which the helper applies too.
 pub fn hostname_for(box_name: &str) -> String {
-    let mut out = String::new();
-    for c in box_name.trim().to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if matches!(c, ' ' | '-' | '_' | '.') && !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let out: String = out.trim_end_matches('-').chars().take(63).collect();
-    let out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() { "spot".to_owned() } else { out }
+    setup::validate::Hostname::from_box_name(box_name).map(|h| h.as_str().to_owned()).unwrap_or_else(|_| "spot".to_owned())
 }
 
 /// The box's addresses (from the helper on the box; the interfaces' own list elsewhere).
@@ -422,7 +413,7 @@ mod tests {
     fn names_and_zones() {
         assert_eq!(hostname_for("Anna's Spot"), "annas-spot");
         assert_eq!(hostname_for("  --  "), "spot");
-        assert_eq!(hostname_for("Ünïcode Box!"), "ncode-box");
+        assert_eq!(hostname_for("Anna's Café"), "annas-cafe");
         assert_eq!(hostname_for(&"a".repeat(100)).len(), 63);
         assert!(timezone("Europe/Berlin").is_ok());
         assert!(timezone("America/Argentina/Buenos_Aires").is_ok());

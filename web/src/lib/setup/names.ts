@@ -6,13 +6,31 @@
  * digits kept, spaces, dashes, underscores and dots become one dash, anything else is dropped;
  * "Anna's Spot" → `annas-spot`; nothing left → `spot`.
  */
+const FOLD: [RegExp, string][] = [
+  [/[à-åÀ-Å]/, 'a'], [/[æÆ]/, 'ae'], [/[çÇ]/, 'c'], [/[è-ëÈ-Ë]/, 'e'], [/[ì-ïÌ-Ï]/, 'i'], [/[ñÑ]/, 'n'],
+  [/[ò-öøÒ-ÖØ]/, 'o'], [/ß/, 'ss'], [/[ù-üÙ-Ü]/, 'u'], [/[ýÿÝ]/, 'y'],
+];
+
+/** The host name a box name becomes: the same rule as `setup::validate::Hostname::from_box_name`
+ * ("Anna's Café" → `annas-cafe`; apostrophes vanish, other separators become one dash). */
 export function hostnameFromBoxName(name: string): string {
   let out = '';
-  for (const c of name.trim().toLowerCase()) {
-    if (/^[a-z0-9]$/.test(c)) out += c;
-    else if (/^[ \-_.]$/.test(c) && out && !out.endsWith('-')) out += '-';
+  let dash = false;
+  for (const raw of name) {
+    const hit = FOLD.find(([re]) => re.test(raw));
+    for (const c of hit ? hit[1] : raw) {
+      if (c === "'" || c === '\u2019') continue;
+      if (/^[A-Za-z0-9]$/.test(c)) {
+        if (dash && out) out += '-';
+        dash = false;
+        out += c.toLowerCase();
+      } else {
+        dash = true;
+      }
+    }
+    if (out.length >= 63) break;
   }
-  out = out.replace(/-+$/, '').slice(0, 63).replace(/-+$/, '');
+  out = out.slice(0, 63).replace(/-+$/, '');
   return out || 'spot';
 }
 
