@@ -84,7 +84,7 @@ dbg 'cat /usr/lib/systemd/system/spot.service' >"$RUN/spot.service"
 check "root A: spot.service is Type=notify with a watchdog" \
 	sh -c "grep -qx 'Type=notify' '$RUN/spot.service' && grep -q '^WatchdogSec=' '$RUN/spot.service'"
 check "root A: spot.service starts in first-run setup mode (no admin, nothing printed), no SPOT_LISTEN override" \
-	sh -c "grep -q '^ExecStart=.* --setup' '$RUN/spot.service' && ! grep -q 'SPOT_LISTEN' '$RUN/spot.service'"
+	sh -c "grep -q '^ExecStart=.* --setup' '$RUN/spot.service' && ! grep -q '^Environment=SPOT_LISTEN' '$RUN/spot.service'"
 check "root A: spot.service enabled" sh -c "debugfs -R 'ls /etc/systemd/system/multi-user.target.wants' '$ROOTA' 2>/dev/null | grep -q spot.service"
 dbg 'cat /etc/fstab' >"$RUN/fstab"
 check "root A: fstab mounts the data partition on /data" grep -q '^LABEL=spot-data *\/data ' "$RUN/fstab"
