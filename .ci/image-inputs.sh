@@ -3,6 +3,12 @@
 # image recipe and the daemon's system integration (CLI, config, signals, sd-notify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Documentation (*.md) is not an input.
-git ls-files board rootfs recipes firmware/spot/src | grep -v '\.md$' | sort | tr '\n' '\0' |
-    xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+# Documentation (*.md) is not an input. Symbolic links (some point into /run or /data on the
+# box, so they dangle here) count by their target.
+git ls-files board rootfs recipes firmware/spot/src | grep -v '\.md$' | sort | while IFS= read -r f; do
+	if [ -L "$f" ]; then
+		printf '%s  -> %s\n' "$f" "$(readlink "$f")"
+	else
+		sha256sum "$f"
+	fi
+done | sha256sum | cut -d' ' -f1
