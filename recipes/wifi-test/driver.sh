@@ -80,6 +80,9 @@ phone_back() {
 diag() {
 	out "DIAG helper status: $(status)"
 	ip -br addr | while read -r l; do out "DIAG ip: $l"; done
+	hp=$(systemctl show -p MainPID --value spot-helper.service)
+	for t in /proc/"$hp"/task/*; do out "DIAG helper task $(cat "$t/comm") $(awk '{print $3}' "$t/stat") wchan=$(cat "$t/wchan")"; done
+	for c in $(cat /proc/"$hp"/task/*/children); do out "DIAG helper child $c $(awk '{print $3}' /proc/"$c"/stat): $(tr '\0' ' ' </proc/"$c"/cmdline)"; done
 	journalctl -b -n 100 --no-pager -u spot-helper.service -u spot.service -u systemd-networkd.service 2>&1 | while read -r l; do out "DIAG journal: $l"; done
 	for f in probe.txt hdr phone-wpa.log udhcpc.log home-hostapd.log home-dnsmasq.log; do
 		tail -n 15 "$R/$f" 2>/dev/null | while read -r l; do out "DIAG $f: $l"; done
@@ -149,25 +152,34 @@ CSRF=$(echo "$body" | json_str csrf_token)
 [ -n "$COOKIE" ] && [ -n "$CSRF" ] && ok "the phone claimed the box as $ADMIN_USER (session cookie, CSRF token)" ||
 	{ bad "claim: $(code) $body"; finish; }
 nets=$(api_post /api/network/scan '')
-echo "$nets" | grep -q "\"ssid\":\"$HOME_SSID\",[^}]*\"security\":\"wpa2\"" &&
+echo "$nets" | grep -o "{[^}]*\"ssid\":\"$HOME_SSID\"[^}]*}" | grep -q '"security":"wpa2"' &&
 	ok "the wizard's scan lists $HOME_SSID (wpa2)" || bad "scan: $(code) $nets"
-api_post /api/network/wifi "{\"ssid\":\"$HOME_SSID\",\"password\":\"$WRONG_PSK\",\"hidden\":false}" >/dev/null
-info "POST /api/network/wifi (wrong password): HTTP $(code) (the access point goes down meanwhile)"
-wrong() { s=$(status) && echo "$s" | grep -q '"mode":"access_point"' && echo "$s" | grep -q '"code":"wrong_password"'; }
+# The reply to a join may never reach the phone (the helper takes the access point down
+# before it answers): the POST runs in the background while the box is watched.
 t=$(up)
+api_post /api/network/wifi "{\"ssid\":\"$HOME_SSID\",\"password\":\"$WRONG_PSK\",\"hidden\":false}" >/dev/null &
+post=$!
+wrong() { s=$(status) && echo "$s" | grep -q '"mode":"access_point"' && echo "$s" | grep -q '"code":"wrong_password"'; }
 retry 240 wrong || { bad "the box did not come back as the access point with wrong_password: $(status)"; finish; }
-info "the box is the access point again with wrong_password after $(since "$t") s"
+info "the box is the access point again with wrong_password $(since "$t") s after the POST was sent"
+wait "$post"
+c=$(code)
+info "POST /api/network/wifi (wrong password): HTTP ${c:-none} $(since "$t") s after it was sent"
 phone_back "wrong password" || finish
 err=$(api_get phone "$BOX" /api/network | last_error)
 echo "$err" | grep -q '"code":"wrong_password"' && ok "GET /api/network on the phone: $err" ||
 	{ bad "GET /api/network after the wrong password: $(code) $err"; finish; }
 
 # (4) The right password: the box joins the home network and serves there.
-api_post /api/network/wifi "{\"ssid\":\"$HOME_SSID\",\"password\":\"$HOME_PSK\",\"hidden\":false}" >/dev/null
-info "POST /api/network/wifi (right password): HTTP $(code)"
+t=$(up)
+api_post /api/network/wifi "{\"ssid\":\"$HOME_SSID\",\"password\":\"$HOME_PSK\",\"hidden\":false}" >/dev/null &
+post=$!
 retry 240 mode_is wifi || { bad "the box did not join $HOME_SSID: $(status)"; finish; }
 mark joined
-ok "the box joined $HOME_SSID"
+ok "the box joined $HOME_SSID $(since "$t") s after the POST was sent"
+wait "$post"
+c=$(code)
+info "POST /api/network/wifi (right password): HTTP ${c:-none (the phone lost the access point before the reply)}"
 mac=$(cat /sys/class/net/wlan0/address)
 lease() { home_ip=$(awk -v m="$mac" '$2 == m {print $3}' "$R/home.leases" 2>/dev/null) && [ -n "$home_ip" ]; }
 retry 60 lease || { bad "no lease for $mac in the home dnsmasq's lease file"; finish; }

@@ -114,6 +114,11 @@ pub fn stop(mut d: Daemon, ctrl_socket: Option<&std::path::Path>) {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let _ = d.child.kill();
+    // A kill that fails (EPERM: the child dropped to another user and CAP_KILL is missing)
+    // must not leave the caller waiting forever for a child that keeps running.
+    if let Err(e) = d.child.kill() {
+        eprintln!("spot-helper: stopping pid {}: {e}", d.child.id());
+        return;
+    }
     let _ = d.child.wait();
 }
