@@ -100,6 +100,11 @@ pub fn check_hash(pw: &str, hash: &str) -> bool {
     }
 }
 
+/// A stored-hash format [`check_hash`] verifies: bcrypt, SHA-256/512-crypt, yescrypt.
+pub fn is_known_hash(hash: &str) -> bool {
+    ["$2b$", "$2y$", "$5$", "$6$", "$y$"].iter().any(|p| hash.starts_with(p)) && hash.len() <= 256 && hash.chars().all(|c| c.is_ascii_graphic())
+}
+
 /// A hash that is not bcrypt at our cost is replaced after the next successful login.
 pub fn needs_rehash(hash: &str) -> bool {
     !hash.starts_with(&format!("$2b${BCRYPT_COST}$"))

@@ -76,7 +76,7 @@ pub fn is_box_host(bare: &str) -> bool {
     localca::LOCAL_SUFFIXES.iter().any(|s| bare.ends_with(&format!(".{s}")) || bare == *s)
 }
 
-fn claim_refusal(state: &AppState, claimed: bool, ip: IpAddr, headers: &HeaderMap) -> Option<Error> {
+fn claim_refusal(claimed: bool, ip: IpAddr, headers: &HeaderMap) -> Option<Error> {
     if claimed {
         return Some(Error::conflict("already_claimed", "This box already has an admin: setup is closed. Sign in instead."));
     }
@@ -87,7 +87,6 @@ fn claim_refusal(state: &AppState, claimed: bool, ip: IpAddr, headers: &HeaderMa
     if !is_box_host(&setup::captive::bare_host(host)) {
         return Some(Error::forbidden("setup_not_local", "Open setup through the box's own address (http://spot.local or its IP address)."));
     }
-    let _ = state;
     None
 }
 
@@ -155,7 +154,7 @@ fn url_host(ip: &IpAddr) -> String {
 async fn info(State(state): S, Extension(ip): Extension<ClientIp>, Extension(local): Extension<crate::LocalAddr>, headers: HeaderMap) -> ApiResult<Response> {
     let store = state.store.clone();
     let st = blocking(move || store.setup_state()).await?;
-    let refusal = claim_refusal(&state, st.claimed, ip.0, &headers);
+    let refusal = claim_refusal(st.claimed, ip.0, &headers);
     let admin = match auth::session_from_headers(&state, &headers).await {
         Ok(a) => auth::is_admin(&a.user),
         Err(_) => false,
@@ -211,19 +210,12 @@ pub fn box_name(s: &str) -> Result<String, Error> {
     Ok(s.to_owned())
 }
 
-/// IANA names (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`); the helper checks
-/// that the zone exists on the box.
+/// IANA names (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`), by the helper's own
+/// rule (`setup::validate::Timezone`); the helper checks that the zone exists on the box.
 pub fn timezone(s: &str) -> Result<String, Error> {
-    let bad = || Error::invalid("invalid_timezone", "That is not a time zone name like Europe/Berlin.");
-    if s.is_empty() || s.len() > 64 || s.starts_with('/') || s.ends_with('/') {
-        return Err(bad());
-    }
-    for part in s.split('/') {
-        if part.is_empty() || part == "." || part == ".." || !part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c)) {
-            return Err(bad());
-        }
-    }
-    Ok(s.to_owned())
+    setup::validate::Timezone::new(s)
+        .map(|t| t.as_str().to_owned())
+        .map_err(|_| Error::invalid("invalid_timezone", "That is not a time zone name like Europe/Berlin."))
 }
 
 async fn claim(
@@ -235,7 +227,7 @@ async fn claim(
     state.rate_login_ip(ip.0)?;
     let store = state.store.clone();
     let claimed = blocking(move || store.is_claimed()).await?;
-    if let Some(e) = claim_refusal(&state, claimed, ip.0, &headers) {
+    if let Some(e) = claim_refusal(claimed, ip.0, &headers) {
         return Err(ApiError(e));
     }
     let name = box_name(&input.box_name)?;

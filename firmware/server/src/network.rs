@@ -5,7 +5,7 @@ use crate::actions::blocking;
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::firstrun::{forget_net_cache, net_status};
+use crate::firstrun::forget_net_cache;
 use crate::{AppState, ClientIp};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +19,16 @@ use setup::proto::{Reply, Request};
 use std::sync::Arc;
 
 type S = State<Arc<AppState>>;
+
+/// A validator's refusal as an API error (`invalid_password` is the Wi-Fi password here,
+/// not the account's).
+fn invalid(e: setup::validate::Invalid) -> ApiError {
+    let code = match e.code() {
+        "invalid_password" => "invalid_wifi_password",
+        c => c,
+    };
+    ApiError(Error::invalid(code, e.to_string()))
+}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -59,19 +69,12 @@ struct JoinInput {
 
 async fn join(State(state): S, a: Authed, Json(j): Json<JoinInput>) -> ApiResult<Response> {
     a.require_admin()?;
-    // The helper validates too; these checks give the words here, before a radio is touched.
-    if j.ssid.is_empty() || j.ssid.len() > 32 || j.ssid.contains('\0') {
-        return Err(ApiError(Error::invalid("invalid_ssid", "A Wi-Fi network name has 1 to 32 bytes.")));
-    }
+    // The helper's own validators (it checks again): the words come back here, before a radio
+    // is touched.
+    setup::validate::Ssid::new(&j.ssid).map_err(invalid)?;
     let psk = j.password.filter(|p| !p.is_empty());
     if let Some(p) = &psk {
-        let hex64 = p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit());
-        if !hex64 && !(8..=63).contains(&p.len()) {
-            return Err(ApiError(Error::invalid("invalid_wifi_password", "Wi-Fi passwords (WPA2/WPA3) have 8 to 63 characters.")));
-        }
-        if !hex64 && !p.chars().all(|c| (' '..='~').contains(&c)) {
-            return Err(ApiError(Error::invalid("invalid_wifi_password", "Wi-Fi passwords can only hold printable ASCII characters.")));
-        }
+        setup::validate::Psk::new(p).map_err(invalid)?;
     }
     tracing::info!(by = %a.user.username, ssid = %j.ssid.escape_debug(), "joining a Wi-Fi network");
     state.cfg.helper.done(&Request::WifiJoin { ssid: j.ssid, psk, hidden: j.hidden }).await?;
@@ -96,11 +99,8 @@ struct CountryInput {
 
 async fn country(State(state): S, a: Authed, Json(c): Json<CountryInput>) -> ApiResult<StatusCode> {
     a.require_admin()?;
-    let cc = c.country.trim().to_ascii_uppercase();
-    if !(cc.len() == 2 && cc.chars().all(|c| c.is_ascii_uppercase()) || cc == "00") {
-        return Err(ApiError(Error::invalid("invalid_country", "The Wi-Fi country is a two-letter code like DE or US.")));
-    }
-    state.cfg.helper.done(&Request::SetCountry { country: cc }).await?;
+    let cc = setup::validate::Country::new(&c.country.trim().to_ascii_uppercase()).map_err(invalid)?;
+    state.cfg.helper.done(&Request::SetCountry { country: cc.as_str().to_owned() }).await?;
     forget_net_cache(&state);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,6 +127,5 @@ async fn factory_reset(State(state): S, a: Authed, Extension(ip): Extension<Clie
     };
     tracing::warn!(by = %a.user.username, ip = %ip.0, "factory reset requested");
     system.factory_reset().map_err(|e| ApiError(Error::internal(format!("factory reset: {e}"))))?;
-    let _ = net_status(&state).await;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response())
 }

@@ -75,11 +75,8 @@ fn apply_preset(data_dir: &Path, text: &str) -> Result<Option<String>> {
     let Some(admin) = p.admin else { return Ok(None) };
     let username = chat::rules::username(&admin.username).map_err(|e| anyhow::anyhow!("user name: {}", e.message))?;
     let h = admin.password_hash.as_str();
-    let crypt = (h.starts_with("$5$") || h.starts_with("$6$") || h.starts_with("$y$") || h.starts_with("$2b$") || h.starts_with("$2y$"))
-        && h.len() <= 256
-        && h.chars().all(|c| c.is_ascii_graphic());
-    if !crypt {
-        anyhow::bail!("the password hash is not a SHA-256/SHA-512 crypt or bcrypt hash");
+    if !server::auth::is_known_hash(h) {
+        anyhow::bail!("the password hash is not a bcrypt, SHA-256/SHA-512-crypt or yescrypt hash");
     }
     let box_name = p.box_name.as_deref().map(server::firstrun::box_name).transpose().ok().flatten().unwrap_or_else(|| "spot".into());
     let tz = p.timezone.as_deref().and_then(|t| server::firstrun::timezone(t).ok());
