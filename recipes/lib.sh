@@ -23,6 +23,10 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 elapsed() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 
+# Byte offset and size of partition N of a disk image, from its own partition table.
+part_start() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['start']*512)"; }
+part_size() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['size']*512)"; }
+
 # A private apt configuration: bookworm + backports (QEMU 10), deb-src (alsa-lib) and arm64
 # indexes (musl-dev:arm64 for the cross toolchain), without touching /etc/apt/sources.list.d
 # or the host's dpkg architectures. Use it as `APT_CONFIG=$APT_PRIVATE apt-get ...`.

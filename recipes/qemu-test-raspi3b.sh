@@ -51,7 +51,6 @@ monitor() { # one HMP command
 	PY
 }
 
-part_start() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['start']*512)"; }
 BOOT_OFF=$(part_start "$IMG" 1)
 export MTOOLS_SKIP_CHECK=1
 mcopy -i "$IMG@@$BOOT_OFF" ::u-boot.bin ::bcm2837-rpi-3-b.dtb "$RUN/"

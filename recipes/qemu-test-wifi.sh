@@ -39,7 +39,6 @@ fail() {
 	die "$*"
 }
 
-part_start() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['start']*512)"; }
 
 # busybox-static:arm64, through the image's private apt configuration (arm64 indexes), cached.
 DEBS=$IMAGE_CACHE/test-debs

@@ -44,10 +44,6 @@ fail() {
 	die "$*"
 }
 
-# Partition offsets from the image's own table.
-part_start() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['start']*512)"; }
-part_size() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['size']*512)"; }
-
 # U-Boot runs from the first flash bank; its environment lives in the second (both 64 MiB).
 MTOOLS_SKIP_CHECK=1 mcopy -i "$IMG@@$(part_start "$IMG" 1)" ::u-boot.bin "$RUN/u-boot.bin"
 truncate -s 64M "$RUN/u-boot.bin"
