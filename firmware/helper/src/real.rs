@@ -67,6 +67,9 @@ impl Config {
 
 const NET: &str = "/sys/class/net";
 
+/// Where the HTTPS announcement for avahi lives (made by tmpfiles, 0755).
+const MDNS_DIR: &str = "/run/spot-mdns";
+
 pub struct RealBackend {
     cfg: Config,
     caps: BoardCaps,
@@ -444,12 +447,12 @@ impl Backend for RealBackend {
     }
 
     fn advertise_https(&mut self, port: Option<u16>) -> Result<(), String> {
-        // The image links /etc/avahi/services/spot-https.service here (the root is read-only).
-        let file = self.cfg.run.join("avahi/spot-https.service");
+        // The image links /etc/avahi/services/spot-https.service here (the root is read-only);
+        // avahi runs as its own user, so the directory (tmpfiles) and the file are world-readable.
+        let file = Path::new(MDNS_DIR).join("spot-https.service");
         match port {
             Some(p) => {
-                std::fs::create_dir_all(self.cfg.run.join("avahi")).map_err(|e| e.to_string())?;
-                crate::system::write_atomic(&file, crate::render::avahi_https(p).as_bytes()).map_err(|e| e.to_string())?;
+                crate::system::write_atomic_public(&file, crate::render::avahi_https(p).as_bytes()).map_err(|e| e.to_string())?;
             }
             None => {
                 let _ = std::fs::remove_file(&file);
