@@ -53,7 +53,7 @@ bench: deps-build spot
 
 ## Every image test; records the tested inputs in .ci/image-tested (commit it).
 image-check: image-deps
-	$(MAKE) cross test-aarch64 qemu-test qemu-test-raspi3b image-repro
+	$(MAKE) cross test-aarch64 qemu-test qemu-test-wifi qemu-test-raspi3b image-repro
 	.ci/image-inputs.sh > .ci/image-tested
 
 clean:

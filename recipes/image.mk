@@ -54,7 +54,6 @@ qemu-test: $(if $(SPOT_BIN),,cross)
 # Wi-Fi first run with simulated radios (recipes/wifi-test/): the box's setup access point, a
 # phone in a network namespace through the wizard, a wrong and the right home password, and the
 # fallback to the access point when the home network goes away.
-# Not in image-check yet: the test is still being brought up (see the issue notes).
 qemu-test-wifi: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh qemu-arm64
 	bash recipes/check-image.sh out/spot-qemu-arm64.img qemu-arm64
