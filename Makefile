@@ -9,7 +9,7 @@ DATA ?= .spot-data
 LISTEN ?= 0.0.0.0:8080
 CARGO ?= cargo
 
-.PHONY: all deps deps-build web web-deps spot run test test-rust test-web bench clean image-check
+.PHONY: all deps deps-build web web-deps spot run test test-rust test-web bench clean clean-data image-check ts-types
 
 all: spot
 
@@ -41,6 +41,10 @@ test: deps spot test-rust test-web
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast
 
+## Rewrite web/src/lib/api-types/ from the Rust wire types (`cargo test` fails while they are stale).
+ts-types:
+	UPDATE_TS=1 $(CARGO) test -p store --lib ts_types
+
 test-web: web-deps
 	cd web && npm run check && npm run test:unit && SPOT_BIN=$(DEV_BIN) npm run test:e2e
 
@@ -48,6 +52,7 @@ test-web: web-deps
 bench: deps-build spot
 	$(CARGO) build --release -p spot --bins --examples
 	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
+	$(CARGO) run --release -p spot --example bench_uploads -- $(CARGO_TARGET_DIR)/release/spot
 	$(CARGO) run --release -p voice --example bench_sfu
 	$(CARGO) run --release -p store --example bench_search
 
@@ -56,7 +61,12 @@ image-check: image-deps
 	$(MAKE) cross test-aarch64 qemu-test qemu-test-wifi qemu-test-raspi3b image-repro
 	.ci/image-inputs.sh > .ci/image-tested
 
+## Build outputs only; the local box's data ($(DATA)) stays (`make clean-data` deletes it).
 clean:
-	rm -rf web/dist web/node_modules $(DATA)
+	rm -rf web/dist web/node_modules
+
+clean-data:
+	@echo "This deletes the local box's database, uploads and keys in $(DATA)."
+	@read -r -p "Type 'delete' to go on: " a && [ "$$a" = delete ] && rm -rf $(DATA)
 
 -include recipes/image.mk

@@ -311,7 +311,25 @@ describe('gateway', () => {
 // ------------------------------------------------------------------ outbox
 
 function msg(id: string, nonce: string): Message {
-  return { id, channel_id: '1', author_id: 'me', content: 'x', reply_to: null, created_at: 0, edited_at: null, deleted: false, nonce };
+  return {
+    id,
+    channel_id: '1',
+    author_id: 'me',
+    content: 'x',
+    reply_to: null,
+    created_at: 0,
+    edited_at: null,
+    deleted: false,
+    nonce,
+    thread: null,
+    reactions: [],
+    pinned_at: null,
+    pinned_by: null,
+    mentions: [],
+    mention_everyone: false,
+    attachments: [],
+    embeds: [],
+  };
 }
 
 describe('outbox', () => {

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Internal,
     /// A part of the box (the system helper) is not answering right now (503).
     Unavailable,
+    /// The client took too long to send its request (408).
+    Timeout,
 }
 
 /// A domain error: a kind, a stable machine-readable code, and words for people.

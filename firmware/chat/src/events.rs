@@ -5,6 +5,7 @@ use crate::ids::{ChannelId, Seq, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EventKind {
     #[serde(rename = "message.create")]
     MessageCreate,

@@ -5,6 +5,7 @@ use crate::perms::Perms;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -28,6 +29,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Presence {
     Online,
@@ -37,6 +39,7 @@ pub enum Presence {
 
 /// A user as everyone may see them (no password hash here, ever).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -56,6 +59,7 @@ pub struct User {
 
 /// A role: a name and box-wide permissions. Role `1` is `@everyone`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoleDef {
     pub id: RoleId,
     pub name: String,
@@ -65,6 +69,7 @@ pub struct RoleDef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Channel {
     pub id: ChannelId,
     pub name: String,
@@ -89,6 +94,7 @@ pub struct Channel {
 
 /// Text channels carry messages; voice channels are also rooms people join to talk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     #[default]
@@ -120,6 +126,7 @@ impl ChannelKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {
     pub id: MessageId,
     pub channel_id: ChannelId,
@@ -154,6 +161,7 @@ pub struct Message {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ThreadSummary {
     pub id: ChannelId,
     pub name: String,
@@ -163,6 +171,7 @@ pub struct ThreadSummary {
 
 /// One emoji's reactions on a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Reaction {
     /// A Unicode emoji, or `:name:` for a custom one.
     pub emoji: String,
@@ -172,6 +181,7 @@ pub struct Reaction {
 
 /// An uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Attachment {
     pub id: AttachmentId,
     pub filename: String,
@@ -183,8 +193,54 @@ pub struct Attachment {
     pub thumb_url: Option<String>,
 }
 
+impl Attachment {
+    /// An attachment as the API shows it: the store hands over plain data (the ID, the name,
+    /// whether the box made a thumbnail) and the addresses follow from it, always the same
+    /// way. They are the server's routes (`server::files`): the file at
+    /// `/api/attachments/ID/NAME`, its thumbnail at `/api/attachments/ID/thumb`.
+    pub fn new(
+        id: AttachmentId,
+        filename: String,
+        content_type: String,
+        size: i64,
+        (width, height): (Option<i64>, Option<i64>),
+        has_thumb: bool,
+    ) -> Attachment {
+        let mut name = url_component(&filename);
+        if name == "thumb" {
+            // The same name, encoded, still reaches the file rather than the thumbnail route.
+            name = "%74humb".into();
+        }
+        Attachment {
+            url: format!("/api/attachments/{id}/{name}"),
+            thumb_url: has_thumb.then(|| format!("/api/attachments/{id}/thumb")),
+            id,
+            filename,
+            content_type,
+            size,
+            width,
+            height,
+        }
+    }
+}
+
+/// Percent-encode everything but RFC 3986's unreserved characters: safe in a URL path segment
+/// and in RFC 5987's `filename*=UTF-8''…`.
+pub fn url_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A link preview, fetched and re-encoded by the box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Embed {
     pub id: EmbedId,
     pub url: String,
@@ -195,15 +251,41 @@ pub struct Embed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CustomEmoji {
     pub id: EmojiId,
     pub name: String,
     pub url: String,
 }
 
+impl CustomEmoji {
+    /// An emoji as the API shows it; its image is at `/api/emoji/ID` (`server::files`).
+    pub fn new(id: EmojiId, name: String) -> CustomEmoji {
+        CustomEmoji { url: format!("/api/emoji/{id}"), id, name }
+    }
+}
+
 /// What a user has read in one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadState {
     pub channel_id: ChannelId,
     pub last_read_id: Option<MessageId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_urls_encode_names_and_never_collide_with_the_thumbnail_route() {
+        let url = |name: &str| Attachment::new(AttachmentId(7), name.into(), String::new(), 1, (None, None), false).url;
+        assert_eq!(url("a b/c?.png"), "/api/attachments/7/a%20b%2Fc%3F.png");
+        assert_eq!(url("café.txt"), "/api/attachments/7/caf%C3%A9.txt");
+        assert_eq!(url("thumb"), "/api/attachments/7/%74humb");
+        assert_eq!(url("thumb.png"), "/api/attachments/7/thumb.png");
+        let a = Attachment::new(AttachmentId(7), "x.png".into(), "image/png".into(), 1, (Some(2), Some(3)), true);
+        assert_eq!(a.thumb_url.as_deref(), Some("/api/attachments/7/thumb"));
+        assert_eq!(CustomEmoji::new(EmojiId(4), "party".into()).url, "/api/emoji/4");
+    }
 }

@@ -10,8 +10,14 @@ use crate::ids::{RoleId, UserId};
 use crate::model::{ChannelKind, Role};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A set of permissions (bits).
+/// A set of permissions (bits). On the wire: the names, in this order (`store`'s `ts_types` test
+/// checks that the TypeScript union below lists the same names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(type = r#"Array<"view" | "send" | "manage_messages" | "pin" | "manage_channel" | "moderate">"#)
+)]
 pub struct Perms(pub u32);
 
 impl Perms {
@@ -103,6 +109,7 @@ impl Actor {
 
 /// A channel permission override for one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Override {
     pub role_id: RoleId,
     pub allow: Perms,

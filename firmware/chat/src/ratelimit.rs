@@ -76,6 +76,14 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         Ok(())
     }
 
+    /// Return one token taken by [`check`](Self::check) (the attempt turned out legitimate).
+    pub fn give_back(&mut self, key: &K) {
+        let cap = u64::from(self.quota.burst) * 1000;
+        if let Some(b) = self.buckets.get_mut(key) {
+            b.milli = (b.milli + 1000).min(cap);
+        }
+    }
+
     /// Forget a key (e.g. a user's failure count after a successful login).
     pub fn reset(&mut self, key: &K) {
         self.buckets.remove(key);

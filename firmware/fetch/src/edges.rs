@@ -64,6 +64,18 @@ impl OwnAddrs for SystemOwnAddrs {
     }
 }
 
+/// The interfaces' addresses plus known others (the box's public address behind NAT).
+#[derive(Clone, Debug, Default)]
+pub struct SystemAndExtra(pub Vec<IpAddr>);
+
+impl OwnAddrs for SystemAndExtra {
+    fn own_addrs(&self) -> io::Result<Vec<IpAddr>> {
+        let mut v = SystemOwnAddrs.own_addrs()?;
+        v.extend(self.0.iter().copied());
+        Ok(v)
+    }
+}
+
 /// A fixed set, for tests and for callers that know better.
 impl OwnAddrs for Vec<IpAddr> {
     fn own_addrs(&self) -> io::Result<Vec<IpAddr>> {

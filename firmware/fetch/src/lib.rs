@@ -63,7 +63,7 @@ pub mod policy;
 mod preview;
 
 pub use addr::{classify, Cidr, NonPublic};
-pub use edges::{BoxFuture, Connect, OwnAddrs, Resolve, SystemOwnAddrs, SystemResolver, TcpConnector};
+pub use edges::{BoxFuture, Connect, OwnAddrs, Resolve, SystemAndExtra, SystemOwnAddrs, SystemResolver, TcpConnector};
 pub use error::{Reason, Refused};
 pub use fetcher::{Fetcher, GetOptions, Response};
 pub use policy::{AllowEntry, Allowlist, BadAllowEntry, Policy, USER_AGENT};

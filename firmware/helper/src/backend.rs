@@ -29,4 +29,6 @@ pub trait Backend: Send {
     fn advertise_https(&mut self, port: Option<u16>) -> Result<(), String>;
     /// Reboot soon (after the reply has gone out).
     fn reboot(&mut self) -> Result<(), String>;
+    /// Start `spot-data-fix@ACTION.service` (the data-problem page's repair or erase).
+    fn start_data_fix(&mut self, action: setup::proto::DataAction) -> Result<(), String>;
 }

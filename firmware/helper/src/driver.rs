@@ -26,6 +26,7 @@ pub enum Command {
     AdvertiseHttps(Option<u16>),
     FactoryReset,
     Reboot,
+    DataFix(setup::proto::DataAction),
 }
 
 pub struct Call {
@@ -193,6 +194,10 @@ impl Driver {
                 Err(e) => failed(e.to_string()),
             },
             Command::Reboot => self.backend.reboot().map_or_else(failed, |_| Reply::Done { ok: true }),
+            Command::DataFix(action) => match crate::datapart::request_fix(&crate::datapart::run_dir(), action) {
+                Ok(()) => self.backend.start_data_fix(action).map_or_else(failed, |_| Reply::Done { ok: true }),
+                Err((code, message)) => Reply::error(code, message),
+            },
         }
     }
 

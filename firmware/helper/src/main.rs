@@ -6,6 +6,8 @@
 //! spot-helper [serve] [--simulate FILE.json]   the socket server (the default)
 //! spot-helper apply-preset                     what Raspberry Pi Imager left on the boot partition
 //! spot-helper factory-reset-at-boot            wipe the data partition if a reset was asked for
+//! spot-helper data-check                       is the data partition there, sound, not full?
+//! spot-helper data-fix repair|erase            the fix the data-problem page asked for
 //! spot-helper status | call JSON               ask the running helper (debugging)
 //! ```
 //!
@@ -17,6 +19,7 @@
 
 mod backend;
 mod cmd;
+mod datapart;
 mod driver;
 mod iw;
 mod lines;
@@ -47,10 +50,12 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("apply-preset") => preset::run(),
         Some("factory-reset-at-boot") => factory_reset_at_boot(),
+        Some("data-check") => datapart::check(&env_path("SPOT_HELPER_DATA", "/data"), &datapart::run_dir()),
+        Some("data-fix") if args.len() == 2 => datapart::fix(&args[1], &env_path("SPOT_HELPER_DATA", "/data"), &datapart::run_dir()),
         Some("status") => call(r#"{"cmd":"status"}"#),
         Some("call") if args.len() == 2 => call(&args[1]),
         Some("-h" | "--help" | "help") => {
-            println!("usage: spot-helper [serve [--simulate FILE]] | apply-preset | factory-reset-at-boot | status | call JSON");
+            println!("usage: spot-helper [serve [--simulate FILE]] | apply-preset | factory-reset-at-boot | data-check | data-fix repair|erase | status | call JSON");
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!("unknown command {other:?} (try --help)")),
@@ -70,7 +75,16 @@ fn serve(args: &[String]) -> Result<()> {
         [flag, file] if flag == "--simulate" => Some(PathBuf::from(file)),
         _ => bail!("usage: spot-helper serve [--simulate FILE.json]"),
     };
-    let store = system::Store::open(&env_path("SPOT_HELPER_STATE", "/data/system"), &env_path("SPOT_HELPER_ZONEINFO", "/usr/share/zoneinfo"))?;
+    // With the data partition missing, damaged or full, the state lives in RAM for this boot:
+    // the box must stay reachable for the data-problem page (a Wi-Fi-only Pi by its setup AP).
+    let state = match datapart::read_problem(&datapart::run_dir()) {
+        Some(p) => {
+            eprintln!("spot-helper: data partition {:?}: keeping this boot's settings in RAM", p.problem);
+            env_path("SPOT_HELPER_RAM_STATE", "/run/spot-helper/state")
+        }
+        None => env_path("SPOT_HELPER_STATE", "/data/system"),
+    };
+    let store = system::Store::open(&state, &env_path("SPOT_HELPER_ZONEINFO", "/usr/share/zoneinfo"))?;
     // Ready as soon as the socket exists and the host name is set (avahi and networkd are
     // ordered after us); the radio may take seconds more to appear, and requests wait for it.
     let listener = server::bind(&socket())?;

@@ -462,6 +462,12 @@ impl Backend for RealBackend {
         cmd::run("systemctl", &["try-reload-or-restart", "avahi-daemon.service"], 20).map(|_| ()).map_err(|e| e.to_string())
     }
 
+    fn start_data_fix(&mut self, action: setup::proto::DataAction) -> Result<(), String> {
+        // The unit name is one of two fixed strings, never text from the request.
+        let unit = format!("spot-data-fix@{}.service", action.as_str());
+        cmd::run("systemctl", &["start", "--no-block", &unit], 20).map(|_| ())
+    }
+
     fn reboot(&mut self) -> Result<(), String> {
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_secs(1));

@@ -174,5 +174,8 @@ pub fn validate(req: Request) -> Result<Command, Invalid> {
         Request::AdvertiseHttps { port } => Command::AdvertiseHttps(port.filter(|p| *p != 0)),
         Request::FactoryReset => Command::FactoryReset,
         Request::Reboot => Command::Reboot,
+        // The action is one of two enum values (serde refused anything else); whether it fits
+        // the box's state is the driver's to check.
+        Request::DataFix { action } => Command::DataFix(action),
     })
 }

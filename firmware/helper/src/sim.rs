@@ -321,6 +321,11 @@ impl Backend for SimBackend {
         }
     }
 
+    fn start_data_fix(&mut self, action: setup::proto::DataAction) -> Result<(), String> {
+        eprintln!("spot-helper (simulated): data fix {} started", action.as_str());
+        std::fs::write(self.run.join("data-fix"), action.as_str()).map_err(|e| e.to_string())
+    }
+
     fn reboot(&mut self) -> Result<(), String> {
         eprintln!("spot-helper (simulated): reboot requested");
         let _ = std::fs::write(self.run.join("rebooted"), b"yes\n");

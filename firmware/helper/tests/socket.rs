@@ -34,7 +34,13 @@ struct Helper {
 
 impl Helper {
     fn start(sim_json: &str) -> Helper {
+        Helper::start_with(sim_json, |_| {})
+    }
+
+    /// `before` prepares the temp dir (e.g. a data-partition problem report) before the start.
+    fn start_with(sim_json: &str, before: impl FnOnce(&Path)) -> Helper {
         let dir = tempfile::tempdir().expect("tmp");
+        before(dir.path());
         let zi = dir.path().join("zoneinfo/Europe");
         std::fs::create_dir_all(&zi).expect("mkdir");
         std::fs::write(zi.join("Berlin"), b"TZif2 fake zone").expect("zone");
@@ -46,6 +52,8 @@ impl Helper {
             .env("SPOT_HELPER_SOCKET", &sock)
             .env("SPOT_HELPER_STATE", dir.path().join("data/system"))
             .env("SPOT_HELPER_ZONEINFO", dir.path().join("zoneinfo"))
+            .env("SPOT_HELPER_DATA_RUN", dir.path().join("run-data"))
+            .env("SPOT_HELPER_RAM_STATE", dir.path().join("ram-state"))
             .env_remove("SPOT_HELPER_TIMING")
             .stderr(Stdio::null())
             .spawn()
@@ -396,4 +404,67 @@ fn https_is_announced_over_mdns_only_with_a_port_and_hostile_ports_are_refused()
     }
     assert_eq!(h.call(json!({"cmd": "advertise_https", "port": null})), json!({"ok": true}));
     assert!(!file.exists(), "HTTP only: no _https._tcp");
+}
+
+#[test]
+fn data_fix_takes_two_words_only_and_only_for_a_reported_problem() {
+    let h = Helper::start(&sim(home_networks(), true));
+    h.wait_mode("ethernet", 5);
+    let before = h.files();
+    let started = h.state().join("sim-run/data-fix");
+    // Anything but the two actions is refused while parsing: no device, path or shell words.
+    for line in [
+        r#"{"cmd":"data_fix"}"#,
+        r#"{"cmd":"data_fix","action":null}"#,
+        r#"{"cmd":"data_fix","action":"format"}"#,
+        r#"{"cmd":"data_fix","action":"Repair"}"#,
+        r#"{"cmd":"data_fix","action":"repair "}"#,
+        r#"{"cmd":"data_fix","action":"repair; reboot"}"#,
+        r#"{"cmd":"data_fix","action":"$(reboot)"}"#,
+        r#"{"cmd":"data_fix","action":"../erase"}"#,
+        r#"{"cmd":"data_fix","action":"erase\n"}"#,
+        r#"{"cmd":"data_fix","action":["erase"]}"#,
+        r#"{"cmd":"data_fix","action":{"erase":true}}"#,
+        r#"{"cmd":"data_fix","action":1}"#,
+        r#"{"cmd":"data_fix","action":"erase","device":"/dev/mmcblk0"}"#,
+        r#"{"cmd":"data_fix","action":"erase","confirm":true}"#,
+        r#"{"cmd":"data_fix","action":"erase","action":"repair","x":1}"#,
+    ] {
+        let r = h.raw(format!("{line}\n").as_bytes());
+        assert_eq!(code(&r), "bad_request", "{line} → {r}");
+    }
+    // Valid words, but the data partition is fine: nothing happens.
+    for action in ["repair", "erase"] {
+        let r = h.call(json!({"cmd": "data_fix", "action": action}));
+        assert_eq!(code(&r), "unsupported", "{r}");
+    }
+    assert!(!started.exists(), "no fix started");
+    assert!(!h.dir.path().join("run-data/fix.json").exists());
+    assert_eq!(h.files(), before);
+
+    // A damaged partition reported: repair starts its unit, a second fix waits for the first.
+    let run = h.dir.path().join("run-data");
+    std::fs::create_dir_all(&run).expect("mkdir");
+    std::fs::write(run.join("problem.json"), r#"{"problem":"missing","detail":"gone","device":null}"#).expect("w");
+    assert_eq!(code(&h.call(json!({"cmd": "data_fix", "action": "repair"}))), "unsupported", "nothing to repair");
+    std::fs::write(run.join("problem.json"), r#"{"problem":"damaged","detail":"no fs","device":"/dev/vda4"}"#).expect("w");
+    let r = h.call(json!({"cmd": "data_fix", "action": "repair"}));
+    assert_eq!(r, json!({"ok": true}));
+    assert_eq!(std::fs::read_to_string(&started).expect("started"), "repair");
+    let fix: Value = serde_json::from_slice(&std::fs::read(run.join("fix.json")).expect("fix")).expect("json");
+    assert_eq!((fix["action"].as_str(), fix["state"].as_str()), (Some("repair"), Some("starting")));
+    assert_eq!(code(&h.call(json!({"cmd": "data_fix", "action": "erase"}))), "busy");
+    assert_eq!(std::fs::read_to_string(&started).expect("started"), "repair");
+}
+
+#[test]
+fn with_a_data_partition_problem_the_state_stays_in_ram() {
+    let h = Helper::start_with(&sim(home_networks(), true), |d| {
+        std::fs::create_dir_all(d.join("run-data")).expect("mkdir");
+        std::fs::write(d.join("run-data/problem.json"), r#"{"problem":"damaged","detail":"x","device":null}"#).expect("w");
+    });
+    h.wait_mode("ethernet", 5);
+    assert_eq!(h.call(json!({"cmd": "set_hostname", "name": "rescued"})), json!({"ok": true}));
+    assert_eq!(std::fs::read_to_string(h.dir.path().join("ram-state/hostname")).expect("in RAM"), "rescued");
+    assert!(!h.state().join("hostname").exists(), "nothing on the (broken) data partition");
 }

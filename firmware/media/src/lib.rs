@@ -2,17 +2,24 @@
 //! bytes, never by what the client says), and bounded decoding into small re-encoded copies.
 //!
 //! Owns no IO and reads no clock: bytes in, bytes out. Callers run [`thumbnail`] and
-//! [`reencode`] on a blocking thread (decoding is CPU work) and should not run many at once
-//! (each may allocate up to [`MAX_ALLOC`]).
+//! [`reencode`] on a blocking thread (decoding is CPU work) and bound how much memory all
+//! decodes in flight take together: [`probe`] reads an image's header and says how much one
+//! decode needs ([`Probe::peak_bytes`]); the caller reserves that much of its budget, then
+//! passes it to the decode as its ceiling.
 //!
-//! Decoding is bounded: images wider or taller than [`MAX_SIDE`] pixels, or whose decoded pixels
-//! would need more than [`MAX_ALLOC`] bytes, are refused from their header, before any pixel
-//! buffer is allocated, so a decompression bomb costs nothing. Only PNG, JPEG, GIF and WebP are
+//! Decoding is bounded: images wider or taller than [`MAX_SIDE`] pixels, or whose decode would
+//! need more than the caller's ceiling, are refused from their header, before any pixel buffer
+//! is allocated, so a decompression bomb costs nothing. Only PNG, JPEG, GIF and WebP are
 //! decoded (pure-Rust codecs); of an animation only the first frame is kept. Output is PNG when
 //! the image has visible transparency, otherwise JPEG; metadata (EXIF, GPS, comments) never
 //! survives re-encoding, and the EXIF orientation is applied first so the copy looks upright.
+//! Originals are kept as they are, minus their metadata ([`strip_metadata`]).
 
+mod probe;
 mod strip;
+#[cfg(any(test, feature = "testdata"))]
+pub mod testdata;
+pub use probe::{probe, probe_reader, Probe};
 pub use strip::strip_metadata;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -22,8 +29,6 @@ use std::io::Cursor;
 
 /// Largest width or height we decode.
 pub const MAX_SIDE: u32 = 12_000;
-/// Most bytes the decoded pixels of one image may take.
-pub const MAX_ALLOC: u64 = 256 << 20;
 /// JPEG quality of the copies we make.
 const JPEG_QUALITY: u8 = 82;
 
@@ -146,9 +151,11 @@ pub enum MediaError {
 }
 
 /// A copy of the image whose longer side is at most `max_side` (never enlarged), PNG if it has
-/// transparency, else JPEG. Only the first frame of an animation.
-pub fn thumbnail(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
-    let (img, orientation) = decode(bytes)?;
+/// transparency, else JPEG. Only the first frame of an animation. Refused with
+/// [`MediaError::TooMuchMemory`] if the decode would need more than `max_alloc` bytes
+/// ([`Probe::peak_bytes`]).
+pub fn thumbnail(bytes: &[u8], max_side: u32, max_alloc: u64) -> Result<Processed, MediaError> {
+    let (img, orientation) = decode(bytes, max_side.max(1), max_alloc)?;
     let (ow, oh) = shown_size(img.width(), img.height(), orientation);
     let (tw, th) = fit(img.width(), img.height(), max_side.max(1));
     let mut small = if (tw, th) == (img.width(), img.height()) { img } else { img.thumbnail_exact(tw, th) };
@@ -156,10 +163,10 @@ pub fn thumbnail(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
     encode(&small, ow, oh)
 }
 
-/// Re-encode an image fetched from elsewhere (a link preview): same as [`thumbnail`]; the point
-/// is that nothing of the original file but its pixels reaches readers.
-pub fn reencode(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
-    thumbnail(bytes, max_side)
+/// Re-encode an image fetched from elsewhere (a link preview) or made an emoji: same as
+/// [`thumbnail`]; the point is that nothing of the original file but its pixels is kept.
+pub fn reencode(bytes: &[u8], max_side: u32, max_alloc: u64) -> Result<Processed, MediaError> {
+    thumbnail(bytes, max_side, max_alloc)
 }
 
 /// The size to scale `w`×`h` to so that the longer side is at most `max_side`.
@@ -179,14 +186,6 @@ fn shown_size(w: u32, h: u32, o: Orientation) -> (u32, u32) {
     }
 }
 
-fn limits() -> Limits {
-    let mut l = Limits::default();
-    l.max_image_width = Some(MAX_SIDE);
-    l.max_image_height = Some(MAX_SIDE);
-    l.max_alloc = Some(MAX_ALLOC);
-    l
-}
-
 fn decode_error(e: ImageError) -> MediaError {
     match e {
         ImageError::Limits(_) => MediaError::TooMuchMemory,
@@ -196,39 +195,26 @@ fn decode_error(e: ImageError) -> MediaError {
 }
 
 /// Decode the first frame, refusing oversized images from their header.
-fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), MediaError> {
-    let kind = sniff(bytes).ok_or(MediaError::NotAnImage)?;
-    let mut reader = ImageReader::new(Cursor::new(bytes));
-    reader.set_format(kind.format());
-    reader.limits(limits());
-    let mut decoder = reader.into_decoder().map_err(|e| match e {
-        ImageError::Limits(_) => too_large_from_header(bytes, kind),
-        other => decode_error(other),
-    })?;
-    let (w, h) = decoder.dimensions();
-    if w > MAX_SIDE || h > MAX_SIDE {
-        return Err(MediaError::TooLarge { width: w, height: h });
-    }
-    if w == 0 || h == 0 {
-        return Err(MediaError::Decode("the image is empty".into()));
-    }
-    // `into_decoder` checks the side limits but not the pixel buffer's size: do it here, before
-    // anything is allocated.
-    if decoder.total_bytes() > MAX_ALLOC {
+fn decode(bytes: &[u8], max_side: u32, max_alloc: u64) -> Result<(DynamicImage, Orientation), MediaError> {
+    let p = probe(bytes)?;
+    if p.peak_bytes(max_side) > max_alloc {
         return Err(MediaError::TooMuchMemory);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(p.kind.format());
+    let mut l = Limits::default();
+    l.max_image_width = Some(MAX_SIDE);
+    l.max_image_height = Some(MAX_SIDE);
+    l.max_alloc = Some(max_alloc);
+    reader.limits(l);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    // The header the codec read must be the one we measured.
+    if decoder.dimensions() != (p.width, p.height) || decoder.total_bytes() > p.pixel_bytes {
+        return Err(MediaError::Decode("the image's headers disagree".into()));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     Ok((img, orientation))
-}
-
-/// The decoder refused the header for its limits; say which size it had when we can read it.
-fn too_large_from_header(bytes: &[u8], kind: ImageKind) -> MediaError {
-    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    match kind {
-        ImageKind::Png if bytes.len() >= 24 => MediaError::TooLarge { width: be32(&bytes[16..20]), height: be32(&bytes[20..24]) },
-        _ => MediaError::TooMuchMemory,
-    }
 }
 
 /// Does any pixel show transparency?
@@ -264,6 +250,9 @@ mod tests {
     use image::codecs::gif::GifEncoder;
     use image::codecs::webp::WebPEncoder;
     use image::{Delay, Frame, Rgb, RgbImage, Rgba, RgbaImage};
+
+    /// The ceiling these tests decode under (what a 2 GB board's budget would allow).
+    const M: u64 = 256 << 20;
 
     fn rgb(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90]))
@@ -343,12 +332,12 @@ mod tests {
             &[0u8; 64],
         ] {
             assert_eq!(sniff(bytes), None, "{:?}", String::from_utf8_lossy(bytes));
-            assert_eq!(thumbnail(bytes, 400), Err(MediaError::NotAnImage));
+            assert_eq!(thumbnail(bytes, 400, M), Err(MediaError::NotAnImage));
         }
         // A real PNG signature followed by garbage is recognised, but does not decode.
         let mut bad = b"\x89PNG\r\n\x1a\n".to_vec();
         bad.extend_from_slice(b"<html>not really</html>");
-        assert!(matches!(thumbnail(&bad, 400), Err(MediaError::Decode(_) | MediaError::NotAnImage)));
+        assert!(matches!(thumbnail(&bad, 400, M), Err(MediaError::Decode(_) | MediaError::NotAnImage)));
     }
 
     #[test]
@@ -375,7 +364,7 @@ mod tests {
     #[test]
     fn opaque_png_becomes_a_jpeg_thumbnail_keeping_the_aspect() {
         let src = png_of(&DynamicImage::ImageRgb8(rgb(1000, 500)));
-        let p = thumbnail(&src, 400).expect("thumbnail");
+        let p = thumbnail(&src, 400, M).expect("thumbnail");
         assert_eq!(p.content_type, "image/jpeg");
         assert_eq!((p.width, p.height, p.orig_width, p.orig_height), (400, 200, 1000, 500));
         assert_eq!(sniff(&p.bytes), Some(ImageKind::Jpeg));
@@ -386,7 +375,7 @@ mod tests {
     #[test]
     fn transparent_png_stays_png() {
         let img = RgbaImage::from_fn(300, 600, |x, _| Rgba([10, 20, 30, if x < 150 { 0 } else { 255 }]));
-        let p = thumbnail(&png_of(&DynamicImage::ImageRgba8(img)), 400).expect("thumbnail");
+        let p = thumbnail(&png_of(&DynamicImage::ImageRgba8(img)), 400, M).expect("thumbnail");
         assert_eq!(p.content_type, "image/png");
         assert_eq!((p.width, p.height), (200, 400));
         let d = decoded(&p).to_rgba8();
@@ -397,19 +386,19 @@ mod tests {
     #[test]
     fn an_alpha_channel_that_is_all_opaque_makes_a_jpeg() {
         let img = RgbaImage::from_pixel(50, 50, Rgba([1, 2, 3, 255]));
-        let p = thumbnail(&png_of(&DynamicImage::ImageRgba8(img)), 400).expect("thumbnail");
+        let p = thumbnail(&png_of(&DynamicImage::ImageRgba8(img)), 400, M).expect("thumbnail");
         assert_eq!(p.content_type, "image/jpeg");
     }
 
     #[test]
     fn small_images_are_never_enlarged() {
-        let p = thumbnail(&jpeg_of(&rgb(50, 30)), 400).expect("thumbnail");
+        let p = thumbnail(&jpeg_of(&rgb(50, 30)), 400, M).expect("thumbnail");
         assert_eq!((p.width, p.height, p.orig_width, p.orig_height), (50, 30, 50, 30));
     }
 
     #[test]
     fn jpeg_round_trips() {
-        let p = thumbnail(&jpeg_of(&rgb(800, 800)), 128).expect("thumbnail");
+        let p = thumbnail(&jpeg_of(&rgb(800, 800)), 128, M).expect("thumbnail");
         assert_eq!((p.content_type, p.width, p.height), ("image/jpeg", 128, 128));
         assert_eq!(decoded(&p).width(), 128);
     }
@@ -417,10 +406,10 @@ mod tests {
     #[test]
     fn webp_round_trips() {
         let img = RgbaImage::from_fn(500, 250, |x, y| Rgba([x as u8, y as u8, 0, 255]));
-        let p = reencode(&webp_of(&img), 100).expect("reencode");
+        let p = reencode(&webp_of(&img), 100, M).expect("reencode");
         assert_eq!((p.content_type, p.width, p.height, p.orig_width), ("image/jpeg", 100, 50, 500));
         let t = RgbaImage::from_pixel(20, 20, Rgba([0, 0, 0, 0]));
-        assert_eq!(reencode(&webp_of(&t), 100).expect("reencode").content_type, "image/png");
+        assert_eq!(reencode(&webp_of(&t), 100, M).expect("reencode").content_type, "image/png");
     }
 
     #[test]
@@ -434,7 +423,7 @@ mod tests {
             enc.encode_frames(frames).expect("gif");
         }
         assert_eq!(sniff(&v), Some(ImageKind::Gif));
-        let p = thumbnail(&v, 400).expect("thumbnail");
+        let p = thumbnail(&v, 400, M).expect("thumbnail");
         assert_eq!((p.width, p.height), (64, 32));
         let px = decoded(&p).to_rgb8().get_pixel(10, 10).0;
         assert!(px[0] > 200 && px[2] < 60, "the first (red) frame, got {px:?}");
@@ -450,7 +439,7 @@ mod tests {
         with_exif.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
         with_exif.extend_from_slice(payload);
         with_exif.extend_from_slice(&src[2..]);
-        let p = reencode(&with_exif, 400).expect("reencode");
+        let p = reencode(&with_exif, 400, M).expect("reencode");
         assert!(!p.bytes.windows(10).any(|w| w == b"SECRET-GPS"));
     }
 
@@ -458,11 +447,11 @@ mod tests {
     fn oversized_dimensions_are_refused_from_the_header() {
         // 100000 × 100000 RGBA would be 40 GB of pixels: refused before any allocation.
         assert!(matches!(
-            thumbnail(&png_claiming(100_000, 100_000, 6), 400),
+            thumbnail(&png_claiming(100_000, 100_000, 6), 400, M),
             Err(MediaError::TooLarge { width: 100_000, height: 100_000 })
         ));
         // Within the side limit but 11000 × 11000 RGBA = 484 MB: over the memory limit.
-        assert_eq!(thumbnail(&png_claiming(11_000, 11_000, 6), 400), Err(MediaError::TooMuchMemory));
+        assert_eq!(thumbnail(&png_claiming(11_000, 11_000, 6), 400, M), Err(MediaError::TooMuchMemory));
         // A GIF's logical screen and a JPEG's frame header lie the same way.
         let mut gif = Vec::new();
         {
@@ -471,22 +460,31 @@ mod tests {
         }
         gif[6..8].copy_from_slice(&u16::MAX.to_le_bytes());
         gif[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
-        assert!(thumbnail(&gif, 400).is_err(), "65535² GIF screen");
+        assert!(thumbnail(&gif, 400, M).is_err(), "65535² GIF screen");
         let mut jpeg = jpeg_of(&rgb(8, 8));
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
         jpeg[sof + 5..sof + 7].copy_from_slice(&u16::MAX.to_be_bytes());
         jpeg[sof + 7..sof + 9].copy_from_slice(&u16::MAX.to_be_bytes());
-        assert!(thumbnail(&jpeg, 400).is_err(), "65535² JPEG");
+        assert!(thumbnail(&jpeg, 400, M).is_err(), "65535² JPEG");
+    }
+
+    #[test]
+    fn a_decode_gets_exactly_the_memory_its_probe_asked_for() {
+        let src = png_of(&DynamicImage::ImageRgb8(rgb(1000, 700)));
+        let need = probe(&src).expect("probe").peak_bytes(400);
+        assert!(need > 1000 * 700 * 3, "at least the pixels: {need}");
+        assert_eq!(thumbnail(&src, 400, need - 1), Err(MediaError::TooMuchMemory));
+        assert!(thumbnail(&src, 400, need).is_ok());
     }
 
     #[test]
     fn truncated_images_fail_cleanly() {
         let src = png_of(&DynamicImage::ImageRgb8(rgb(100, 100)));
-        assert!(thumbnail(&src[..src.len() / 2], 400).is_err());
+        assert!(thumbnail(&src[..src.len() / 2], 400, M).is_err());
         let j = jpeg_of(&rgb(100, 100));
         // zune-jpeg fills a truncated scan with grey rather than failing; either is fine, a
         // panic or a hang is not.
-        let _ = thumbnail(&j[..j.len() / 2], 400);
+        let _ = thumbnail(&j[..j.len() / 2], 400, M);
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub enum Limited {
     /// Threads, DMs, roles: things that create channels or rows.
     Create,
     Search,
+    /// Channel overrides and other settings changes that fan out to everyone.
+    Settings,
+    /// Display name and other profile changes (each is an event to everyone).
+    Profile,
 }
 
 impl AppState {
@@ -44,12 +48,6 @@ impl AppState {
     pub fn rate(&self, actor: Actor, action: Limited) -> ApiResult<()> {
         let mut rl = self.action_limits.lock().unwrap_or_else(|e| e.into_inner());
         rl.check(actor.id, action, Instant::now()).map_err(limited)
-    }
-
-    /// Take a token from this IP's login bucket (logins and invite acceptance share it).
-    pub fn rate_login_ip(&self, ip: std::net::IpAddr) -> ApiResult<()> {
-        let mut rl = self.login_ip.lock().unwrap_or_else(|e| e.into_inner());
-        rl.check(&ip, Instant::now()).map_err(limited)
     }
 }
 
@@ -81,6 +79,8 @@ impl ActionLimits {
             (Limited::Pin, q.pin),
             (Limited::Create, q.create),
             (Limited::Search, q.search),
+            (Limited::Settings, q.settings),
+            (Limited::Profile, q.profile),
         ] {
             buckets.insert(k, RateLimiter::new(quota));
         }

@@ -1,6 +1,6 @@
 //! The HTTP API (see README "HTTP API"). Handlers parse, call `actions`/the store, and answer.
 
-use crate::actions::{self, blocking, limited, SendInput};
+use crate::actions::{self, blocking, SendInput};
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_id, Json, Query};
@@ -17,18 +17,17 @@ use chat::{rules, Error};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
 
 type S = State<Arc<AppState>>;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/health", get(health))
-        .route("/login", post(login))
+        .route("/login", post(crate::login::login))
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .route("/me", get(me).patch(update_me))
-        .route("/me/password", post(change_password))
+        .route("/me/password", post(crate::login::change_password))
         .route("/users", get(list_users))
         .route("/channels", get(list_channels).post(create_channel))
         .route("/channels/reorder", post(reorder_channels))
@@ -58,13 +57,6 @@ async fn health() -> impl IntoResponse {
 
 // --- sessions ---------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginInput {
-    username: String,
-    password: String,
-}
-
 fn user_agent(h: &HeaderMap) -> String {
     h.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(200).collect()
 }
@@ -78,56 +70,6 @@ pub(crate) async fn start_session(state: &AppState, user: chat::model::User, hea
     blocking(move || store.create_session(&hash, uid, now, now + auth::SESSION_TTL_MS, &ua, &ip)).await?;
     let body = json!({"user": user, "csrf_token": auth::csrf_for(&token)});
     Ok(([(header::SET_COOKIE, auth::set_cookie(Some(&token), state.cfg.tls))], axum::Json(body)).into_response())
-}
-
-async fn login(State(state): S, Extension(ip): Extension<ClientIp>, headers: HeaderMap, Json(input): Json<LoginInput>) -> ApiResult<Response> {
-    let username = input.username.trim().to_ascii_lowercase();
-    // Per-IP: every attempt counts. Per-user: failures count (checked before the work).
-    state.rate_login_ip(ip.0)?;
-    if let Some(w) = state.login_user.lock().unwrap_or_else(|e| e.into_inner()).peek(&username, Instant::now()) {
-        return Err(limited(w));
-    }
-    if input.password.len() > 1024 || username.len() > 64 {
-        return Err(ApiError(Error::invalid("invalid_credentials", "Wrong user name or password.")));
-    }
-    let store = state.store.clone();
-    let u = username.clone();
-    let found = blocking(move || store.user_credentials(&u)).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let rehash = hash.as_deref().is_some_and(auth::needs_rehash).then(|| input.password.clone());
-    let ok = auth::verify_password(input.password, hash).await?;
-    let user = match (ok, user) {
-        (true, Some(user)) => user,
-        _ => {
-            let mut by_user = state.login_user.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = by_user.check(&username, Instant::now());
-            tracing::info!(username, ip = %ip.0, "failed login");
-            return Err(ApiError(Error::new(chat::ErrorKind::Unauthenticated, "invalid_credentials", "Wrong user name or password.")));
-        }
-    };
-    if user.disabled {
-        return Err(ApiError(Error::forbidden("account_disabled", "This account is disabled. Ask an admin.")));
-    }
-    if user.banned {
-        let store = state.store.clone();
-        let uid = user.id;
-        let why = blocking(move || store.ban_reason(uid)).await?.unwrap_or_default();
-        let msg = if why.is_empty() { "You are banned from this box.".to_owned() } else { format!("You are banned from this box: {why}") };
-        return Err(ApiError(Error::forbidden("account_banned", msg)));
-    }
-    state.login_user.lock().unwrap_or_else(|e| e.into_inner()).reset(&username);
-    if let Some(pw) = rehash {
-        // A preset admin's SHA-crypt hash (from Raspberry Pi Imager) becomes bcrypt cost 12.
-        let new_hash = auth::hash_password(pw).await?;
-        let (store, uid) = (state.store.clone(), user.id);
-        blocking(move || store.set_password_hash(uid, &new_hash, None)).await?;
-        tracing::info!(username, "password hash upgraded to bcrypt");
-    }
-    tracing::info!(username, ip = %ip.0, "login");
-    start_session(&state, user, &headers, &ip).await
 }
 
 async fn logout(State(state): S, a: Authed) -> ApiResult<Response> {
@@ -158,32 +100,10 @@ struct MePatch {
 
 async fn update_me(State(state): S, a: Authed, Json(p): Json<MePatch>) -> ApiResult<impl IntoResponse> {
     let name = rules::display_name(&p.display_name)?;
+    state.rate(a.actor(), actions::Limited::Profile)?;
     let store = state.store.clone();
     let user = blocking(move || store.set_display_name(a.user.id, &name, now_ms())).await?;
     Ok(axum::Json(json!({"user": user})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PasswordChange {
-    current_password: String,
-    new_password: String,
-}
-
-async fn change_password(State(state): S, a: Authed, Json(p): Json<PasswordChange>) -> ApiResult<StatusCode> {
-    rules::password(&p.new_password)?;
-    let store = state.store.clone();
-    let uid = a.user.id;
-    let hash = blocking(move || store.password_hash(uid)).await?;
-    if !auth::verify_password(p.current_password, Some(hash)).await? {
-        return Err(ApiError(Error::forbidden("wrong_password", "Your current password is not right.")));
-    }
-    let new_hash = auth::hash_password(p.new_password).await?;
-    let store = state.store.clone();
-    let keep = a.token_hash.clone();
-    blocking(move || store.set_password_hash(uid, &new_hash, Some(&keep))).await?;
-    state.hub.end_user(uid, Some(&a.token_hash));
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_users(State(state): S, _a: Authed) -> ApiResult<impl IntoResponse> {
@@ -375,7 +295,7 @@ async fn admin_create_user(State(state): S, a: Authed, Json(u): Json<NewUser>) -
     let username = rules::username(&u.username)?;
     let display = rules::display_name(u.display_name.as_deref().unwrap_or(&username))?;
     rules::password(&u.password)?;
-    let hash = auth::hash_password(u.password).await?;
+    let hash = auth::hash_password(&state.lane, u.password).await?;
     let store = state.store.clone();
     let user = blocking(move || store.create_user(&username, &display, &hash, u.role, now_ms())).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
@@ -430,7 +350,7 @@ async fn admin_set_password(State(state): S, a: Authed, Path(id): Path<String>, 
     a.require_admin()?;
     let id: UserId = parse_id(&id)?;
     rules::password(&p.password)?;
-    let hash = auth::hash_password(p.password).await?;
+    let hash = auth::hash_password(&state.lane, p.password).await?;
     let store = state.store.clone();
     blocking(move || store.set_password_hash(id, &hash, None)).await?;
     state.hub.end_user(id, None);
@@ -527,7 +447,7 @@ async fn accept_invite(
             return Err(ApiError(store::invite_invalid()));
         }
     }
-    let pw_hash = auth::hash_password(input.password).await?;
+    let pw_hash = auth::hash_password(&state.lane, input.password).await?;
     let store = state.store.clone();
     let user = blocking(move || store.accept_invite(&hash, &username, &display, &pw_hash, now_ms())).await?;
     start_session(&state, user, &headers, &ip).await

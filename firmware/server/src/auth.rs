@@ -1,6 +1,7 @@
 //! Sessions, passwords and request authenticity.
 //!
-//! - Passwords: bcrypt, cost 12, hashed on the blocking pool.
+//! - Passwords: bcrypt, cost 12, hashed on the password lane ([`crate::lane`]), never on the
+//!   blocking pool; every check is charged to the login limits first ([`crate::login`]).
 //! - Session tokens: 32 bytes from the OS CSPRNG, given to the browser in an HttpOnly cookie;
 //!   only their SHA-256 is stored.
 //! - CSRF: every state-changing request must pass the Origin check ([`origin_guard`]) and, when
@@ -8,6 +9,7 @@
 //!   by the [`Authed`] extractor, which every authenticated handler uses.
 
 use crate::error::ApiError;
+use crate::lane::PasswordLane;
 use crate::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -55,15 +57,26 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn hash_password(pw: String) -> Result<String, ApiError> {
-    let h = tokio::task::spawn_blocking(move || bcrypt::hash(pw, BCRYPT_COST)).await?;
+/// `N` bytes from the OS CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut b)
+        .map_err(|_| Error::internal("The system random number generator failed."))?;
+    Ok(b)
+}
+
+/// Hash a new password (bcrypt, cost 12) on the password lane.
+pub async fn hash_password(lane: &PasswordLane, pw: String) -> Result<String, ApiError> {
+    let h = lane.run(false, move || bcrypt::hash(pw, BCRYPT_COST)).await?;
     h.map_err(|e| ApiError(Error::internal(format!("password hashing failed: {e}"))))
 }
 
-/// Verify a password. With `None` (unknown user) a dummy hash is checked so the answer takes
-/// as long as for a real user and does not reveal which names exist.
-pub async fn verify_password(pw: String, hash: Option<String>) -> Result<bool, ApiError> {
-    let ok = tokio::task::spawn_blocking(move || match hash {
+/// Verify a password on the password lane (`priority`: a known device's attempt). With `None`
+/// (unknown user) a dummy hash is checked so the answer takes as long as for a real user and
+/// does not reveal which names exist.
+pub async fn verify_password(lane: &PasswordLane, pw: String, hash: Option<String>, priority: bool) -> Result<bool, ApiError> {
+    let ok = lane.run(priority, move || match hash {
         Some(h) => check_hash(&pw, &h),
         None => {
             // Same work as a real check, so the timing does not reveal that the name is unknown.
@@ -111,11 +124,16 @@ pub fn needs_rehash(hash: &str) -> bool {
 }
 
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    named_cookie(headers, COOKIE)
+}
+
+/// The value of cookie `name` (at most 128 characters).
+pub fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     for v in headers.get_all(header::COOKIE) {
         let Ok(s) = v.to_str() else { continue };
         for part in s.split(';') {
             if let Some((k, v)) = part.trim().split_once('=') {
-                if k == COOKIE && !v.is_empty() && v.len() <= 128 {
+                if k == name && !v.is_empty() && v.len() <= 128 {
                     return Some(v.to_owned());
                 }
             }
@@ -213,6 +231,25 @@ pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
 pub async fn origin_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Result<Response, ApiError> {
     if is_state_changing(req.method()) && !origin_ok(&state, req.headers()) {
         return Err(ApiError(Error::forbidden("bad_origin", "This request came from another site and was refused.")));
+    }
+    Ok(next.run(req).await)
+}
+
+/// Middleware on all of `/api`: a state-changing request that carries a live session cookie
+/// must carry that session's CSRF token, whatever route it is for (so a route added later
+/// cannot forget it; the [`Authed`] extractor checks it again). A cookie whose session is gone
+/// carries no authority, so it does not stop e.g. a login.
+pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Result<Response, ApiError> {
+    if is_state_changing(req.method()) {
+        if let Some(token) = cookie_value(req.headers()) {
+            let given = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if !ct_eq(given, csrf_for(&token).as_bytes()) && session_from_headers(&state, req.headers()).await.is_ok() {
+                return Err(ApiError(Error::forbidden(
+                    "csrf_failed",
+                    "This request is missing its CSRF token. Reload the page and try again.",
+                )));
+            }
+        }
     }
     Ok(next.run(req).await)
 }

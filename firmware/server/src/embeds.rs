@@ -79,12 +79,22 @@ pub fn check_allowlist(list: &[String]) -> ApiResult<()> {
     fetch::Allowlist::parse(list).map(|_| ()).map_err(|e| ApiError(Error::invalid("invalid_allowlist", e.to_string())))
 }
 
-/// The worker: runs until the daemon stops.
-pub async fn worker(state: Arc<AppState>) {
+/// The worker: runs until `stop` turns true (the server's stop signal); previews still in
+/// flight then are abandoned.
+pub async fn worker(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let Some(mut rx) = state.embeds.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
     let slots = Arc::new(Semaphore::new(PARALLEL));
-    let mut fetcher: Option<(Vec<String>, Arc<fetch::Fetcher>)> = None;
-    while let Some(job) = rx.recv().await {
+    let mut fetcher: Option<(Vec<String>, Vec<std::net::IpAddr>, Arc<fetch::Fetcher>)> = None;
+    let mut jobs = tokio::task::JoinSet::new();
+    loop {
+        let job = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = stop.wait_for(|v| *v) => break,
+        };
+        while jobs.try_join_next().is_some() {}
         let store = state.store.clone();
         let settings = match blocking(move || store.settings()).await {
             Ok(s) => s,
@@ -96,18 +106,27 @@ pub async fn worker(state: Arc<AppState>) {
         if !settings.embeds_enabled {
             continue;
         }
+        // The box's public address counts as its own (NAT loopback reaches the router).
+        let public = state.identity.public_addrs(&state).await;
         let f = match &fetcher {
-            Some((list, f)) if *list == settings.embed_allowlist => f.clone(),
+            Some((list, p, f)) if *list == settings.embed_allowlist && *p == public => f.clone(),
             _ => {
                 let Ok(allow) = fetch::Allowlist::parse(&settings.embed_allowlist) else { continue };
-                let f = Arc::new(fetch::Fetcher::new(fetch::Policy::with_allowlist(allow)));
-                fetcher = Some((settings.embed_allowlist.clone(), f.clone()));
+                let own = Arc::new(fetch::SystemAndExtra(public.clone()));
+                let f = Arc::new(fetch::Fetcher::new(fetch::Policy::with_allowlist(allow)).with_own_addrs(own));
+                fetcher = Some((settings.embed_allowlist.clone(), public, f.clone()));
                 f
             }
         };
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|v| *v) => break,
+        };
         let state = state.clone();
-        tokio::spawn(async move {
+        jobs.spawn(async move {
             run_job(&state, &f, job).await;
             drop(permit);
         });
@@ -197,26 +216,41 @@ async fn fetch_preview(state: &Arc<AppState>, f: &fetch::Fetcher, url: &str) -> 
     Ok((p, image))
 }
 
+/// Re-encode a preview image within the box's decode budget (shared with uploads and emoji)
+/// and write it under `files/embeds/`.
 async fn store_image(state: &Arc<AppState>, bytes: Vec<u8>) -> Option<String> {
+    let need = match media::probe(&bytes) {
+        Ok(p) => p.peak_bytes(IMAGE_SIDE),
+        Err(e) => {
+            tracing::info!(error = %e, "preview image not usable");
+            return None;
+        }
+    };
     let dir = state.cfg.files_dir.join(DIR);
-    let out = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let p = media::reencode(&bytes, IMAGE_SIDE).map_err(|e| e.to_string())?;
-        let ext = if p.content_type == "image/png" { "png" } else { "jpg" };
-        let mut name = [0u8; 16];
-        rand::fill(&mut name);
-        let name = format!("{}.{ext}", hex::encode(name));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join(&name), &p.bytes).map_err(|e| e.to_string())?;
-        Ok(name)
-    })
-    .await;
+    let out = state
+        .files
+        .decode
+        .run(need, move || -> Result<String, String> {
+            let p = media::reencode(&bytes, IMAGE_SIDE, need).map_err(|e| e.to_string())?;
+            let ext = if p.content_type == "image/png" { "png" } else { "jpg" };
+            let mut name = [0u8; 16];
+            rand::fill(&mut name);
+            let name = format!("{}.{ext}", hex::encode(name));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            std::fs::write(dir.join(&name), &p.bytes).map_err(|e| e.to_string())?;
+            Ok(name)
+        })
+        .await;
     match out {
         Ok(Ok(name)) => Some(name),
         Ok(Err(e)) => {
             tracing::info!(error = e, "preview image not usable");
             None
         }
-        Err(_) => None,
+        Err(e) => {
+            tracing::info!(error = %e.0.message, code = e.0.code, "preview image not usable");
+            None
+        }
     }
 }
 
@@ -246,4 +280,31 @@ async fn image(State(state): State<Arc<AppState>>, a: crate::auth::Authed, Path(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_worker_ends_when_the_server_stops() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(store::Store::open(dir.path().join("t.db")).expect("store"));
+        let cfg = crate::ServerConfig { files_dir: dir.path().join("files"), data_dir: dir.path().to_path_buf(), ..Default::default() };
+        let state = crate::AppState::new(store, cfg);
+        let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::run(state.clone(), crate::Listeners { main, tls: None, redirect: None }, async move {
+            let _ = stopped.await;
+        }));
+        // The worker took its queue: it is running.
+        while state.embeds.rx.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!state.embeds.tx.is_closed());
+        let _ = stop.send(());
+        server.await.expect("join").expect("run");
+        // The worker dropped its end of the queue: it has ended.
+        assert!(state.embeds.tx.is_closed(), "the link preview worker outlived the server");
+    }
 }

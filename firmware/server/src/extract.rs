@@ -10,13 +10,18 @@ use serde::de::DeserializeOwned;
 /// A JSON body. Unknown fields are rejected by the target types (`deny_unknown_fields`).
 pub struct Json<T>(pub T);
 
+/// A JSON body (at most 64 KiB) must arrive within this long: a client that trickles one byte
+/// at a time does not hold a connection and its task for ever.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rej) => Err(ApiError(json_rejection(rej))),
+        match tokio::time::timeout(BODY_TIMEOUT, axum::Json::<T>::from_request(req, state)).await {
+            Ok(Ok(axum::Json(v))) => Ok(Json(v)),
+            Ok(Err(rej)) => Err(ApiError(json_rejection(rej))),
+            Err(_) => Err(ApiError(Error::new(ErrorKind::Timeout, "body_timeout", "The request body took too long to arrive."))),
         }
     }
 }

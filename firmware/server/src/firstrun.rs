@@ -234,7 +234,7 @@ async fn claim(
     let username = chat::rules::username(&input.username)?;
     let tz = input.timezone.as_deref().map(timezone).transpose()?;
     crate::strength::check(&input.password, &[&username, &name])?;
-    let hash = auth::hash_password(input.password).await?;
+    let hash = auth::hash_password(&state.lane, input.password).await?;
     let store = state.store.clone();
     let (u, n, t) = (username.clone(), name.clone(), tz.clone());
     let user = blocking(move || {

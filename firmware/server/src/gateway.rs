@@ -62,18 +62,39 @@ pub async fn upgrade(
         return Err(ApiError(Error::forbidden("bad_origin", "WebSocket connections from other sites are refused.")));
     }
     let authed = auth::session_from_headers(&state, &headers).await?;
+    // Counted before the upgrade, so a user cannot hold more than the cap even in a burst.
+    let max = state.cfg.limits.sockets_per_user;
+    let (id, inbox) = state.hub.register(authed.user.id, authed.token_hash.clone(), max).map_err(|_| {
+        ApiError(Error::new(
+            chat::ErrorKind::RateLimited,
+            "too_many_connections",
+            format!("You have {max} connections open already. Close a tab or another device, then try again."),
+        ))
+    })?;
+    // Forgotten again when the socket ends, or if the upgrade never happens.
+    let registration = Registration { state: state.clone(), id, user: authed.user.id };
     Ok(ws
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
-            let authed_user = authed.user.id;
-            let (id, control) = state.hub.register(authed.user.id, authed.token_hash.clone());
             let mut conn = Conn::new(state.clone(), authed, socket, id);
-            conn.run(control).await;
-            crate::voice::socket_closed(&state, authed_user, id);
-            state.hub.unregister(id);
+            conn.run(inbox).await;
+            drop(registration);
         })
         .into_response())
+}
+
+struct Registration {
+    state: Arc<AppState>,
+    id: u64,
+    user: chat::ids::UserId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        crate::voice::socket_closed(&self.state, self.user, self.id);
+        self.state.hub.unregister(self.id);
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,7 +150,7 @@ impl Conn {
         let _ = timeout(Duration::from_secs(2), self.tx.send(Message::Close(Some(frame)))).await;
     }
 
-    async fn run(&mut self, mut control: tokio::sync::mpsc::Receiver<crate::hub::Control>) {
+    async fn run(&mut self, mut control: crate::hub::Inbox) {
         let stop = self.session(&mut control).await;
         if let Stop::Close(code, reason) = stop {
             tracing::debug!(conn = self.id, code, reason, "closing gateway socket");
@@ -142,7 +163,7 @@ impl Conn {
         Ok(tokio::task::spawn_blocking(move || store.current_seq()).await??)
     }
 
-    async fn session(&mut self, control: &mut tokio::sync::mpsc::Receiver<crate::hub::Control>) -> Stop {
+    async fn session(&mut self, control: &mut crate::hub::Inbox) -> Stop {
         let Ok(seq) = self.current_seq().await else { return Stop::Close(1011, "internal error") };
         let hello = json!({"op": "hello", "d": {"heartbeat_ms": self.state.cfg.heartbeat_ms, "seq": seq}});
         if let Err(s) = self.send(hello.to_string()).await {
@@ -201,6 +222,14 @@ impl Conn {
                         Some(Ok(Message::Close(_))) | None => return Stop::Gone,
                         Some(Err(e)) => {
                             tracing::debug!(conn = self.id, error = %e, "gateway read failed");
+                            // Tell the client why, with the protocol's codes, when it is its fault.
+                            let text = e.to_string();
+                            if text.contains("Space limit exceeded") {
+                                return Stop::Close(1009, "frame too large");
+                            }
+                            if text.contains("UTF-8") {
+                                return Stop::Close(1007, "text frame is not UTF-8");
+                            }
                             return Stop::Gone;
                         }
                     }

@@ -12,7 +12,7 @@ use chat::presence::PresenceTracker;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Durable events a socket may be behind before it is closed (and resumes from SQLite).
 pub const EVENT_RING: usize = 1024;
@@ -46,8 +46,41 @@ pub enum Control {
 struct Conn {
     user: UserId,
     token_hash: Vec<u8>,
+    /// Frames for this socket only (voice signalling): bounded, dropped when the socket is far
+    /// behind.
     control: mpsc::Sender<Control>,
+    /// A close order: never dropped, never queued behind frames (a lost 4002 would leave the
+    /// socket with a stale set of visible channels). The first order wins.
+    close: watch::Sender<Option<(u16, &'static str)>>,
 }
+
+/// What a socket receives from the rest of the daemon ([`Hub::register`]).
+pub struct Inbox {
+    frames: mpsc::Receiver<Control>,
+    close: watch::Receiver<Option<(u16, &'static str)>>,
+}
+
+impl Inbox {
+    /// The next order: a close order first, whatever frames wait. `None`: the hub forgot this
+    /// socket. Cancel-safe (for `select!`).
+    pub async fn recv(&mut self) -> Option<Control> {
+        if let Some((code, reason)) = *self.close.borrow_and_update() {
+            return Some(Control::Close(code, reason));
+        }
+        tokio::select! {
+            biased;
+            changed = self.close.changed() => match changed {
+                Ok(()) => self.close.borrow_and_update().map(|(c, r)| Control::Close(c, r)),
+                Err(_) => None,
+            },
+            f = self.frames.recv() => f,
+        }
+    }
+}
+
+/// Too many sockets for one user.
+#[derive(Debug)]
+pub struct TooMany;
 
 pub struct Hub {
     events: broadcast::Sender<Arc<Outgoing>>,
@@ -114,15 +147,23 @@ impl Hub {
         }
     }
 
-    /// Register a socket. Returns its id and the receiving end of its control channel.
-    pub fn register(&self, user: UserId, token_hash: Vec<u8>) -> (u64, mpsc::Receiver<Control>) {
+    /// Register a socket, unless `user` holds `max` already (checked and counted under one
+    /// lock, so parallel upgrades cannot exceed it). Returns its id and its inbox.
+    pub fn register(&self, user: UserId, token_hash: Vec<u8>, max: usize) -> Result<(u64, Inbox), TooMany> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // Room for a few voice offers next to a close order.
-        let (tx, rx) = mpsc::channel(16);
-        self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, Conn { user, token_hash, control: tx });
+        // Room for a few voice offers.
+        let (tx, frames) = mpsc::channel(16);
+        let (close, close_rx) = watch::channel(None);
+        {
+            let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+            if conns.values().filter(|c| c.user == user).count() >= max {
+                return Err(TooMany);
+            }
+            conns.insert(id, Conn { user, token_hash, control: tx, close });
+        }
         let p = self.presence.lock().unwrap_or_else(|e| e.into_inner()).connect(user, id);
         self.announce(user, p);
-        (id, rx)
+        Ok((id, Inbox { frames, close: close_rx }))
     }
 
     pub fn unregister(&self, id: u64) {
@@ -147,7 +188,15 @@ impl Hub {
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         for c in conns.values() {
             if pred(c.user, &c.token_hash) {
-                let _ = c.control.try_send(control.clone());
+                match &control {
+                    Control::Close(code, reason) => {
+                        let order = (*code, *reason);
+                        c.close.send_if_modified(|v| v.is_none() && v.replace(order).is_none());
+                    }
+                    Control::Frame(_) => {
+                        let _ = c.control.try_send(control.clone());
+                    }
+                }
             }
         }
     }
@@ -187,5 +236,37 @@ impl Hub {
 
     pub fn connection_count(&self) -> usize {
         self.conns.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_close_order_is_never_lost_behind_a_full_frame_queue() {
+        let hub = Hub::new();
+        let (id, mut inbox) = hub.register(UserId(1), vec![1], 4).expect("registered");
+        // Far more frames than the queue holds: the extra ones are dropped ...
+        for i in 0..100 {
+            hub.send_to(id, format!("frame {i}"));
+        }
+        // ... but the close order is not, and it comes before the queued frames.
+        hub.permissions_changed(UserId(1));
+        hub.end_user(UserId(1), None);
+        match inbox.recv().await {
+            Some(Control::Close(code, _)) => assert_eq!(code, 4002, "the first order wins"),
+            other => panic!("expected the close order first, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_user_holds_at_most_the_cap_of_sockets() {
+        let hub = Hub::new();
+        let held: Vec<_> = (0..3).map(|_| hub.register(UserId(7), vec![], 3).expect("within the cap")).collect();
+        assert!(hub.register(UserId(7), vec![], 3).is_err());
+        assert!(hub.register(UserId(8), vec![], 3).is_ok(), "other users are not affected");
+        hub.unregister(held[0].0);
+        assert!(hub.register(UserId(7), vec![], 3).is_ok(), "a closed socket frees its place");
     }
 }

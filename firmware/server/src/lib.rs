@@ -13,6 +13,8 @@ pub mod files;
 mod extract;
 pub mod gateway;
 pub mod hub;
+pub mod lane;
+pub mod login;
 pub mod rich;
 pub mod tls;
 pub mod localca;
@@ -21,6 +23,7 @@ pub mod helper;
 mod captive;
 mod strength;
 pub mod network;
+pub mod own;
 pub mod voice;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
@@ -28,7 +31,7 @@ use axum::http::{header, HeaderValue, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use chat::ratelimit::{Quota, RateLimiter};
+use chat::ratelimit::Quota;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -82,8 +85,16 @@ pub struct Limits {
     pub voice_join: Quota,
     /// voice.candidate / voice.state (a browser trickles a handful of candidates at once).
     pub voice_signal: Quota,
+    /// Every login attempt (and other password check) per source address.
     pub login_ip: Quota,
+    /// Password checks per user name and source address.
     pub login_user: Quota,
+    /// Password checks per user name from anywhere (unknown devices).
+    pub login_user_any: Quota,
+    /// Password checks per known device (a browser that logged in before).
+    pub login_device: Quota,
+    /// The password lane: bcrypt workers and waiting places.
+    pub password_lane: lane::LaneSize,
     /// Largest single upload.
     pub upload_max_bytes: u64,
     /// Most bytes one user's uploads may take together.
@@ -94,6 +105,12 @@ pub struct Limits {
     pub pin: Quota,
     pub create: Quota,
     pub search: Quota,
+    /// Channel overrides (each may reconnect sockets).
+    pub settings: Quota,
+    /// `PATCH /api/me` (each is a fan-out to everyone).
+    pub profile: Quota,
+    /// Gateway sockets one user may hold at once (tabs, phones, bots).
+    pub sockets_per_user: usize,
 }
 
 impl Default for Limits {
@@ -109,8 +126,12 @@ impl Default for Limits {
             voice_signal: Quota::new(30, Duration::from_millis(100)),
             // Per IP: 10 attempts, then one every 30 s.
             login_ip: Quota::new(10, Duration::from_secs(30)),
-            // Per user name: 5 failures, then one every 60 s.
+            // Per user name and source: 5 checks, then one every 60 s.
             login_user: Quota::new(5, Duration::from_secs(60)),
+            // Per user name from anywhere: 10 checks, then one a minute.
+            login_user_any: Quota::new(10, Duration::from_secs(60)),
+            login_device: Quota::new(5, Duration::from_secs(60)),
+            password_lane: lane::LaneSize::default(),
             upload_max_bytes: 25 << 20,
             upload_quota_bytes: 1 << 30,
             upload: Quota::new(10, Duration::from_secs(2)),
@@ -118,6 +139,9 @@ impl Default for Limits {
             pin: Quota::new(5, Duration::from_secs(1)),
             create: Quota::new(5, Duration::from_secs(5)),
             search: Quota::new(10, Duration::from_millis(500)),
+            settings: Quota::new(10, Duration::from_secs(2)),
+            profile: Quota::new(5, Duration::from_secs(10)),
+            sockets_per_user: 16,
         }
     }
 }
@@ -129,6 +153,8 @@ pub struct ServerConfig {
     pub tls: bool,
     /// An extra allowed origin, e.g. `https://spot.local`.
     pub public_origin: Option<String>,
+    /// The box's address as seen from the internet (`voice.public_address`), when configured.
+    pub public_address: Option<IpAddr>,
     pub heartbeat_ms: u64,
     /// Durable events kept for resuming clients; older ones are pruned.
     pub event_retention: i64,
@@ -139,6 +165,8 @@ pub struct ServerConfig {
     pub data_dir: std::path::PathBuf,
     /// The privileged helper that changes the network, host name and time zone.
     pub helper: helper::HelperClient,
+    /// Memory all image decodes in flight may take together (`files::DecodeBudget`).
+    pub decode_budget_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -146,12 +174,14 @@ impl Default for ServerConfig {
         ServerConfig {
             tls: false,
             public_origin: None,
+            public_address: None,
             heartbeat_ms: 20_000,
             event_retention: 100_000,
             limits: Limits::default(),
             files_dir: std::env::temp_dir().join("spot-files"),
             data_dir: std::env::temp_dir().join("spot-data"),
             helper: helper::HelperClient::default(),
+            decode_budget_bytes: 64 << 20,
         }
     }
 }
@@ -160,15 +190,23 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub hub: Hub,
     pub cfg: ServerConfig,
-    pub login_ip: Mutex<RateLimiter<IpAddr>>,
-    pub login_user: Mutex<RateLimiter<String>>,
+    /// Login limits ([`login`]): every password check is charged here first.
+    pub login: Mutex<login::LoginLimits>,
+    /// Where bcrypt runs ([`lane`]).
+    pub lane: lane::PasswordLane,
+    /// Signs device cookies (loaded from the database on first use).
+    pub device_key: std::sync::OnceLock<[u8; 32]>,
     pub action_limits: Mutex<actions::ActionLimits>,
     pub voice: voice::Voice,
     pub embeds: embeds::Embedder,
+    /// Uploads' and emoji's shared state: the decode budget, the prune clock.
+    pub files: files::Files,
     /// What only the binary can do (rewrite its configuration, restart, factory reset).
     pub system: std::sync::OnceLock<Arc<dyn firstrun::SystemHooks>>,
     /// The setup access point's state, refreshed from the helper (for the captive portal).
     pub net_cache: Mutex<Option<(std::time::Instant, Option<setup::proto::Status>)>>,
+    /// The box's own names and addresses ([`own`]).
+    pub identity: own::Identity,
 }
 
 impl AppState {
@@ -177,13 +215,16 @@ impl AppState {
         let state = Arc::new(AppState {
             store: store.clone(),
             hub: Hub::new(),
-            login_ip: Mutex::new(RateLimiter::new(cfg.limits.login_ip)),
-            login_user: Mutex::new(RateLimiter::new(cfg.limits.login_user)),
+            login: login::new_limits(&cfg.limits),
+            lane: lane::PasswordLane::new(cfg.limits.password_lane),
+            device_key: std::sync::OnceLock::new(),
             action_limits: Mutex::new(actions::ActionLimits::new(&cfg.limits)),
             voice: voice::Voice::default(),
             embeds: embeds::Embedder::default(),
+            files: files::Files::new(cfg.decode_budget_bytes),
             system: std::sync::OnceLock::new(),
             net_cache: Mutex::new(None),
+            identity: own::Identity::default(),
             cfg,
         });
         let weak = Arc::downgrade(&state);
@@ -201,7 +242,9 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = api::routes()
+        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf_guard))
         .layer(middleware::from_fn_with_state(state.clone(), auth::origin_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), own::host_guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/api", api)
@@ -273,7 +316,7 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
         }
     };
     prune(state.clone()).await;
-    tokio::spawn(embeds::worker(state.clone()));
+    let previews = tokio::spawn(embeds::worker(state.clone(), stop_rx.clone()));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx.clone();
@@ -333,6 +376,10 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
         tracing::warn!("drain timed out after 10 s");
     }
     pruner.abort();
+    // The preview worker ends on the stop signal (abandoning previews in flight).
+    if tokio::time::timeout(Duration::from_secs(2), previews).await.is_err() {
+        tracing::warn!("the link preview worker did not stop");
+    }
     Ok(())
 }
 

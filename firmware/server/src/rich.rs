@@ -302,8 +302,13 @@ async fn set_override(State(state): S, a: Authed, Path((id, role)): Path<(String
     let role: RoleId = parse_id(&role)?;
     let store = state.store.clone();
     let actor = a.actor();
-    let out = blocking(move || store.set_override(id, role, o.allow, o.deny, now_ms(), actor)).await?;
-    state.hub.permissions_changed_all();
+    state.rate(actor, Limited::Settings)?;
+    let (out, changed) = blocking(move || store.set_override(id, role, o.allow, o.deny, now_ms(), actor)).await?;
+    // Only the sockets whose set of visible channels changed reconnect (the others' filters
+    // are still right, and their voice stays up).
+    for u in changed {
+        state.hub.permissions_changed(u);
+    }
     Ok(axum::Json(out))
 }
 

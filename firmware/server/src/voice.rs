@@ -120,27 +120,38 @@ pub async fn join(state: &Arc<AppState>, actor: Actor, conn: u64, channel: Chann
     }
     perms::check(actor, here, Action::JoinVoice)?;
     let v = &state.voice;
-    if ch.user_limit > 0 {
-        let seats = v.seats();
-        let others = seats.iter().filter(|(u, s)| s.room == channel && **u != actor.id).count() as i64;
-        if others >= ch.user_limit {
-            return Err(ApiError(Error::forbidden("voice_room_full", format!("This room is full ({} people).", ch.user_limit))));
-        }
-    }
-    let pid = ParticipantId(actor.id.0 as u64);
-    let answer = v
-        .handle()?
-        .join(pid, RoomId(channel.0), format!("u{}", actor.id.0), sdp)
-        .await
-        .map_err(err)?;
-    let old = {
+    let handle = v.handle()?;
+    // The seat is taken (and the room's limit checked) under one lock before the SFU join, so
+    // parallel joins cannot overfill a room; a join that fails gives the seat back.
+    let gen = v.gens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let prev = {
         let mut seats = v.seats();
+        if ch.user_limit > 0 {
+            let others = seats.iter().filter(|(u, s)| s.room == channel && **u != actor.id).count() as i64;
+            if others >= ch.user_limit {
+                return Err(ApiError(Error::forbidden("voice_room_full", format!("This room is full ({} people).", ch.user_limit))));
+            }
+        }
         let prev = seats.get(&actor.id).copied();
         let (muted, deafened) = prev.map(|s| (s.muted, s.deafened)).unwrap_or((false, false));
-        let gen = v.gens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         seats.insert(actor.id, Seat { room: channel, conn, muted, deafened, speaking: false, gen });
-        prev.map(|s| s.room)
+        prev
     };
+    let pid = ParticipantId(actor.id.0 as u64);
+    let answer = match handle.join(pid, RoomId(channel.0), format!("u{}", actor.id.0), sdp).await {
+        Ok(a) => a,
+        Err(e) => {
+            let mut seats = v.seats();
+            if seats.get(&actor.id).is_some_and(|s| s.gen == gen) {
+                match prev {
+                    Some(p) => seats.insert(actor.id, p),
+                    None => seats.remove(&actor.id),
+                };
+            }
+            return Err(err(e));
+        }
+    };
+    let old = prev.map(|s| s.room);
     let mut rooms = vec![channel];
     if let Some(o) = old.filter(|o| *o != channel) {
         rooms.push(o);

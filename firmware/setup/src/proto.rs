@@ -32,6 +32,28 @@ pub enum Request {
     FactoryReset,
     /// Reboot the box.
     Reboot,
+    /// With the data partition missing, damaged or full (spot-data-check.service found it so):
+    /// repair it or make a new one, then reboot. Refused when the partition is fine.
+    DataFix { action: DataAction },
+}
+
+/// What the data-problem page may ask for; the helper maps each to one fixed unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataAction {
+    /// `e2fsck -fy`: keeps what can be saved.
+    Repair,
+    /// A new, empty file system: the box starts over with first-run setup.
+    Erase,
+}
+
+impl DataAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataAction::Repair => "repair",
+            DataAction::Erase => "erase",
+        }
+    }
 }
 
 impl Request {

@@ -23,6 +23,26 @@ pub struct RawConfig {
     pub gateway: Option<RawGateway>,
     pub voice: Option<RawVoice>,
     pub uploads: Option<RawUploads>,
+    pub media: Option<RawMedia>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    /// Memory all image decodes in flight may take together, in MiB (default: from the RAM).
+    pub decode_budget_mb: Option<u64>,
+}
+
+/// The decode budget for a machine with `mem_total_kib` of RAM: an eighth of it, at least
+/// 64 MiB (a 512 MB Zero 2 W reports about 430 MB) and at most 512 MiB.
+pub fn default_decode_budget_mb(mem_total_kib: Option<u64>) -> u64 {
+    mem_total_kib.map_or(64, |kib| (kib / 1024 / 8).clamp(64, 512))
+}
+
+/// `MemTotal` from `/proc/meminfo`, in KiB.
+fn mem_total_kib() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    info.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -160,6 +180,12 @@ impl RawConfig {
             helper: server::helper::HelperClient::from_env(),
             ..Default::default()
         };
+        let budget_mb = match self.media.and_then(|m| m.decode_budget_mb) {
+            Some(mb) if !(8..=16_384).contains(&mb) => bail!("config key `media.decode_budget_mb`: must be 8 to 16384"),
+            Some(mb) => mb,
+            None => default_decode_budget_mb(mem_total_kib()),
+        };
+        server.decode_budget_bytes = budget_mb << 20;
         if let Some(u) = self.uploads {
             if let Some(mb) = u.max_file_mb {
                 if !(1..=4096).contains(&mb) {
@@ -232,6 +258,7 @@ impl RawConfig {
                 Ok(a)
             })
             .transpose()?;
+        server.public_address = public_address.map(|a: SocketAddr| a.ip());
         // `[::]` opens the port on every IPv4 and IPv6 address the box has.
         let voice = Voice {
             listen: SocketAddr::from(([0u16; 8], raw_voice.port.unwrap_or(VOICE_PORT))),
@@ -306,6 +333,19 @@ mod tests {
         assert!(err("[voice]\npublic_address = \"0.0.0.0:1\"\n").contains("`voice.public_address`"));
         assert!(err("[voice]\nport = 70000\n").contains("port"));
         assert!(err("[voice]\nprot = 1\n").contains("prot"));
+    }
+
+    #[test]
+    fn the_decode_budget_follows_the_ram_unless_set() {
+        assert_eq!(default_decode_budget_mb(Some(437_000)), 64, "a 512 MB Zero 2 W");
+        assert_eq!(default_decode_budget_mb(Some(930_000)), 113, "a 1 GB Pi 3");
+        assert_eq!(default_decode_budget_mb(Some(3_900_000)), 476, "a 4 GB Pi 4");
+        assert_eq!(default_decode_budget_mb(Some(16_000_000)), 512);
+        assert_eq!(default_decode_budget_mb(None), 64);
+        let c = parse("[media]\ndecode_budget_mb = 32\n").and_then(|r| r.validate(Path::new("/x"), None)).expect("valid");
+        assert_eq!(c.server.decode_budget_bytes, 32 << 20);
+        assert!(err("[media]\ndecode_budget_mb = 1\n").contains("`media.decode_budget_mb`"));
+        assert!(err("[media]\ndecode_budget = 64\n").contains("decode_budget"));
     }
 
     #[test]

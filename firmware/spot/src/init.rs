@@ -124,6 +124,81 @@ fn hostname() -> Option<String> {
     std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// Present while an init is under way: a data directory with this file and no `spot.toml` is
+/// the leftover of an init that was cut (power, kill), and the next init starts it over.
+pub const MARKER: &str = ".init-incomplete";
+/// What an init writes besides `spot.toml` (removed when an interrupted init starts over).
+const PRODUCTS: &[&str] = &[config::DB, "spot.db-wal", "spot.db-shm", "spot.db-journal", "tls", "spot.toml.tmp"];
+
+/// Tests cut init at a named step (debug builds only): `SPOT_INIT_CRASH_AT=step` aborts there,
+/// like a power cut or a kill would.
+fn step(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("SPOT_INIT_CRASH_AT").is_ok_and(|v| v == name) {
+        eprintln!("spot init: crashing at step {name} (SPOT_INIT_CRASH_AT)");
+        std::process::abort();
+    }
+    let _ = name;
+}
+
+fn sync_dir(p: &Path) -> Result<()> {
+    std::fs::File::open(p).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", p.display()))
+}
+
+/// Start an init: a data directory holds either nothing of ours, or a complete box (with
+/// `spot.toml`), or the leftovers of a cut init (with the marker), which are cleared.
+fn begin(data_dir: &Path) -> Result<()> {
+    private_dir(data_dir)?;
+    let marker = data_dir.join(MARKER);
+    if !marker.exists() {
+        if let Some(p) = PRODUCTS.iter().map(|p| data_dir.join(p)).find(|p| p.exists()) {
+            bail!(
+                "{} has {} but no {}: this is not a cut first start, so nothing is touched. Restore {} from a backup, \
+                 or move the old files away to start afresh",
+                data_dir.display(),
+                p.display(),
+                config::FILE,
+                config::FILE
+            );
+        }
+        write_private(&marker, b"spot init in progress\n")?;
+        sync_dir(data_dir)?;
+    }
+    step("marker");
+    for p in PRODUCTS.iter().map(|p| data_dir.join(p)) {
+        let gone = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        if let Err(e) = gone {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e).with_context(|| format!("clearing {} left by an interrupted init", p.display()));
+            }
+        }
+    }
+    sync_dir(data_dir)?;
+    step("cleared");
+    Ok(())
+}
+
+/// Finish an init: the database is on disk, then `spot.toml` (written atomically) says
+/// "initialised", then the marker goes.
+fn commit(data_dir: &Path, store: store::Store, raw: &config::RawConfig) -> Result<()> {
+    store.checkpoint().context("flushing the new database")?;
+    drop(store);
+    step("database");
+    config::save(data_dir, raw)?;
+    step("config");
+    std::fs::remove_file(data_dir.join(MARKER)).context("removing the init marker")?;
+    sync_dir(data_dir)?;
+    Ok(())
+}
+
+/// A complete data directory keeps no marker (a cut between writing `spot.toml` and removing
+/// the marker leaves one; it must not make a later init treat the real database as leftovers).
+pub fn tidy(data_dir: &Path) {
+    if data_dir.join(config::FILE).exists() && std::fs::remove_file(data_dir.join(MARKER)).is_ok() {
+        let _ = sync_dir(data_dir);
+    }
+}
+
 pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
     if data_dir.join(config::FILE).exists() {
         bail!("{} is already initialised ({} exists)", data_dir.display(), config::FILE);
@@ -180,21 +255,24 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
         r.parse::<std::net::SocketAddr>().with_context(|| format!("--redirect-from: {r:?} is not an address"))?;
     }
 
-    private_dir(data_dir)?;
+    let hash = bcrypt::hash(&password, server::auth::BCRYPT_COST)?;
+    begin(data_dir)?;
     if let Some((cert, key)) = &tls_files {
         private_dir(&data_dir.join("tls"))?;
         write_private(&data_dir.join("tls/cert.pem"), cert)?;
         write_private(&data_dir.join("tls/key.pem"), key)?;
         raw.tls = Some(config::RawTls { cert: "tls/cert.pem".into(), key: "tls/key.pem".into(), redirect_from: args.redirect_from.clone() });
     }
+    step("tls");
     let store = store::Store::open(data_dir.join(config::DB))?;
-    let hash = bcrypt::hash(&password, server::auth::BCRYPT_COST)?;
+    step("opened");
     let now = server::now_ms();
     store.create_user(&admin, &admin, &hash, chat::model::Role::Admin, now).map_err(crate::domain)?;
+    step("admin");
     store.create_channel("general", "Say hello!", now).map_err(crate::domain)?;
-    let toml = format!("# Spot box configuration. See README.md (Configuration).\n{}", toml::to_string(&raw)?);
-    // Written last: its presence means "initialised".
-    write_private(&data_dir.join(config::FILE), toml.as_bytes())?;
+    step("channel");
+    // `spot.toml` is written last: its presence means "initialised".
+    commit(data_dir, store, &raw)?;
     println!("Initialised {}", data_dir.display());
     println!("Admin user: {admin}");
     if generated {
@@ -206,17 +284,17 @@ pub fn run(data_dir: &Path, args: &InitArgs) -> Result<()> {
 /// First-run setup mode: the database and the local CA, no admin. The wizard claims the box.
 fn run_setup_mode(data_dir: &Path, args: &InitArgs) -> Result<()> {
     args.listen.parse::<std::net::SocketAddr>().with_context(|| format!("--listen: {:?} is not an address", args.listen))?;
-    private_dir(data_dir)?;
+    begin(data_dir)?;
     let store = store::Store::open(data_dir.join(config::DB))?;
+    step("opened");
     let now = server::now_ms();
-    if store.channels_count()? == 0 {
-        store.create_channel("general", "Say hello!", now).map_err(crate::domain)?;
-    }
+    store.create_channel("general", "Say hello!", now).map_err(crate::domain)?;
+    step("channel");
     let host = hostname().unwrap_or_else(|| "spot".into());
     server::localca::LocalCa::load_or_create(data_dir, &host, &[host.clone(), "spot".into()], now)?;
+    step("ca");
     let raw = config::RawConfig { listen: Some(args.listen.clone()), ..Default::default() };
-    let toml = format!("# Spot box configuration. See README.md (Configuration).\n{}", toml::to_string(&raw)?);
-    write_private(&data_dir.join(config::FILE), toml.as_bytes())?;
+    commit(data_dir, store, &raw)?;
     println!("Initialised {} for first-run setup: open the box in a browser to finish", data_dir.display());
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! logging, signals and systemd notification; the work lives in `store`, `chat` and `server`.
 
 mod config;
+mod dataproblem;
 mod firstrun;
 mod init;
 
@@ -51,6 +52,12 @@ enum Cmd {
     Backup { file: PathBuf },
     /// Check the data directory and database.
     Doctor,
+    /// Serve the data-partition problem page instead of the box (the image runs this when
+    /// spot-data-check finds the data partition missing, damaged or full).
+    DataProblem {
+        #[arg(long, default_value = "0.0.0.0:80")]
+        listen: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +110,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
                 init::run(&cli.data_dir, &args)?;
             }
+            init::tidy(&cli.data_dir);
             let cfg = config::load(&cli.data_dir, listen.as_deref())?;
             init_logging(if json { LogFormat::Json } else { cfg.log_format });
             firstrun::consume_preset(&cli.data_dir)?;
@@ -120,6 +128,10 @@ fn real_main(cli: Cli) -> Result<()> {
             store.backup_to(&file).with_context(|| format!("backing up to {}", file.display()))?;
             println!("backup written to {}", file.display());
             Ok(())
+        }
+        Cmd::DataProblem { listen } => {
+            init_logging(LogFormat::Text);
+            dataproblem::run(&listen)
         }
         Cmd::Doctor => {
             let store = open_store(&cli.data_dir)?;

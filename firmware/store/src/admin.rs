@@ -2,6 +2,7 @@
 //! Every moderation and permission change writes an audit entry in the same transaction.
 
 use crate::access::{authorize, overrides};
+use crate::channels::get_channel;
 use crate::users::get_user;
 use crate::{optional, Result, Store, Tx};
 use chat::events::{Audience, EventKind};
@@ -30,11 +31,13 @@ fn get_role(c: &Connection, id: RoleId) -> Result<RoleDef> {
 
 /// One audit log entry.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AuditEntry {
     pub id: AuditId,
     pub actor_id: UserId,
     pub action: String,
     pub target: String,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub detail: serde_json::Value,
     pub created_at: i64,
 }
@@ -50,6 +53,7 @@ pub(crate) fn audit(t: &Tx<'_>, actor: UserId, action: &str, target: &str, detai
 
 /// Box settings the admin changes at run time.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Settings {
     pub embeds_enabled: bool,
     pub embed_allowlist: Vec<String>,
@@ -154,7 +158,11 @@ impl Store {
     }
 
     /// Set (or, with empty lists, remove) a role's override on a channel.
-    pub fn set_override(&self, channel: ChannelId, role: RoleId, allow: Perms, deny: Perms, now: i64, actor: Actor) -> Result<Override> {
+    /// Set (or, with nothing allowed or denied, remove) a role's override on a channel. One
+    /// transaction decides, changes, audits and writes the `channel.update` event; a request
+    /// that changes nothing writes nothing. Returns the override and the users whose view of
+    /// the channel changed (their gateway sockets must reconnect; nobody else's).
+    pub fn set_override(&self, channel: ChannelId, role: RoleId, allow: Perms, deny: Perms, now: i64, actor: Actor) -> Result<(Override, Vec<UserId>)> {
         self.write(|t| {
             let (ch, _) = authorize(t.conn(), actor, channel, Action::ManageChannel)?;
             if !matches!(ch.kind, chat::model::ChannelKind::Text | chat::model::ChannelKind::Voice) {
@@ -163,6 +171,24 @@ impl Store {
             get_role(t.conn(), role)?;
             if allow.0 & deny.0 != 0 {
                 return Err(chat::Error::invalid("invalid_override", "A permission cannot be both allowed and denied.").into());
+            }
+            let out = Override { role_id: role, allow, deny };
+            let current = optional(t.conn().query_row(
+                "SELECT allow, deny FROM channel_overrides WHERE channel_id = ?1 AND role_id = ?2",
+                params![channel.0, role.0],
+                |r| Ok((Perms::from_bits(r.get(0)?), Perms::from_bits(r.get(1)?))),
+            ))?;
+            if current.unwrap_or((Perms::NONE, Perms::NONE)) == (allow, deny) {
+                return Ok((out, Vec::new()));
+            }
+            let users: Vec<UserId> = {
+                let mut st = t.conn().prepare_cached("SELECT id FROM users")?;
+                let v = st.query_map([], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+                v
+            };
+            let mut before = Vec::with_capacity(users.len());
+            for u in &users {
+                before.push(crate::access::can_view(t.conn(), *u, &ch, now)?);
             }
             if allow == Perms::NONE && deny == Perms::NONE {
                 t.conn().execute("DELETE FROM channel_overrides WHERE channel_id = ?1 AND role_id = ?2", params![channel.0, role.0])?;
@@ -173,8 +199,15 @@ impl Store {
                     params![channel.0, role.0, allow.0, deny.0],
                 )?;
             }
+            let mut changed = Vec::new();
+            for (u, was) in users.iter().zip(before) {
+                if crate::access::can_view(t.conn(), *u, &ch, now)? != was {
+                    changed.push(*u);
+                }
+            }
             audit(t, actor.id, "channel.override", &format!("channel:{channel}"), serde_json::json!({"role_id": role, "allow": allow, "deny": deny}), now)?;
-            Ok(Override { role_id: role, allow, deny })
+            t.emit(EventKind::ChannelUpdate, Audience::Channel(channel), &get_channel(t.conn(), channel)?, now)?;
+            Ok((out, changed))
         })
     }
 

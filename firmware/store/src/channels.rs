@@ -41,6 +41,7 @@ pub(crate) fn get_channel(c: &Connection, id: ChannelId) -> Result<Channel> {
 
 /// A channel as one user sees it: with their read position and unread count.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChannelView {
     #[serde(flatten)]
     pub channel: Channel,
@@ -91,6 +92,7 @@ pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id:
 
 /// One user's settings for a channel.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChannelSettings {
     pub channel_id: ChannelId,
     pub muted: bool,

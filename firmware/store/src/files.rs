@@ -2,6 +2,9 @@
 //! behind exports. The bytes live in the data directory under random stored names and are
 //! written and removed by the server (`server::files`); the store hands back the stored names
 //! of whatever it forgets, so the caller can unlink them after the commit.
+//! Rows come back as plain data: an attachment's addresses follow from its ID and name
+//! (`chat::model::Attachment::new`), and a full quota is numbers ([`OverQuota`]) that the server
+//! puts into words.
 
 use crate::admin::audit;
 use crate::messages::{hydrate, message_row, COLS};
@@ -9,7 +12,6 @@ use crate::{optional, Result, Store};
 use chat::events::{Audience, EventKind};
 use chat::ids::{AttachmentId, ChannelId, EmojiId, MessageId, UserId};
 use chat::model::{Attachment, CustomEmoji, Message};
-use chat::ErrorKind;
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -19,46 +21,10 @@ pub const MAX_ATTACHMENTS: usize = 10;
 /// Most custom emoji on a box.
 pub const MAX_EMOJI: i64 = 500;
 
-/// Percent-encode everything but RFC 3986's unreserved characters: safe in a URL path segment
-/// and in RFC 5987's `filename*=UTF-8''…`.
-pub fn url_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Where an attachment is downloaded (the file name is for people; the server goes by the ID).
-fn file_url(id: AttachmentId, filename: &str) -> String {
-    let mut name = url_component(filename);
-    if name == "thumb" {
-        // `/thumb` is the thumbnail's route; the same name, encoded, still reaches the file.
-        name = "%74humb".into();
-    }
-    format!("/api/attachments/{id}/{name}")
-}
-
 const ATT_COLS: &str = "a.id, a.filename, a.content_type, a.size, a.width, a.height, a.thumb_name IS NOT NULL";
 
 fn attachment_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
-    let id = AttachmentId(r.get(0)?);
-    let filename: String = r.get(1)?;
-    let has_thumb: bool = r.get(6)?;
-    Ok(Attachment {
-        id,
-        url: file_url(id, &filename),
-        filename,
-        content_type: r.get(2)?,
-        size: r.get(3)?,
-        width: r.get(4)?,
-        height: r.get(5)?,
-        thumb_url: has_thumb.then(|| format!("/api/attachments/{id}/thumb")),
-    })
+    Ok(Attachment::new(AttachmentId(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?, (r.get(4)?, r.get(5)?), r.get(6)?))
 }
 
 fn unknown_attachment() -> chat::Error {
@@ -132,6 +98,13 @@ pub struct NewAttachment<'a> {
     pub thumb_name: Option<&'a str>,
 }
 
+/// An upload that would take its uploader past their quota: what they use, and the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverQuota {
+    pub used: u64,
+    pub quota: u64,
+}
+
 /// An attachment with what serving it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAttachment {
@@ -169,8 +142,7 @@ pub struct ChannelExportPage {
 }
 
 fn emoji_row(r: &Row<'_>) -> rusqlite::Result<CustomEmoji> {
-    let id = EmojiId(r.get(0)?);
-    Ok(CustomEmoji { id, name: r.get(1)?, url: format!("/api/emoji/{id}") })
+    Ok(CustomEmoji::new(EmojiId(r.get(0)?), r.get(1)?))
 }
 
 fn get_emoji(c: &Connection, id: EmojiId) -> Result<CustomEmoji> {
@@ -183,33 +155,15 @@ fn used_by(c: &Connection, user: UserId) -> Result<u64> {
     Ok(n.max(0) as u64)
 }
 
-/// "12.5 MB" for error words.
-pub fn megabytes(bytes: u64) -> String {
-    let mb = bytes as f64 / (1u64 << 20) as f64;
-    if mb >= 10.0 || mb.fract() == 0.0 {
-        format!("{mb:.0} MB")
-    } else {
-        format!("{mb:.1} MB")
-    }
-}
-
 impl Store {
     /// Record an upload (its file is already on disk), if the uploader's files then still fit
-    /// in `quota` bytes. Checked inside the write, so concurrent uploads cannot both squeeze in.
-    pub fn create_attachment(&self, a: &NewAttachment<'_>, quota: u64, now: i64) -> Result<Attachment> {
+    /// in `quota` bytes. Checked inside the write, so concurrent uploads cannot both squeeze in;
+    /// when it does not fit, how much is used (the server says so in words).
+    pub fn create_attachment(&self, a: &NewAttachment<'_>, quota: u64, now: i64) -> Result<Result<Attachment, OverQuota>> {
         self.write(|t| {
             let used = used_by(t.conn(), a.uploader)?;
             if used.saturating_add(a.size) > quota {
-                return Err(chat::Error::new(
-                    ErrorKind::TooLarge,
-                    "storage_quota_exceeded",
-                    format!(
-                        "Your files take {} of your {}: delete some messages with files first.",
-                        megabytes(used),
-                        megabytes(quota)
-                    ),
-                )
-                .into());
+                return Ok(Err(OverQuota { used, quota }));
             }
             t.conn().execute(
                 "INSERT INTO attachments (uploader_id, filename, content_type, size, sha256, stored_name, width, height,
@@ -229,7 +183,7 @@ impl Store {
                 ],
             )?;
             let id = t.conn().last_insert_rowid();
-            Ok(t.conn().query_row(&format!("SELECT {ATT_COLS} FROM attachments a WHERE a.id = ?1"), [id], attachment_row)?)
+            Ok(Ok(t.conn().query_row(&format!("SELECT {ATT_COLS} FROM attachments a WHERE a.id = ?1"), [id], attachment_row)?))
         })
     }
 
@@ -417,20 +371,28 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat::model::Role;
 
     #[test]
-    fn urls_encode_names_and_never_collide_with_the_thumbnail_route() {
-        assert_eq!(file_url(AttachmentId(7), "a b/c?.png"), "/api/attachments/7/a%20b%2Fc%3F.png");
-        assert_eq!(file_url(AttachmentId(7), "café.txt"), "/api/attachments/7/caf%C3%A9.txt");
-        assert_eq!(file_url(AttachmentId(7), "thumb"), "/api/attachments/7/%74humb");
-        assert_eq!(file_url(AttachmentId(7), "thumb.png"), "/api/attachments/7/thumb.png");
-    }
-
-    #[test]
-    fn megabytes_read_well() {
-        assert_eq!(megabytes(1 << 20), "1 MB");
-        assert_eq!(megabytes(25 << 20), "25 MB");
-        assert_eq!(megabytes(3 << 19), "1.5 MB");
-        assert_eq!(megabytes(1 << 30), "1024 MB");
+    fn an_upload_past_the_quota_is_plain_data_and_leaves_no_row() {
+        let dir = tempfile::tempdir().expect("dir");
+        let s = Store::open(dir.path().join("t.db")).expect("open");
+        let u = s.create_user("ann", "Ann", "hash", Role::Member, 1).expect("user").id;
+        let new = |name: &'static str, size| NewAttachment {
+            uploader: u,
+            filename: "a.bin",
+            content_type: "application/octet-stream",
+            size,
+            sha256: "00",
+            stored_name: name,
+            width: None,
+            height: None,
+            thumb_name: None,
+        };
+        let a = s.create_attachment(&new("0123456789abcdef0123456789abcdef", 600), 1000, 1).expect("db").expect("fits");
+        assert_eq!((a.url.as_str(), a.thumb_url.as_deref()), (format!("/api/attachments/{}/a.bin", a.id).as_str(), None));
+        let over = s.create_attachment(&new("fedcba9876543210fedcba9876543210", 500), 1000, 2).expect("db");
+        assert_eq!(over, Err(OverQuota { used: 600, quota: 1000 }));
+        assert_eq!(s.storage_used(u).expect("used"), 600);
     }
 }

@@ -18,6 +18,8 @@ mod search;
 mod threads;
 mod setup;
 mod users;
+#[cfg(test)]
+mod ts_types;
 
 pub use admin::{AuditEntry, Settings};
 pub use channels::{ChannelPatch, ChannelSettings, ChannelView};
@@ -25,7 +27,7 @@ pub use search::SearchHit;
 pub use threads::DM_MAX_MEMBERS;
 pub use embeds::{CachedEmbed, NewEmbed};
 pub use error::{Error, Result};
-pub use files::{megabytes, url_component, ChannelExportPage, NewAttachment, StoredAttachment, UserExportMessage, MAX_ATTACHMENTS};
+pub use files::{ChannelExportPage, NewAttachment, OverQuota, StoredAttachment, UserExportMessage, MAX_ATTACHMENTS};
 pub use events::EventRow;
 pub use messages::{NewMessage, Page};
 pub use setup::{Claim, SetupState};
@@ -193,15 +195,33 @@ impl Store {
         out
     }
 
-    /// An online backup of the whole database into `dest`, safe while serving: it reads a
-    /// consistent snapshot through SQLite's backup API.
+    /// An online backup of the whole database into `dest` (a new file, created `0600`: it holds
+    /// password hashes and DMs), safe while serving and finished in bounded time however busy
+    /// the box is: `VACUUM INTO` copies one consistent snapshot under a single read transaction,
+    /// while writers carry on in the write-ahead log. (The page-by-page backup API restarts
+    /// whenever a writer commits between its steps, and on a busy box never finishes.)
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
-        self.read(|conn| {
-            let mut out = Connection::open(dest.as_ref())?;
-            let backup = rusqlite::backup::Backup::new(conn, &mut out)?;
-            backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        let dest = dest.as_ref();
+        let io = |e: std::io::Error| Error::Internal(format!("{}: {e}", dest.display()));
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // SQLite accepts an existing empty file as the target: ours, with our mode.
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dest).map_err(io)?;
+        }
+        let target = dest.to_str().ok_or_else(|| Error::Internal("the backup path is not UTF-8".into()))?;
+        let done = self.read(|conn| {
+            conn.execute("VACUUM INTO ?1", [target])?;
             Ok(())
-        })
+        });
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(dest);
+            return Err(e);
+        }
+        std::fs::File::open(dest).and_then(|f| f.sync_all()).map_err(io)?;
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(())
     }
 
     /// A value from the `meta` table.
@@ -223,6 +243,39 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+
+    /// The value of `key`, setting it to `value` first if there is none (one writer wins a race;
+    /// everyone gets the stored value).
+    pub fn meta_get_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        self.write(|t| {
+            t.conn().execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
+            Ok(t.conn().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+        })
+    }
+
+    /// Move everything in the write-ahead log into the database file and truncate the log
+    /// (SQLite syncs the file), e.g. before other files are written that rely on it.
+    pub fn checkpoint(&self) -> Result<()> {
+        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let busy: i64 = w.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(Error::Internal("the checkpoint could not finish: a reader holds the log".into()));
+        }
+        Ok(())
+    }
+
+    /// The connection settings that durability rests on (for `spot doctor` and tests):
+    /// `(journal_mode, synchronous, foreign_keys)`, as SQLite reports them on the writer.
+    pub fn pragmas(&self) -> Result<(String, i64, i64)> {
+        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let q = |p: &str| w.conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, rusqlite::types::Value>(0));
+        let mode = match q("journal_mode")? {
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        };
+        let int = |v: rusqlite::types::Value| if let rusqlite::types::Value::Integer(i) = v { i } else { -1 };
+        Ok((mode, int(q("synchronous")?), int(q("foreign_keys")?)))
     }
 
     /// `PRAGMA integrity_check` (used by `spot doctor` and tests after crashes).

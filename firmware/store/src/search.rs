@@ -11,6 +11,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SearchHit {
     pub message: Message,
     pub channel_id: ChannelId,
@@ -21,6 +22,7 @@ pub struct SearchHit {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct HitChannel {
     pub name: String,
     pub kind: chat::model::ChannelKind,

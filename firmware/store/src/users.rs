@@ -62,6 +62,7 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Invite {
     pub id: InviteId,
     pub role: Role,

@@ -228,3 +228,14 @@ fn an_override_hides_a_channel_from_lists_search_and_history_rights() {
     assert_eq!(s.search(&q, 10, 0, actor(&s, bob)).expect("search").1, 1);
     assert_eq!(s.audit_log(None, 10).expect("audit").len(), 4);
 }
+
+#[test]
+fn durability_pragmas_are_what_acknowledged_writes_rely_on() {
+    let (_dir, s, _, _) = setup();
+    let (mode, synchronous, foreign_keys) = s.pragmas().expect("pragmas");
+    assert_eq!(mode, "wal", "write-ahead log");
+    // 2 = FULL: every commit is fsynced before the server acknowledges it (NORMAL = 1 may
+    // lose the last commits in a power cut in WAL mode).
+    assert_eq!(synchronous, 2, "synchronous = FULL");
+    assert_eq!(foreign_keys, 1, "foreign keys enforced");
+}

@@ -27,6 +27,8 @@ const SPEAKING_HOLD: Duration = Duration::from_millis(400);
 const SPEAKING_THRESHOLD_DBOV: i8 = -50;
 /// An idle Rtc still needs a tick now and then (keepalives, RTCP).
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Incoming tracks one participant may publish (a microphone, and room for a renegotiated one).
+pub const MAX_TRACKS_IN: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -670,9 +672,15 @@ fn poll_participant(
                         && !p.tracks_out.iter().any(|t| out_mid(t) == Some(m.mid))
                         && !p.tracks_in.iter().any(|t| t.mid == m.mid) =>
                 {
-                    let t = TrackIn { mid: m.mid, kind: m.kind };
-                    p.tracks_in.push(t);
-                    props.push(Propagated::TrackOpen(p.id, p.room, t));
+                    // Audio only until video forwarding exists, and a few tracks at most: every
+                    // forwarded track costs every other participant bandwidth and the Pi CPU.
+                    if m.kind != MediaKind::Audio || p.tracks_in.len() >= MAX_TRACKS_IN {
+                        tracing::info!(participant = p.id.0, kind = ?m.kind, tracks = p.tracks_in.len(), "incoming track refused");
+                    } else {
+                        let t = TrackIn { mid: m.mid, kind: m.kind };
+                        p.tracks_in.push(t);
+                        props.push(Propagated::TrackOpen(p.id, p.room, t));
+                    }
                 }
                 Event::MediaData(d) if p.tracks_in.iter().any(|t| t.mid == d.mid) => {
                     props.push(Propagated::Media(p.id, p.room, Box::new(d)));

@@ -1,14 +1,7 @@
 // Audit log entries (GET /api/admin/audit) and how their target/detail read in words.
 // No framework imports: unit-tested in tests/audit.test.ts.
 
-export interface AuditEntry {
-  id: string;
-  actor_id: string | null;
-  action: string;
-  target: unknown;
-  detail: unknown;
-  created_at: number;
-}
+export type { AuditEntry } from './types';
 
 /** Detail fields that hold ids of a kind (named through the resolver). */
 const ID_KEYS: Record<string, string> = {

@@ -1,14 +1,19 @@
 // Message-level rich chat state and actions (README "Rich chat API"): the side panel
 // (thread / pins / thread list), threads, reactions, pins, the emoji picker, the image viewer
-// and browser notifications for mentions and DMs. The channel/user state lives in store.svelte.ts;
-// this file listens to its durable events through `app.onAnyEvent`.
+// and browser notifications for mentions and DMs. The channel/user state lives in lib/state/;
+// this file listens to its durable events through `connection.onAnyEvent`.
 
 import { api, errorText } from './api';
-import { effectivePerms, type ChatRole, type Perm } from './perms';
 import { router } from './router.svelte';
-import { app, parseMessage } from './store.svelte';
+import { chat } from './state/chat.svelte';
+import { connection } from './state/connection.svelte';
+import { presence } from './state/presence.svelte';
+import { session } from './state/session.svelte';
+import { timeline } from './state/timeline.svelte';
+import { toast } from './state/toasts.svelte';
 import { toPlainText, type RenderOptions } from './markdown';
-import type { Attachment, Channel, CustomEmoji, Message } from './types';
+import type { ApiChannel, Attachment, Channel, CustomEmoji, EventPayloads, Limits, Message, Perm, RoleDef } from './types';
+import { knowsPermissions, upsertChannel } from './state/reducer';
 import { toggledReactions } from './reactions';
 
 export { toggledReactions, reactorsText, repliesText, agoText } from './reactions';
@@ -28,6 +33,12 @@ export interface PickerRequest {
   title: string;
 }
 
+/**
+ * A thread as the side panel knows it: the box's channel, with the reply count and last activity
+ * that its parent message's thread summary reports (`message.update`).
+ */
+export type Thread = Channel & { reply_count?: number; last_message_at?: number | null };
+
 const RECENT_KEY = 'spot.recentEmoji';
 const NOTIFY_KEY = 'spot.notifications';
 
@@ -35,9 +46,9 @@ class RichState {
   /** The side panel of the open channel. */
   panel = $state<Panel>(null);
   /** Thread channels I know (from creating, listing or following them). */
-  threads = $state<Record<string, Channel>>({});
+  threads = $state<Record<string, Thread>>({});
   pins = $state<Record<string, ListState<Message>>>({});
-  threadLists = $state<Record<string, ListState<Channel>>>({});
+  threadLists = $state<Record<string, ListState<Thread>>>({});
   picker = $state<PickerRequest | null>(null);
   viewer = $state<{ attachment: Attachment; returnTo: HTMLElement | null } | null>(null);
   recentEmoji = $state<string[]>(loadRecent());
@@ -49,25 +60,25 @@ class RichState {
   uploadMaxBytes = $state<number | null>(null);
 
   constructor() {
-    app.onAnyEvent((t, d) => this.onEvent(t, d));
+    connection.onAnyEvent((t, d) => this.onEvent(t, d));
   }
 
   // ------------------------------------------------------------ shared data
 
   /** Custom emoji and roles live in the shared store (snapshot, HTTP and events). */
   get emoji(): CustomEmoji[] {
-    return app.emoji;
+    return chat.emoji;
   }
 
-  get roles(): ChatRole[] {
-    return app.roles;
+  get roles(): RoleDef[] {
+    return chat.roles;
   }
 
   /** Mentions and custom emoji for the Markdown renderer (one index for every message). */
   renderOpts: RenderOptions = $derived.by(() => {
     const byName = new Map<string, { label: string; self: boolean }>();
-    const me = app.me?.id;
-    for (const u of Object.values(app.users)) {
+    const me = session.me?.id;
+    for (const u of Object.values(chat.users)) {
       byName.set(u.username.toLowerCase(), { label: u.display_name || u.username, self: u.id === me });
     }
     const emoji = new Map<string, string>();
@@ -86,37 +97,28 @@ class RichState {
 
   /** Reads the box's upload limit once per session. */
   init(): void {
-    if (this.loaded || app.phase !== 'ready') return;
+    if (this.loaded || session.phase !== 'ready') return;
     this.loaded = true;
-    void api<{ limits?: Record<string, unknown> }>('GET', '/api/me')
+    void api<{ limits: Limits }>('GET', '/api/me')
       .then((s) => {
-        const l = s?.limits ?? {};
-        const n = l.upload_max_bytes ?? l.max_upload_bytes ?? l.upload_limit_bytes;
-        if (typeof n === 'number' && n > 0) this.uploadMaxBytes = n;
+        const n = s.limits.upload_max_bytes;
+        if (n > 0) this.uploadMaxBytes = n;
       })
       .catch(() => {});
   }
 
   /**
-   * Whether the UI offers an action needing `perm` (from my roles; channel overrides are not
-   * visible to members, so the box has the last word and refusals are shown as errors).
-   */
-  can(perm: Perm): boolean {
-    if (!app.me) return false;
-    if (app.isAdmin) return true;
-    if (perm === 'send' && app.timeoutUntil) return false;
-    if ((perm === 'send' || perm === 'view') && !this.roles.length) return true;
-    return effectivePerms(app.me, this.roles).has(perm);
-  }
-
-  /**
-   * Whether the UI offers an action needing `perm` in a channel: the box sends each channel's
-   * effective permissions (roles and overrides applied); roles are the fallback.
+   * Whether the UI offers an action needing `perm` in a channel. The box computes my permissions
+   * in each channel it lists (`chat::perms::effective`: roles, overrides, archived, timed out)
+   * and has the last word; refusals are shown as errors. A thread it has not listed to me has
+   * its parent channel's (threads take their parent's overrides).
    */
   canIn(channelId: string, perm: Perm): boolean {
-    const ch = app.channels.find((c) => c.id === channelId) ?? this.threads[channelId];
-    if (ch?.permissions) return ch.permissions.includes(perm);
-    return this.can(perm);
+    if (!session.me) return false;
+    const ch = this.thread(channelId);
+    if (knowsPermissions(ch)) return ch!.permissions.includes(perm);
+    const parent = ch?.parent_id ? chat.channel(ch.parent_id) : undefined;
+    return !!parent?.permissions.includes(perm);
   }
 
   canPin(channelId: string): boolean {
@@ -124,23 +126,23 @@ class RichState {
   }
 
   /** A thread's channel (from the channel list or what I learnt about it). */
-  thread(id: string): Channel | undefined {
-    return app.channels.find((c) => c.id === id) ?? this.threads[id];
+  thread(id: string): Thread | undefined {
+    return chat.channels.find((c) => c.id === id) ?? this.threads[id];
   }
 
   // ------------------------------------------------------------ panel
 
   openPanel(p: Panel): void {
-    if (this.panel?.kind === 'thread' && (p?.kind !== 'thread' || p.id !== this.panel.id)) app.openThreadId = null;
+    if (this.panel?.kind === 'thread' && (p?.kind !== 'thread' || p.id !== this.panel.id)) timeline.openThreadId = null;
     this.panel = p;
     if (p?.kind === 'thread') {
-      app.openThreadId = p.id;
-      app.ensureLoaded(p.id);
+      timeline.openThreadId = p.id;
+      timeline.ensureLoaded(p.id);
     } else if (p?.kind === 'pins') {
-      const ch = app.openChannelId;
+      const ch = timeline.openChannelId;
       if (ch) void this.loadPins(ch);
     } else if (p?.kind === 'threads') {
-      const ch = app.openChannelId;
+      const ch = timeline.openChannelId;
       if (ch) void this.loadThreads(ch);
     }
   }
@@ -151,11 +153,11 @@ class RichState {
 
   // ------------------------------------------------------------ threads
 
-  private rememberThread(c: Channel): Channel {
-    const t = { ...c, id: String(c.id), parent_id: c.parent_id != null ? String(c.parent_id) : null };
-    if (t.parent_message_id != null) t.parent_message_id = String(t.parent_message_id);
-    this.threads[t.id] = { ...this.threads[t.id], ...t };
-    return this.threads[t.id];
+  /** A thread as the box sent it (a listing with my counts, or the bare channel of a new one). */
+  private rememberThread(c: Partial<Thread> & ApiChannel): Thread {
+    const known = this.threads[c.id];
+    this.threads[c.id] = known ? { ...known, ...c } : upsertChannel([], c)[0];
+    return this.threads[c.id];
   }
 
   /** Opens the thread of `m` (its summary is on the message), or starts one. */
@@ -166,14 +168,8 @@ class RichState {
     }
     if (!this.thread(m.thread.id)) {
       this.rememberThread({
-        id: m.thread.id,
-        name: m.thread.name ?? 'Thread',
-        topic: '',
-        position: 0,
-        archived: false,
-        last_message_id: null,
-        last_read_id: null,
-        unread_count: 0,
+        ...upsertChannel([], { id: m.thread.id })[0],
+        name: m.thread.name,
         kind: 'thread',
         parent_id: m.channel_id,
         parent_message_id: m.id,
@@ -189,13 +185,13 @@ class RichState {
       return;
     }
     try {
-      const c = await api<Channel>('POST', `/api/messages/${encodeURIComponent(m.id)}/thread`, {});
-      const t = this.rememberThread({ ...c, parent_id: c.parent_id ?? m.channel_id, parent_message_id: c.parent_message_id ?? m.id });
+      const c = await api<ApiChannel>('POST', `/api/messages/${encodeURIComponent(m.id)}/thread`, {});
+      const t = this.rememberThread(c);
       this.openPanel({ kind: 'thread', id: t.id });
       const tl = this.threadLists[m.channel_id];
       if (tl && !tl.items.some((x) => x.id === t.id)) tl.items.unshift(t);
     } catch (e) {
-      app.toast(`Could not start a thread: ${errorText(e)}`);
+      toast(`Could not start a thread: ${errorText(e)}`);
     }
   }
 
@@ -206,7 +202,7 @@ class RichState {
     cur.error = null;
     try {
       const list = await api<Channel[]>('GET', `/api/channels/${encodeURIComponent(channelId)}/threads`);
-      cur.items = (list ?? []).map((c) => this.rememberThread(c));
+      cur.items = list.map((c) => this.rememberThread(c));
     } catch (e) {
       cur.error = errorText(e);
     } finally {
@@ -219,13 +215,13 @@ class RichState {
       await api(follow ? 'PUT' : 'DELETE', `/api/channels/${encodeURIComponent(threadId)}/follow`);
       this.applySettings({ channel_id: threadId, following: follow });
     } catch (e) {
-      app.toast(`Could not ${follow ? 'follow' : 'unfollow'} the thread: ${errorText(e)}`);
+      toast(`Could not ${follow ? 'follow' : 'unfollow'} the thread: ${errorText(e)}`);
     }
   }
 
   /** `channel_settings.update` (or my own change): muted/following per channel. */
   private applySettings(o: { channel_id: string; muted?: boolean; following?: boolean }): void {
-    const id = String(o.channel_id);
+    const id = o.channel_id;
     const t = this.threads[id];
     if (t) {
       if (o.following !== undefined) t.following = o.following;
@@ -235,36 +231,36 @@ class RichState {
       const x = l.items.find((c) => c.id === id);
       if (x && o.following !== undefined) x.following = o.following;
     }
-    const c = app.channels.find((x) => x.id === id);
+    const c = chat.channels.find((x) => x.id === id);
     if (c) {
       if (o.following !== undefined) c.following = o.following;
       if (o.muted !== undefined) c.muted = o.muted;
     } else if (t && o.following) {
       // A thread I now follow joins the channel list (as GET /api/channels would list it).
-      app.upsertChannel({ ...t, following: true });
+      chat.upsertChannel({ ...t, following: true });
     }
   }
 
   // ------------------------------------------------------------ reactions
 
   async toggleReaction(m: Message, emoji: string): Promise<void> {
-    const me = app.me?.id;
+    const me = session.me?.id;
     if (!me) return;
-    const before = m.reactions ?? [];
+    const before = m.reactions;
     const { reactions, add } = toggledReactions(before, emoji, me);
-    app.upsertMessage({ ...m, reactions }, false);
+    timeline.upsertMessage({ ...m, reactions }, false);
     if (add) this.noteRecent(emoji);
     try {
       await api(add ? 'PUT' : 'DELETE', `/api/messages/${encodeURIComponent(m.id)}/reactions/${encodeURIComponent(emoji)}`);
     } catch (e) {
       const cur = this.findMessage(m.channel_id, m.id);
-      if (cur) app.upsertMessage({ ...cur, reactions: before }, false);
-      app.toast(`Could not ${add ? 'add' : 'remove'} the reaction: ${errorText(e)}`);
+      if (cur) timeline.upsertMessage({ ...cur, reactions: before }, false);
+      toast(`Could not ${add ? 'add' : 'remove'} the reaction: ${errorText(e)}`);
     }
   }
 
   private findMessage(channelId: string, id: string): Message | undefined {
-    return app.views[channelId]?.messages.find((x) => x.id === id);
+    return timeline.views[channelId]?.messages.find((x) => x.id === id);
   }
 
   openPicker(req: PickerRequest): void {
@@ -294,13 +290,13 @@ class RichState {
       const at = pin ? Date.now() : null;
       const cur = this.findMessage(m.channel_id, m.id) ?? m;
       if (!!cur.pinned_at !== pin) {
-        const u = { ...cur, pinned_at: at, pinned_by: pin ? (app.me?.id ?? null) : null };
-        app.upsertMessage(u, false);
+        const u = { ...cur, pinned_at: at, pinned_by: pin ? (session.me?.id ?? null) : null };
+        timeline.upsertMessage(u, false);
         this.notePinned(u);
       }
-      app.toast(pin ? 'Message pinned.' : 'Message unpinned.', 'info');
+      toast(pin ? 'Message pinned.' : 'Message unpinned.', 'info');
     } catch (e) {
-      app.toast(`Could not ${pin ? 'pin' : 'unpin'} the message: ${errorText(e)}`);
+      toast(`Could not ${pin ? 'pin' : 'unpin'} the message: ${errorText(e)}`);
     }
   }
 
@@ -311,7 +307,7 @@ class RichState {
     cur.error = null;
     try {
       const list = await api<Message[]>('GET', `/api/channels/${encodeURIComponent(channelId)}/pins`);
-      cur.items = (list ?? []).map((x) => parseMessage(x)).filter((x): x is Message => !!x);
+      cur.items = list;
     } catch (e) {
       cur.error = errorText(e);
     } finally {
@@ -354,7 +350,7 @@ class RichState {
   async enableNotifications(): Promise<boolean> {
     this.notifyAsk = false;
     if (!this.notifySupported) {
-      app.toast('This browser cannot show notifications.', 'info');
+      toast('This browser cannot show notifications.', 'info');
       return false;
     }
     let perm = Notification.permission;
@@ -366,7 +362,7 @@ class RichState {
       }
     }
     if (perm !== 'granted') {
-      app.toast('Notifications are blocked for this site: allow them in the browser’s site settings.', 'info');
+      toast('Notifications are blocked for this site: allow them in the browser’s site settings.', 'info');
       this.setNotify(false);
       return false;
     }
@@ -390,30 +386,30 @@ class RichState {
 
   /** Whether a channel (or a thread's parent) is muted for me. */
   isMuted(channelId: string): boolean {
-    const c = app.channels.find((x) => x.id === channelId) ?? this.threads[channelId];
+    const c = chat.channels.find((x) => x.id === channelId) ?? this.threads[channelId];
     if (!c) return false;
     if (c.muted) return true;
-    if (c.kind === 'thread' && c.parent_id) return !!app.channels.find((x) => x.id === c.parent_id)?.muted;
+    if (c.kind === 'thread' && c.parent_id) return !!chat.channels.find((x) => x.id === c.parent_id)?.muted;
     return false;
   }
 
   private maybeNotify(m: Message): void {
-    const me = app.me?.id;
+    const me = session.me?.id;
     if (!me || m.author_id === me || m.deleted) return;
-    const c = app.channels.find((x) => x.id === m.channel_id) ?? this.threads[m.channel_id];
+    const c = chat.channels.find((x) => x.id === m.channel_id) ?? this.threads[m.channel_id];
     const isDm = c?.kind === 'dm';
-    if (!isDm && !app.mentionsMe(m)) return;
+    if (!isDm && !chat.mentionsMe(m)) return;
     if (this.isMuted(m.channel_id)) return;
-    if (app.isOpen(m.channel_id) && app.focused) return;
+    if (timeline.isOpen(m.channel_id) && presence.focused) return;
     if (!this.notifySupported) return;
     if (Notification.permission === 'default' && storedNotify() === null) {
       this.notifyAsk = true;
       return;
     }
     if (Notification.permission !== 'granted' || !this.notifyEnabled) return;
-    const who = app.displayName(m.author_id);
+    const who = chat.displayName(m.author_id);
     const where = isDm ? '' : c ? ` in #${c.name}` : '';
-    const text = toPlainText(m.content).slice(0, 180) || (m.attachments?.length ? `sent ${m.attachments.length} file(s)` : '');
+    const text = toPlainText(m.content).slice(0, 180) || (m.attachments.length ? `sent ${m.attachments.length} file(s)` : '');
     try {
       const n = new Notification(isDm ? `${who} (direct message)` : `${who} mentioned you${where}`, {
         body: text,
@@ -433,60 +429,47 @@ class RichState {
 
   // ------------------------------------------------------------ events
 
-  private onEvent(t: string, d: unknown): void {
-    switch (t) {
-      case 'message.create': {
-        const m = parseMessage(d);
-        if (m) this.maybeNotify(m);
+  private onEvent<K extends keyof EventPayloads>(t: K, d: EventPayloads[K]): void {
+    const e = { t, d } as { [T in keyof EventPayloads]: { t: T; d: EventPayloads[T] } }[keyof EventPayloads];
+    switch (e.t) {
+      case 'message.create':
+        this.maybeNotify(e.d);
         break;
-      }
       case 'message.update': {
-        const m = parseMessage(d);
-        if (m) {
-          const l = this.pins[m.channel_id];
-          if (l) this.notePinned(m);
-          if (m.thread?.id) {
-            const th = this.threads[m.thread.id];
-            if (th) {
-              th.reply_count = m.thread.reply_count;
-              if (m.thread.last_reply_at) th.last_message_at = m.thread.last_reply_at;
-            }
-          }
+        const m = e.d;
+        if (this.pins[m.channel_id]) this.notePinned(m);
+        const th = m.thread ? this.threads[m.thread.id] : undefined;
+        if (m.thread && th) {
+          th.reply_count = m.thread.reply_count;
+          if (m.thread.last_reply_at) th.last_message_at = m.thread.last_reply_at;
         }
         break;
       }
       case 'message.delete': {
-        const m = parseMessage(d);
-        if (m) {
-          const l = this.pins[m.channel_id];
-          const i = l ? l.items.findIndex((x) => x.id === m.id) : -1;
-          if (l && i >= 0) l.items.splice(i, 1);
-        }
+        const l = this.pins[e.d.channel_id];
+        const i = l ? l.items.findIndex((x) => x.id === e.d.id) : -1;
+        if (l && i >= 0) l.items.splice(i, 1);
         break;
       }
       case 'channel.create':
       case 'channel.update': {
-        const c = ((d as { channel?: Channel }).channel ?? d) as Channel;
-        if (c && c.kind === 'thread') {
-          const known = this.threads[String(c.id)];
-          this.rememberThread(known ? { ...known, ...c } : c);
-          const parent = c.parent_id != null ? String(c.parent_id) : null;
-          const tl = parent ? this.threadLists[parent] : undefined;
-          if (tl && !tl.items.some((x) => x.id === String(c.id))) tl.items.unshift(this.threads[String(c.id)]);
+        const c = e.d;
+        if (c.kind === 'thread') {
+          const t = this.rememberThread(c);
+          const tl = c.parent_id ? this.threadLists[c.parent_id] : undefined;
+          if (tl && !tl.items.some((x) => x.id === c.id)) tl.items.unshift(t);
         }
         break;
       }
-      case 'channel_settings.update': {
-        const o = d as { channel_id: string; muted?: boolean; following?: boolean };
-        if (o && o.channel_id != null) this.applySettings(o);
+      case 'channel_settings.update':
+        this.applySettings(e.d);
         break;
-      }
     }
   }
 
   /** Whether a followed thread has replies I have not read. */
   threadUnread(id: string): boolean {
-    const c = app.channels.find((x) => x.id === id);
+    const c = chat.channels.find((x) => x.id === id);
     return !!c && c.following === true && c.unread_count > 0;
   }
 }

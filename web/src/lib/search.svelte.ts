@@ -3,23 +3,11 @@
 import { tick } from 'svelte';
 import { api, errorText } from './api';
 import { router } from './router.svelte';
-import { app, parseMessage } from './store.svelte';
+import { timeline } from './state/timeline.svelte';
 import { hasSearchable, parseSearch } from './search';
-import type { Message } from './types';
+import type { SearchHit } from './types';
 
-/** Where a hit was said (the box sends it: unfollowed threads are not in the channel list). */
-export interface HitChannel {
-  name: string;
-  kind?: string;
-  parent_id?: string | null;
-}
-
-export interface SearchHit {
-  message: Message;
-  channel_id: string;
-  channel: HitChannel | null;
-  snippet: string;
-}
+export type { HitChannel, SearchHit } from './types';
 
 const PAGE = 25;
 
@@ -61,22 +49,8 @@ class SearchState {
         `/api/search?q=${encodeURIComponent(query)}&limit=${PAGE}&offset=${offset}`,
       );
       if (gen !== this.gen) return;
-      const hits: SearchHit[] = [];
-      for (const x of r?.results ?? []) {
-        const m = parseMessage(x.message);
-        const ch = x.channel && typeof x.channel === 'object' ? x.channel : null;
-        if (m)
-          hits.push({
-            message: m,
-            channel_id: String(x.channel_id ?? m.channel_id),
-            channel: ch
-              ? { name: String(ch.name ?? ''), kind: ch.kind, parent_id: ch.parent_id != null ? String(ch.parent_id) : null }
-              : null,
-            snippet: String(x.snippet ?? ''),
-          });
-      }
-      this.hits = more ? [...this.hits, ...hits] : hits;
-      this.total = Number(r?.total ?? this.hits.length);
+      this.hits = more ? [...this.hits, ...r.results] : r.results;
+      this.total = r.total;
       this.searched = query;
     } catch (e) {
       if (gen !== this.gen) return;
@@ -105,5 +79,5 @@ export async function showMessage(channelId: string, messageId: string): Promise
   router.navigate(`/channels/${encodeURIComponent(channelId)}`);
   // Let the shell open the channel first, so our `around` load wins over its first load.
   await tick();
-  await app.jumpTo(channelId, messageId);
+  await timeline.jumpTo(channelId, messageId);
 }

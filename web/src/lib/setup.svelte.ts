@@ -2,7 +2,7 @@
 // claimed, and the calls that move it on. Only the wizard chunk imports this.
 
 import { api, ApiError, errorText } from './api';
-import { app } from './store.svelte';
+import { session } from './state/session.svelte';
 import { gate } from './setupGate.svelte';
 import { router } from './router.svelte';
 import { browserTimeZone } from './setup/names';
@@ -39,7 +39,7 @@ class Wizard {
   info: SetupInfo | null = $derived(gate.info);
   steps: StepId[] = $derived(this.info ? stepsFor(this.info, this.wifiKind) : []);
   /** Claimed, and I am its admin: the steps after the claim are mine to take. */
-  isAdmin: boolean = $derived(app.phase === 'ready' && app.me?.role === 'admin');
+  isAdmin: boolean = $derived(session.phase === 'ready' && session.me?.role === 'admin');
 
   start(): void {
     const info = this.info;
@@ -101,7 +101,7 @@ class Wizard {
         timezone: this.timezone,
       });
       this.password = '';
-      app.adoptSession(s);
+      session.adoptSession(s);
       await this.refresh();
       this.next();
     } catch (e) {
@@ -116,7 +116,7 @@ class Wizard {
   }
 
   async signIn(username: string, password: string): Promise<void> {
-    await app.signIn(username, password);
+    await session.signIn(username, password);
     await this.refresh();
     const info = this.info;
     if (info && this.isAdmin) this.go(resumeStep(info, this.steps));

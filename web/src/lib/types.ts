@@ -1,145 +1,72 @@
-// Shapes from the README's "HTTP API" and "Realtime gateway" sections.
+// The box's JSON as the client uses it. Everything a Rust type describes comes from ./api-types,
+// generated from the Rust types (firmware/store/src/ts_types.rs; `make ts-types` rewrites it).
+// Typed here by hand: the envelopes the server builds with `json!` (each names its Rust source),
+// and what the client adds to the box's records.
 
-export type Role = 'admin' | 'member';
-export type Presence = 'online' | 'idle' | 'offline';
+import type * as api from './api-types';
 
-export interface User {
-  id: string;
-  username: string;
-  display_name: string;
-  role: Role;
-  disabled: boolean;
-  presence?: Presence;
-  /** Rich chat: custom roles (ids of GET /api/roles; `@everyone` is implied). */
-  role_ids?: string[];
-  /** Unix ms; sending, reacting and voice are refused until then. */
-  timeout_until?: number | null;
-  banned?: boolean;
-}
+export type * from './api-types';
 
-export interface Channel {
-  id: string;
-  name: string;
-  topic: string;
-  position: number;
-  archived: boolean;
-  last_message_id: string | null;
-  last_read_id: string | null;
-  unread_count: number;
-  /** Absent from older boxes: text. */
-  kind?: 'text' | 'voice' | 'dm' | 'thread';
-  /** Voice rooms: most people at once; 0 = no limit. */
-  user_limit?: number;
-  /** Rich chat (README "Rich chat API"): per user. */
-  mention_count?: number;
-  /** My effective permissions here (roles and overrides applied), from the box. */
-  permissions?: string[];
-  muted?: boolean;
-  /** Threads: whether I follow it. */
-  following?: boolean;
-  /** Threads: the parent channel and the message the thread was started from. */
-  parent_id?: string | null;
-  parent_message_id?: string | null;
-  /** DMs: the 2–10 members. */
-  member_ids?: string[];
-  /** From GET /api/channels/:id/threads. */
-  reply_count?: number;
-  last_message_at?: number | null;
-}
+/** One permission name (`chat::perms::Perms` travels as a list of them). */
+export type Perm = api.Perms[number];
 
-export interface ThreadSummary {
-  id: string;
-  name?: string;
-  reply_count: number;
-  last_reply_at: number | null;
-}
+/** A user as the client keeps them: the box's `User`, with live presence once known. */
+export type User = api.User & { presence?: api.Presence };
 
-export interface Reaction {
-  /** One Unicode emoji or `:custom_name:`. */
-  emoji: string;
-  count: number;
-  user_ids: string[];
-}
+/** `GET /api/users` and the snapshot's users (`server::actions::UserView`: the user and presence). */
+export type UserView = api.User & { presence: api.Presence };
 
-export interface Attachment {
-  id: string;
-  filename: string;
-  content_type: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  url: string;
-  thumb_url: string | null;
-}
+/**
+ * A channel as the client keeps it: the box's per-user view (`GET /api/channels`, the snapshot).
+ * Channels learnt from an event (`channel.create`) get the per-user fields filled in by
+ * `state/reducer.ts` until the next listing brings the box's.
+ */
+export type Channel = api.ChannelView;
 
-export interface Embed {
-  id?: string;
-  url: string;
-  title: string | null;
-  description: string | null;
-  site_name: string | null;
-  image_url: string | null;
-}
+/** A channel as everyone sees it (`chat::model::Channel`: events, creating a thread or a DM). */
+export type ApiChannel = api.Channel;
 
-export interface CustomEmoji {
-  id: string;
-  name: string;
-  url: string;
-}
-
-export interface Message {
-  id: string;
-  channel_id: string;
-  author_id: string;
-  content: string;
-  reply_to: string | null;
-  created_at: number;
-  edited_at: number | null;
-  deleted: boolean;
-  nonce: string | null;
-  /** Rich chat fields (absent from older boxes). */
-  thread?: ThreadSummary | null;
-  reactions?: Reaction[];
-  pinned_at?: number | null;
-  pinned_by?: string | null;
-  mentions?: string[];
-  mention_everyone?: boolean;
-  attachments?: Attachment[];
-  embeds?: Embed[];
-}
-
-export interface Invite {
-  id: string;
-  role: Role;
-  created_at: number;
-  expires_at: number | null;
-  used_by: string | null;
-}
-
-export interface CreatedInvite {
-  id: string;
-  token: string;
-  url: string;
-  expires_at: number | null;
-}
-
-/** Limits the box enforces (absent from older boxes). */
+/** `limits` of `GET /api/me` and the snapshot (`server::AppState::client_limits`). */
 export interface Limits {
   message_max_chars: number;
+  upload_max_bytes: number;
+  upload_quota_bytes: number;
 }
 
+/**
+ * `POST /api/login`, invite acceptance and the setup claim (`server::api::start_session`:
+ * user and CSRF token), and `GET /api/me` (`server::api::me`: with `limits`).
+ */
 export interface Session {
-  user: User;
+  user: api.User;
   csrf_token: string;
   limits?: Limits;
 }
 
+/** The `ready` snapshot (`server::actions::snapshot`). */
 export interface Snapshot {
-  channels: Channel[];
-  users: User[];
-  me: User;
-  limits?: Limits;
-  /** Rich chat: roles (README "Rich chat API") and custom emoji. */
-  roles?: import('./perms').ChatRole[];
-  emoji?: CustomEmoji[];
+  me: api.User;
+  users: UserView[];
+  channels: api.ChannelView[];
+  roles: api.RoleDef[];
+  emoji: api.CustomEmoji[];
+  limits: Limits;
+}
+
+/** Ephemeral gateway signals besides `voice.*` (`server::actions::typing`, `server::hub::announce`). */
+export interface EphemeralPayloads {
+  'typing.start': { channel_id: api.ChannelId; user_id: api.UserId };
+  'presence.update': { user_id: api.UserId; status: api.Presence };
+}
+
+/** `GET /api/admin/invites` rows (`store::Invite`). */
+export type Invite = api.Invite;
+
+/** `POST /api/admin/invites` (`server::api::create_invite`). */
+export interface CreatedInvite {
+  id: api.InviteId;
+  token: string;
+  url: string;
+  role: api.Role;
+  expires_at: number;
 }

@@ -106,8 +106,7 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void, l
       }
       if (xhr.status >= 200 && xhr.status < 300 && body && typeof body === 'object') {
         onProgress(1);
-        const a = body as Attachment;
-        resolve({ ...a, id: String(a.id) });
+        resolve(body as Attachment);
       } else {
         reject(new Error(uploadErrorText(name, xhr.status, body, limitBytes)));
       }

@@ -30,6 +30,9 @@ enum Need {
     Author,
     Moderate,
     Admin,
+    /// Checks the caller's own password (sent wrong here): refused with 403 for anyone logged
+    /// in, 401 for everyone else. Guards that it is under the session check at all.
+    OwnPassword,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +52,13 @@ fn expect(need: Need, who: Who) -> Option<u16> {
     match who {
         _ if need == Public => None,
         Who::Anonymous | Who::Banned | Who::Disabled => Some(401),
+        _ if need == OwnPassword => Some(403),
         Who::Admin => None,
         Who::Without => match need {
             Auth | AuthActive => None,
             View | Send | Pin | ManageMessages | ManageChannel | Author => Some(404),
             Moderate | Admin => Some(403),
-            Public => None,
+            Public | OwnPassword => None,
         },
         Who::With => match need {
             Author | Admin => Some(403),
@@ -72,6 +76,8 @@ struct World {
     admin: Client,
     callers: Vec<(Who, Client)>,
     club: String,
+    /// A voice room only the club role sees.
+    club_voice: String,
     general: String,
     vic: String,
     spare_role: String,
@@ -122,6 +128,9 @@ async fn world() -> World {
         .put(&format!("/api/channels/{club}/overrides/{role}"), json!({"allow": ["view", "send", "pin", "manage_messages", "manage_channel"]}))
         .await
         .expect_status(200);
+    let club_voice = admin.post("/api/channels", json!({"name": "club-voice", "kind": "voice"})).await.expect_status(201).body["id"].as_str().unwrap_or_default().to_owned();
+    admin.put(&format!("/api/channels/{club_voice}/overrides/1"), json!({"deny": ["view"]})).await.expect_status(200);
+    admin.put(&format!("/api/channels/{club_voice}/overrides/{role}"), json!({"allow": ["view", "send"]})).await.expect_status(200);
     let uid = |c: &Value| c["user"]["id"].as_str().unwrap_or_default().to_owned();
     let mut callers = vec![];
     let wendy = d.member(&admin, "wendy").await;
@@ -163,7 +172,7 @@ async fn world() -> World {
     callers.push((Who::Banned, bart));
     callers.push((Who::Disabled, dora));
     callers.push((Who::Anonymous, Client::new(&d)));
-    World { d, admin, callers, club, general, vic: vic_id, spare_role, attachment_url, thumb_url, thread }
+    World { d, admin, callers, club, club_voice, general, vic: vic_id, spare_role, attachment_url, thumb_url, thread }
 }
 
 impl Client {
@@ -234,6 +243,9 @@ async fn every_http_endpoint_against_every_kind_of_caller() {
         (M::POST, "/api/admin/invites", Some(json!({})), Need::Admin),
         (M::POST, "/api/admin/roles", Some(json!({"name": "r{n}", "permissions": []})), Need::Admin),
         (M::PATCH, "/api/admin/roles/{role}", Some(json!({"name": "spare"})), Need::Admin),
+        (M::DELETE, "/api/admin/roles/{freshrole}", None, Need::Admin),
+        (M::DELETE, "/api/admin/invites/{invite}", None, Need::Admin),
+        (M::POST, "/api/me/password", Some(json!({"current_password": "not-my-password-1", "new_password": "a-new-password-9"})), Need::OwnPassword),
         (M::GET, "/api/admin/audit", None, Need::Admin),
         (M::GET, "/api/admin/settings", None, Need::Admin),
         (M::PATCH, "/api/admin/settings", Some(json!({"embeds_enabled": true})), Need::Admin),
@@ -270,12 +282,26 @@ async fn every_http_endpoint_against_every_kind_of_caller() {
                 String::new()
             };
             let emoji = if path.contains("{emoji}") { new_emoji(&w, n).await } else { String::new() };
+            let fresh_role = if path.contains("{freshrole}") {
+                let r = w.admin.post("/api/admin/roles", json!({"name": format!("tmp{n}"), "permissions": []})).await.expect_status(201);
+                r.body["id"].as_str().unwrap_or_default().to_owned()
+            } else {
+                String::new()
+            };
+            let invite = if path.contains("{invite}") {
+                let r = w.admin.post("/api/admin/invites", json!({})).await.expect_status(201);
+                r.body["id"].as_str().unwrap_or_default().to_owned()
+            } else {
+                String::new()
+            };
             let fill = |s: &str| {
                 s.replace("\"{order}\"", &order)
                     .replace("{club}", &w.club)
                     .replace("{thread}", &w.thread)
                     .replace("{thumb}", &w.thumb_url)
                     .replace("{emoji}", &emoji)
+                    .replace("{freshrole}", &fresh_role)
+                    .replace("{invite}", &invite)
                     .replace("{general}", &w.general)
                     .replace("{msg}", &msg)
                     .replace("{gmsg}", &gmsg)
@@ -347,6 +373,9 @@ async fn every_gateway_action_against_every_kind_of_caller() {
             ("reaction.add", json!({"message_id": msg, "emoji": "👍"}), Need::Send),
             ("message.edit", json!({"message_id": msg, "content": "changed"}), Need::Author),
             ("message.delete", json!({"message_id": msg}), Need::ManageMessages),
+            // Voice: an SDP that is not one is refused with `bad_sdp` only after the caller was
+            // allowed into the (hidden) room.
+            ("voice.join", json!({"channel_id": w.club_voice, "sdp": "v=0"}), Need::Send),
         ];
         for (i, (t, d, need)) in table.into_iter().enumerate() {
             cases += 1;
@@ -354,6 +383,8 @@ async fn every_gateway_action_against_every_kind_of_caller() {
             let allowed = r["op"] == "reply";
             let want_allowed = expect(need, *who).is_none();
             let code = r["d"]["code"].as_str().unwrap_or("");
+            // `bad_sdp` and `voice_unavailable` mean the permission check passed.
+            let allowed = allowed || matches!(code, "bad_sdp" | "voice_unavailable");
             let right_code = allowed || matches!(code, "unknown_channel" | "missing_permission" | "timed_out" | "not_author" | "admin_only");
             if allowed != want_allowed || !right_code {
                 failures.push(format!("{t} as {who:?}: want allowed={want_allowed}, got {r}"));
@@ -361,5 +392,29 @@ async fn every_gateway_action_against_every_kind_of_caller() {
         }
     }
     assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures.join("\n"));
-    assert!(cases >= 35, "the matrix shrank: {cases}");
+    // Signalling without a seat is refused for everyone, with its code, and nobody gets a seat.
+    for (who, client) in w.callers.iter().filter(|(w, _)| matches!(w, Who::Admin | Who::With | Who::Without | Who::TimedOut)) {
+        let Ok(mut gw) = client.gateway_raw(None).await else { continue };
+        let _ = gw.next_op("hello").await;
+        gw.send(json!({"op": "resume", "d": {"seq": null}})).await;
+        let _ = gw.next_op("ready").await;
+        for (i, (t, d)) in [
+            ("voice.offer", json!({"sdp": "v=0"})),
+            ("voice.answer", json!({"sdp": "v=0"})),
+            ("voice.candidate", json!({"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"})),
+            ("voice.state", json!({"muted": true})),
+            ("voice.leave", json!({})),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            cases += 1;
+            let r = gw.request(&format!("v{i}"), t, d).await;
+            if r["d"]["code"] != "not_in_voice" {
+                failures.push(format!("{t} without a seat as {who:?}: {r}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(cases >= 55, "the matrix shrank: {cases}");
 }

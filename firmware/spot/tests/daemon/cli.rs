@@ -80,29 +80,87 @@ async fn users_are_managed_from_the_command_line() {
     assert!(!o.status.success());
 }
 
-#[tokio::test]
-async fn backup_is_consistent_while_serving() {
-    let d = Daemon::start_with("[limits]\nsend_burst = 100000\nsend_interval_ms = 1", &[]);
-    let admin = d.admin().await;
+/// Make the database big (~60 MB of messages) behind the daemon's back while it is stopped.
+fn grow_database(d: &Daemon, rows: i64) {
+    let db = rusqlite::Connection::open(d.db_path()).expect("open db");
+    db.pragma_update(None, "synchronous", "OFF").expect("pragma");
+    let (id, ch, author): (i64, i64, i64) =
+        db.query_row("SELECT id, channel_id, author_id FROM messages ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("template");
+    let filler = "lorem ipsum dolor sit amet ".repeat(55);
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         INSERT INTO messages (id, channel_id, author_id, content, created_at) SELECT ?2 + i, ?3, ?4, ?5 || i, 1 FROM n",
+        rusqlite::params![rows, id, ch, author, filler],
+    )
+    .expect("bulk insert");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_of_a_large_database_finishes_under_steady_writes_and_is_private() {
+    let mut d = Daemon::start_with("[limits]\nsend_burst = 100000\nsend_interval_ms = 1", &[]);
+    {
+        let admin = d.admin().await;
+        let ch = admin.general().await;
+        admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": "template"})).await.expect_status(201);
+    }
+    d.stop();
+    const BULK: i64 = 40_000;
+    grow_database(&d, BULK);
+    d.restart_same_port();
+    let admin = std::sync::Arc::new(d.admin().await);
     let ch = admin.general().await;
-    let (mut gw, _) = admin.gateway(None).await;
-    // Keep writing while the backup runs.
-    let writer = tokio::spawn(async move {
-        for i in 0..300 {
-            gw.request(&format!("{i}"), "message.send", json!({"channel_id": ch, "content": format!("m{i}")})).await;
-            gw.pending.clear();
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Three people keep posting, each as fast as the box answers, during the whole backup.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (admin, ch, stop) = (admin.clone(), ch.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let text = format!("w{w}-{i}");
+                    let r = admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": text})).await;
+                    assert_eq!(r.status, 201, "every write during the backup succeeds: {}", r.text);
+                    acked.push((text, std::time::Instant::now()));
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                acked
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let dest = d.dir.path().join("backup.db");
-    let o = run(&d, &["backup", dest.to_str().expect("path")]);
+    let dest2 = dest.clone();
+    let dir = d.dir.path().to_path_buf();
+    let started = std::time::Instant::now();
+    // A hang (the old page-by-page copy restarting on every write) fails here instead of
+    // stalling the suite.
+    let o = tokio::time::timeout(
+        Duration::from_secs(180),
+        tokio::task::spawn_blocking(move || spot(&dir).args(["backup", dest2.to_str().expect("path")]).output().expect("run")),
+    )
+    .await
+    .expect("the backup finished")
+    .expect("join");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    writer.await.expect("writer");
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.expect("writer"));
+    }
+    assert!(acked.len() >= 6, "the writers kept writing: {}", acked.len());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dest).expect("backup file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup holds password hashes and DMs");
     let b = store::Store::open(&dest).expect("open backup");
     assert_eq!(b.integrity_check().expect("check"), "ok");
     assert!(b.user_credentials("admin").expect("query").is_some());
+    // A snapshot from during the backup: everything from before it started, plus the big past.
     let n = b.message_count().expect("count");
-    assert!(n <= 300);
+    let before = acked.iter().filter(|(_, t)| *t < started).count() as i64;
+    assert!(n >= BULK + 1 + before, "backup has {n} messages, expected at least {}", BULK + 1 + before);
+    assert!(n <= BULK + 1 + acked.len() as i64);
     let o = run(&d, &["backup", dest.to_str().expect("path")]);
     assert!(!o.status.success(), "refuses to overwrite");
 }

@@ -695,3 +695,238 @@ async fn a_photo_loses_its_location_but_keeps_its_orientation() {
     assert_eq!(up["size"].as_u64(), Some(got.bytes.len() as u64), "the size is what is stored");
     assert_eq!(jpeg_size(&got.bytes), jpeg_size(&jpeg), "the image data is untouched");
 }
+
+// ---- metadata: nothing but the pixels (and the orientation) is kept, wherever it hides ----
+
+use media::testdata as td;
+
+/// Upload `bytes`; check that no file the box stored and not the served original holds any of
+/// `gone`, and that the original still decodes to `size`. Returns the attachment.
+async fn upload_clean(d: &Daemon, c: &Client, name: &str, ct: &str, bytes: Vec<u8>, gone: &[&[u8]], size: (u32, u32)) -> Value {
+    for g in gone {
+        assert!(td::contains(&bytes, g), "the test image lacks {}", String::from_utf8_lossy(g));
+    }
+    let att = upload(c, name, ct, bytes.clone()).await.expect_status(201).body;
+    let served = fetch(c, &s(&att["url"])).await;
+    assert_eq!(served.status, 200);
+    for n in stored(d, "uploads") {
+        let on_disk = std::fs::read(files_dir(d, "uploads").join(&n)).expect("stored file");
+        for g in gone {
+            assert!(!td::contains(&on_disk, g), "{} is still in the stored {n}", String::from_utf8_lossy(g));
+            assert!(!td::contains(&served.bytes, g), "{} is still in what is served", String::from_utf8_lossy(g));
+        }
+    }
+    assert_eq!(att["size"].as_u64(), Some(served.bytes.len() as u64), "the size is what is stored");
+    assert!(served.bytes.len() < bytes.len());
+    let img = image::load_from_memory(&served.bytes).expect("the stored original still decodes");
+    assert_eq!((img.width(), img.height()), size);
+    att
+}
+
+#[tokio::test]
+async fn an_mpf_photo_loses_the_second_image_after_its_end_and_that_image_s_location() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let photo = td::mpf_jpeg();
+    upload_clean(&d, &admin, "DSC_0001.JPG", "image/jpeg", photo, &[td::GPS_MARKER, b"MPF\0", b"Exif"], (32, 16)).await;
+}
+
+#[tokio::test]
+async fn a_motion_photo_is_stored_without_its_video_and_its_xmp() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let photo = td::motion_photo();
+    let gone: [&[u8]; 4] = [b"ftypmp42", b"mdat", b"MotionPhoto", td::GPS_MARKER];
+    upload_clean(&d, &admin, "PXL_20240101.MP.jpg", "image/jpeg", photo, &gone, (32, 16)).await;
+}
+
+#[tokio::test]
+async fn a_webp_loses_its_exif_and_xmp_chunks_but_keeps_its_orientation() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let photo = td::webp_with_exif(Some(6));
+    let gone: [&[u8]; 4] = [td::GPS_MARKER, b"XMP ", b"xmpmeta", b"trailing bytes"];
+    let att = upload_clean(&d, &admin, "photo.webp", "image/webp", photo, &gone, (6, 4)).await;
+    assert_eq!((att["width"].as_i64(), att["height"].as_i64()), (Some(4), Some(6)), "shown as taken: {att}");
+    let served = fetch(&admin, &s(&att["url"])).await.bytes;
+    use image::ImageDecoder;
+    let mut dec = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&served)).expect("webp");
+    assert_eq!(dec.orientation().expect("orientation"), image::metadata::Orientation::Rotate90);
+}
+
+#[tokio::test]
+async fn a_gif_loses_its_comments_and_xmp_but_keeps_its_frames() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let gif = td::gif_with_comment(&td::animated_gif());
+    let gone: [&[u8]; 3] = [td::COMMENT_MARKER, b"XMP DataXMP", b"after the trailer"];
+    let att = upload_clean(&d, &admin, "party.gif", "image/gif", gif, &gone, (16, 8)).await;
+    assert_eq!(td::gif_frames(&fetch(&admin, &s(&att["url"])).await.bytes).len(), 2, "still animated");
+}
+
+// ---- one decode budget for uploads, emoji and link-preview images ----
+
+/// A PNG of one colour: a tiny file that decodes to `w`×`h` RGB pixels.
+fn flat_png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([40, 90, 160])))
+        .write_to(&mut std::io::Cursor::new(&mut v), image::ImageFormat::Png)
+        .expect("png");
+    v
+}
+
+async fn media_stats(admin: &Client) -> Value {
+    admin.get("/api/admin/media").await.expect_status(200).body
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[tokio::test]
+async fn concurrent_large_decodes_wait_for_the_one_budget_instead_of_adding_up() {
+    // 24 MiB for all decodes; each of these images needs over half of it (12 MB of pixels).
+    let d = Daemon::start_with("[media]\ndecode_budget_mb = 24\n", &[]);
+    let admin = d.admin().await;
+    let before = media_stats(&admin).await;
+    assert_eq!(n(&before, "decode_budget_bytes"), 24 << 20);
+    let image = flat_png(2000, 2000);
+    let uploads = (0..6).map(|_| upload_once(&admin, "/api/uploads", &[("x-filename", "big.png")], image.clone()));
+    for r in futures_util::future::join_all(uploads).await {
+        r.expect_status(201);
+    }
+    let st = media_stats(&admin).await;
+    assert_eq!(n(&st, "decodes"), 6, "{st}");
+    assert_eq!(n(&st, "decode_in_use_bytes"), 0, "everything given back: {st}");
+    assert!(n(&st, "decode_peak_bytes") > 12 << 20, "one decode's share was measured: {st}");
+    assert!(n(&st, "decode_peak_bytes") <= 24 << 20, "decodes together took more than the budget: {st}");
+    assert!(n(&st, "decode_waits") >= 1, "six arrived together, so some waited their turn: {st}");
+    Client::new(&d).get("/api/admin/media").await.expect_error(401, "unauthenticated");
+    let bob = d.member(&admin, "bob").await;
+    bob.get("/api/admin/media").await.expect_error(403, "admin_only");
+}
+
+#[tokio::test]
+async fn an_image_needing_more_than_the_whole_budget_is_refused_with_image_too_large() {
+    let d = Daemon::start_with("[media]\ndecode_budget_mb = 8\n", &[]);
+    let admin = d.admin().await;
+    // 2000×2000 RGB is 12 MB of pixels: more than the box gives all decodes together.
+    let big = flat_png(2000, 2000);
+    assert!(big.len() < 100 << 10, "a small file");
+    let r = upload(&admin, "big.png", "image/png", big.clone()).await.expect_error(413, "image_too_large");
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("8 MB")), "{}", r.text);
+    upload_as(&admin, "/api/admin/emoji", &[("x-emoji-name", "big")], big).await.expect_error(413, "image_too_large");
+    assert!(stored(&d, "uploads").is_empty() && stored(&d, "emoji").is_empty(), "nothing refused was kept");
+    assert!(stored(&d, "tmp").is_empty(), "{:?}", stored(&d, "tmp"));
+    let st = media_stats(&admin).await;
+    assert_eq!((n(&st, "decode_refusals"), n(&st, "decodes")), (2, 0), "{st}");
+    // Ordinary images still fit.
+    upload(&admin, "small.png", "image/png", flat_png(300, 200)).await.expect_status(201);
+}
+
+/// A tiny HTTP server: each path with its content type and body.
+async fn site(routes: Vec<(&'static str, &'static str, Vec<u8>)>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let routes = std::sync::Arc::new(routes);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let got = sock.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..got]).to_string();
+                let path = req.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (ct, body) = routes.iter().find(|(p, _, _)| *p == path).map_or(("text/plain", b"nope".to_vec()), |(_, c, b)| (*c, b.clone()));
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+fn og_page(title: &str, image: &str) -> Vec<u8> {
+    format!("<!doctype html><html><head><meta property=\"og:title\" content=\"{title}\"><meta property=\"og:image\" content=\"{image}\"></head></html>").into_bytes()
+}
+
+#[tokio::test]
+async fn link_preview_images_take_their_share_of_the_same_budget() {
+    let d = Daemon::start_with("[media]\ndecode_budget_mb = 8\n", &[]);
+    let admin = d.admin().await;
+    let ch = admin.general().await;
+    let port = site(vec![
+        ("/big", "text/html", og_page("Big", "/big.png")),
+        ("/small", "text/html", og_page("Small", "/small.png")),
+        ("/big.png", "image/png", flat_png(2000, 2000)),
+        ("/small.png", "image/png", flat_png(64, 64)),
+    ])
+    .await;
+    admin.patch("/api/admin/settings", json!({"embed_allowlist": [format!("127.0.0.1:{port}")]})).await.expect_status(200);
+    let (mut gw, _) = admin.gateway(None).await;
+    let mut embed_of = async |path: &str| -> Value {
+        let m = admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": format!("see http://127.0.0.1:{port}{path}")})).await;
+        let id = m.expect_status(201).body["id"].clone();
+        loop {
+            let e = gw.next_event("message.update").await;
+            if e["d"]["id"] == id && !e["d"]["embeds"].as_array().is_some_and(Vec::is_empty) {
+                return e["d"]["embeds"][0].clone();
+            }
+        }
+    };
+    // Over the budget: the preview stands, without its image.
+    let big = embed_of("/big").await;
+    assert_eq!(big["title"], "Big");
+    assert!(big["image_url"].is_null(), "{big}");
+    let st = media_stats(&admin).await;
+    assert_eq!((n(&st, "decode_refusals"), n(&st, "decodes")), (1, 0), "{st}");
+    // Within it: decoded under the same budget.
+    let small = embed_of("/small").await;
+    assert!(small["image_url"].as_str().is_some_and(|u| u.starts_with("/api/embeds/")), "{small}");
+    assert_eq!(n(&media_stats(&admin).await, "decodes"), 1);
+}
+
+// ---- the user export is streamed ----
+
+#[tokio::test]
+async fn a_big_export_is_streamed_while_it_is_read_and_stays_complete_json() {
+    let d = Daemon::start_with("[limits]\nmessage_max_chars = 16000\nsend_burst = 100000\nsend_interval_ms = 1\n", &[]);
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let ch = admin.general().await;
+    // 600 messages of 16 000 characters, nearly all quotes: each 32 kB as JSON, 19 MB in all,
+    // far more than the socket buffers between the box and a client that stops reading.
+    let text = "\"".repeat(15_990);
+    const N: usize = 600;
+    let path = format!("/api/channels/{ch}/messages");
+    for batch in (0..N).collect::<Vec<_>>().chunks(8) {
+        let sends = batch.iter().map(|i| bob.post(&path, json!({"content": format!("{i} {text}")})));
+        for r in futures_util::future::join_all(sends).await {
+            r.expect_status(201);
+        }
+    }
+    let mut resp = bob.http.get(format!("{}/api/me/export", bob.base)).send().await.expect("export");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("content-length").is_none(), "the whole body was built before sending: {:?}", resp.headers());
+    assert_eq!(resp.headers().get("transfer-encoding").and_then(|v| v.to_str().ok()), Some("chunked"));
+    let mut body = resp.chunk().await.expect("read").expect("a first piece").to_vec();
+    // The export is under way and waits for us. A message written now comes after every
+    // message it has read so far: it is in the file only if the file is still being written.
+    bob.post(&format!("/api/channels/{ch}/messages"), json!({"content": "written during the export"})).await.expect_status(201);
+    while let Some(piece) = resp.chunk().await.expect("read") {
+        body.extend_from_slice(&piece);
+    }
+    let doc: Value = serde_json::from_slice(&body).expect("the export is valid JSON");
+    assert_eq!(doc["format"], "spot-export-v1");
+    assert_eq!(doc["user"]["username"], "bob");
+    let msgs = doc["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), N + 1, "every message, once");
+    let mut ids: Vec<u64> = msgs.iter().map(|m| s(&m["id"]).parse().expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    ids.dedup();
+    assert_eq!(ids.len(), N + 1);
+    assert!(msgs[..N].iter().all(|m| m["content"].as_str().is_some_and(|c| c.ends_with(&text))));
+    assert_eq!(msgs[N]["content"], "written during the export", "the export was built before it was sent");
+}

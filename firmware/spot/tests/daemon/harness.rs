@@ -250,8 +250,19 @@ pub struct Client {
 
 impl Client {
     pub fn new(d: &Daemon) -> Client {
+        Self::build(d, None)
+    }
+
+    /// A client whose connections come from `ip` (any of 127.0.0.0/8 works on loopback): a
+    /// different source address, as seen by the per-address limits.
+    pub fn from_ip(d: &Daemon, ip: std::net::IpAddr) -> Client {
+        Self::build(d, Some(ip))
+    }
+
+    fn build(d: &Daemon, ip: Option<std::net::IpAddr>) -> Client {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
+            .local_address(ip)
             .cookie_provider(jar.clone())
             .danger_accept_invalid_certs(true)
             .redirect(reqwest::redirect::Policy::none())

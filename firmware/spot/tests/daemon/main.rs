@@ -15,3 +15,6 @@ mod robustness;
 mod voice;
 mod setup;
 mod network;
+mod login;
+mod init;
+mod limits;

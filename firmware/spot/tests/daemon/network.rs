@@ -132,8 +132,10 @@ async fn the_setup_access_point_catches_probes_and_the_wizard_joins_wifi_after_a
     assert_eq!(st["country"], "DE");
     let info = c.get("/api/setup").await.expect_status(200);
     assert_eq!(info.body["steps"]["network"], "done");
-    // Off the access point, a foreign Host is served normally again (a name in the admin's DNS).
-    Client::finish(anon.http.get(d.url("/api/health")).header("host", "spot.example.org")).await.expect_status(200);
+    // Off the access point, the API still answers only to the box's own names: a name in the
+    // admin's DNS must be configured as `public_origin` (DNS rebinding looks the same).
+    Client::finish(anon.http.get(d.url("/api/health")).header("host", "spot.example.org")).await.expect_error(403, "unknown_host");
+    Client::finish(anon.http.get(d.url("/api/health")).header("host", "spot.local")).await.expect_status(200);
     assert!(!d.logs().contains("right horse battery"), "the Wi-Fi password is never logged");
 }
 

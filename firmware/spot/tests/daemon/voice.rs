@@ -372,3 +372,28 @@ async fn without_udp_a_client_reaches_the_room_over_ice_tcp_on_the_voice_port() 
     assert!(a.from(2) > a0 + 20 && b.from(1) > b0 + 20, "media keeps flowing both ways");
     drop(junk);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_joins_cannot_overfill_a_room() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let room = voice_channel(&admin, "duo", 2).await;
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let c = d.member(&admin, &format!("p{i}")).await;
+        let (gw, _) = c.gateway(None).await;
+        let (_, offer, _) = Peer::new(i as u8 + 1).await;
+        people.push((c, gw, offer));
+    }
+    // Everyone asks at the same moment.
+    let answers = futures_util::future::join_all(people.iter_mut().map(|(_, gw, offer)| {
+        let room = room.clone();
+        let offer = offer.clone();
+        async move { gw.request("j", "voice.join", json!({"channel_id": room, "sdp": offer})).await }
+    }))
+    .await;
+    let joined = answers.iter().filter(|r| r["op"] == "reply").count();
+    let full = answers.iter().filter(|r| r["d"]["code"] == "voice_room_full").count();
+    let codes: Vec<&Value> = answers.iter().map(|r| &r["d"]["code"]).collect();
+    assert_eq!((joined, full), (2, 4), "codes: {codes:?}");
+}
