@@ -63,6 +63,8 @@ struct World {
     loss: f64,
     speaking: HashMap<ParticipantId, bool>,
     offers_seen: usize,
+    /// Every server offer, in order (what each participant was offered to receive).
+    offers: Vec<(ParticipantId, String)>,
     ticks: u64,
     /// A network that drops every UDP packet (ICE-TCP must carry everything).
     udp_blocked: bool,
@@ -94,6 +96,7 @@ impl World {
             loss,
             speaking: HashMap::new(),
             offers_seen: 0,
+            offers: Vec::new(),
             ticks: 0,
             udp_blocked: false,
             tcp_conns: Default::default(),
@@ -113,6 +116,12 @@ impl World {
 
     /// `tcp`: the client also offers an active ICE-TCP candidate, as browsers do.
     fn join_with(&mut self, idx: u8, room: RoomId, tcp: bool) {
+        self.join_media(idx, room, tcp, &[]);
+    }
+
+    /// Like `join_with`, with more send-only m-lines after the microphone (a hostile or
+    /// future client: extra audio tracks, video).
+    fn join_media(&mut self, idx: u8, room: RoomId, tcp: bool, extra: &[MediaKind]) {
         let addr: SocketAddr = format!("10.0.1.{}:6000", idx + 10).parse().unwrap();
         let tcp_addr: Option<SocketAddr> = tcp.then(|| format!("10.0.1.{}:7000", idx + 10).parse().unwrap());
         let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).build(self.now);
@@ -123,6 +132,9 @@ impl World {
         }
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        for kind in extra {
+            api.add_media(*kind, Direction::SendOnly, None, None, None);
+        }
         let (offer, pending) = api.apply().unwrap();
         let answer = self
             .sfu
@@ -284,6 +296,7 @@ impl World {
         // gateway's TCP).
         for (participant, sdp) in offers {
             self.offers_seen += 1;
+            self.offers.push((participant, sdp.clone()));
             let Some(c) = self.clients.iter_mut().find(|c| Self::pid(c.idx) == participant) else {
                 continue;
             };
@@ -548,4 +561,23 @@ fn sessions_on_an_address_that_left_the_box_are_disconnected_and_new_answers_use
     let (offer, _) = api.apply().unwrap();
     let answer = w.sfu.join(w.now, ParticipantId(5), ROOM, "u5", &offer.to_sdp_string()).unwrap();
     assert!(answer.contains(" 10.0.0.2 5000 typ host") && !answer.contains(" 10.0.0.1 "), "{answer}");
+}
+
+#[test]
+fn at_most_two_tracks_per_participant_are_forwarded() {
+    // (Video cannot even be negotiated: the SFU's sessions carry Opus only, so a video m-line
+    // is answered without a payload type and never becomes a track.)
+    let mut w = World::new(0.0);
+    // Participant 0 offers a microphone and three more audio tracks.
+    w.join_media(0, ROOM, false, &[MediaKind::Audio, MediaKind::Audio, MediaKind::Audio]);
+    w.join(1, ROOM);
+    w.run(Duration::from_secs(3));
+    let (_, offer) = w.offers.iter().rev().find(|(p, _)| *p == World::pid(1)).expect("participant 1 was offered the others' tracks");
+    let sections: Vec<&str> = offer.split("\r\nm=").skip(1).collect();
+    let sent = |kind: &str| sections.iter().filter(|m| m.starts_with(kind) && m.contains("a=sendonly")).count();
+    assert_eq!(sent("audio"), voice::sfu::MAX_TRACKS_IN, "at most MAX_TRACKS_IN audio tracks: {offer}");
+    // The microphone still works.
+    let before = w.snapshot();
+    w.run(Duration::from_secs(1));
+    assert!(delta(&before, &w, 1, 0) >= 40, "1 hears 0");
 }
