@@ -162,15 +162,11 @@ impl JpegFrame {
 /// Walk the segments to the frame header (SOFn) and the first scan header, reading only
 /// marker headers and those two bodies.
 fn jpeg_frame(r: &mut (impl BufRead + Seek)) -> Option<JpegFrame> {
-    let mut byte = || -> Option<u8> {
-        let mut b = [0u8; 1];
-        r.read_exact(&mut b).ok()?;
-        Some(b[0])
-    };
-    if (byte()?, byte()?) != (0xFF, 0xD8) {
+    let mut soi = [0u8; 2];
+    r.read_exact(&mut soi).ok()?;
+    if soi != [0xFF, 0xD8] {
         return None;
     }
-    drop(byte);
     let mut frame: Option<JpegFrame> = None;
     loop {
         let mut b = [0u8; 1];

@@ -161,7 +161,7 @@ mod tests {
         let s = b.stats();
         assert_eq!((s.decode_peak_bytes, s.decode_in_use_bytes, s.decodes), (6 << 20, 0, 2));
 
-        let e = b.run(11 << 20, || ()).await.err().expect("refused").0;
+        let e = b.run(11 << 20, || ()).await.expect_err("refused").0;
         assert_eq!(e.code, "image_too_large");
         assert_eq!(b.stats().decode_refusals, 1);
     }
