@@ -284,17 +284,6 @@ mod tests {
         image::load_from_memory(&p.bytes).expect("our output decodes")
     }
 
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for b in data {
-            crc ^= u32::from(*b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-
     /// A real PNG whose IHDR claims `w`×`h` (CRC fixed up, so only the size is a lie).
     fn png_claiming(w: u32, h: u32, color_type: u8) -> Vec<u8> {
         let mut v = png_of(&DynamicImage::ImageRgb8(rgb(1, 1)));
@@ -302,7 +291,7 @@ mod tests {
         v[20..24].copy_from_slice(&h.to_be_bytes());
         v[24] = 8;
         v[25] = color_type;
-        let crc = crc32(&v[12..29]);
+        let crc = crate::testdata::crc32(&v[12..29]);
         v[29..33].copy_from_slice(&crc.to_be_bytes());
         v
     }

@@ -234,8 +234,9 @@ pub fn png_with_chunks(plain: &[u8], chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
     out
 }
 
-/// PNG's CRC-32 (kept here so these images do not depend on the code they test).
-fn crc32(data: &[u8]) -> u32 {
+/// PNG's CRC-32 (kept here so these images do not depend on the code they test; the other
+/// tests that build PNGs by hand use it too).
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for b in data {
         crc ^= u32::from(*b);

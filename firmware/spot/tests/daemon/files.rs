@@ -10,17 +10,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ---- test data, made here (no image crate in this test binary) ----
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in data {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 fn adler32(data: &[u8]) -> u32 {
     let (mut a, mut b) = (1u32, 0u32);
     for x in data {
@@ -35,7 +24,7 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let mut c = kind.to_vec();
     c.extend_from_slice(data);
     out.extend_from_slice(&c);
-    out.extend_from_slice(&crc32(&c).to_be_bytes());
+    out.extend_from_slice(&media::testdata::crc32(&c).to_be_bytes());
 }
 
 /// A valid grayscale PNG (stored, uncompressed deflate): `w`×`h`, about `w*h` bytes.
@@ -71,7 +60,7 @@ fn png_bomb() -> Vec<u8> {
     let mut v = png(1, 1);
     v[16..20].copy_from_slice(&100_000u32.to_be_bytes());
     v[20..24].copy_from_slice(&100_000u32.to_be_bytes());
-    let crc = crc32(&v[12..29]);
+    let crc = media::testdata::crc32(&v[12..29]);
     v[29..33].copy_from_slice(&crc.to_be_bytes());
     v
 }
