@@ -56,10 +56,12 @@ bench: deps-build spot
 	$(CARGO) run --release -p voice --example bench_sfu
 	$(CARGO) run --release -p store --example bench_search
 
-## Every image test; records the tested inputs in .ci/image-tested (commit it).
+## Every image test; records the tested inputs (system and daemon hashes, taken before the run)
+## in .ci/image-tested (commit it).
 image-check: image-deps
-	$(MAKE) cross test-aarch64 qemu-test qemu-test-wifi qemu-test-raspi3b image-repro
-	.ci/image-inputs.sh > .ci/image-tested
+	@inputs=$$(.ci/image-inputs.sh) && \
+	$(MAKE) cross test-aarch64 qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b image-repro && \
+	.ci/image-inputs.sh record all "$$inputs"
 
 ## Build outputs only; the local box's data ($(DATA)) stays (`make clean-data` deletes it).
 clean:

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 IMG=$(readlink -f "${1:?usage: check-image.sh IMAGE BOARD}")
 BOARD=${2:?usage: check-image.sh IMAGE BOARD}
-source "$TOP/board/$BOARD/board.conf"
+load_board "$BOARD"
 RUN=$(mktemp -d /tmp/spot-check.XXXXXX)
 trap 'rm -rf "$RUN"' EXIT
 pass=0 failed=0
@@ -27,10 +27,10 @@ field() { python3 -c "import json; t=json.load(open('$RUN/table.json'))['partiti
 start() { echo $(($(field "t['partitions'][$1-1]['start']") * 512)); }
 
 expected_layout() {
-	grep -vE '^\s*(#|$)' "$TOP/board/$BOARD/partitions" | awk '{print $2*2048, $3}' | tr '\n' ' '
+	grep -vE '^\s*(#|$)' "$(board_file "$BOARD" partitions)" | awk '{print $2*2048, $3}' | tr '\n' ' '
 }
 actual_layout() { field "' '.join('%d %s' % (p['size'], p['type']) for p in t['partitions'])"; }
-check "partition table: dos, 4 partitions as board/$BOARD/partitions says" \
+check "partition table: dos, 4 partitions as the board's partitions file says" \
 	test "$(field "t['label']") $(actual_layout) " = "dos $(expected_layout)"
 check "partition 1 is bootable" test "$(field "t['partitions'][0].get('bootable', False)")" = True
 
@@ -41,9 +41,7 @@ has_boot() { grep -qx "$1" "$RUN/boot.ls" || { echo "missing $1 on the boot part
 check "boot: u-boot.bin" has_boot u-boot.bin
 check "boot: boot.scr" has_boot boot.scr
 if [ "$PI_FIRMWARE" = yes ]; then
-	for f in config.txt bootcode.bin start.elf fixup.dat start4.elf fixup4.dat \
-		bcm2837-rpi-3-b.dtb bcm2837-rpi-3-b-plus.dtb bcm2711-rpi-4-b.dtb bcm2711-rpi-400.dtb \
-		bcm2711-rpi-cm4-io.dtb bcm2837-rpi-zero-2-w.dtb; do
+	for f in config.txt bootcode.bin start.elf fixup.dat start4.elf fixup4.dat $DTBS; do
 		check "boot: $f" has_boot "$f"
 	done
 	mtype -i "$BOOT" ::config.txt >"$RUN/config.txt"
@@ -88,6 +86,12 @@ check "root A: spot.service starts in first-run setup mode (no admin, nothing pr
 check "root A: spot.service enabled" sh -c "debugfs -R 'ls /etc/systemd/system/multi-user.target.wants' '$ROOTA' 2>/dev/null | grep -q spot.service"
 dbg 'cat /etc/fstab' >"$RUN/fstab"
 check "root A: fstab mounts the data partition on /data" grep -q '^LABEL=spot-data *\/data ' "$RUN/fstab"
+check "root A: fstab mounts the data partition nofail (a broken one must not stop the boot)" grep -qE '^LABEL=spot-data\s+/data\s+ext4\s+\S*nofail' "$RUN/fstab"
+for u in spot-data-check.service spot-data-problem.service; do
+	check "root A: $u enabled" sh -c "debugfs -R 'ls /etc/systemd/system/multi-user.target.wants' '$ROOTA' 2>/dev/null | grep -q $u"
+done
+check "root A: spot.service stays off with a data-partition problem, the problem page on instead" \
+	sh -c "grep -qx 'ConditionPathExists=!/run/spot-data/problem.json' '$RUN/spot.service' && debugfs -R 'cat /usr/lib/systemd/system/spot-data-problem.service' '$ROOTA' 2>/dev/null | grep -q '^ExecStart=/usr/bin/spot data-problem'"
 check "root A: fstab has no rw root entry" sh -c "! grep -qE '^[^#]\S*\s+/\s' '$RUN/fstab'"
 check "root A: kernel and initrd for the boot script" sh -c "debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'vmlinuz ' && debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'initrd.img '"
 check "boot.scr: root mounted read-only" grep -q ' ro rootwait' "$RUN/boot.scr"

@@ -8,9 +8,17 @@
 #   make test-aarch64                the workspace's tests for aarch64, under qemu-aarch64-static
 #   make image BOARD=rpi4            out/spot-BOARD-VERSION.img(.xz, .sha256, .bmap);
 #                                    BOARD=rpi4|rpi3|zero2w|qemu-arm64
-#   make qemu-test                   builds the qemu-arm64 image, boots it, waits for the daemon;
-#                                    then the A/B fallback test (slot A's kernel removed) and
-#                                    the Raspberry Pi Imager preset test (qemu-test.sh --preset)
+#   make qemu-image                  the qemu-arm64 image (NO_XZ) and its contents test; the
+#                                    QEMU targets below build it once per make run
+#   make qemu-test                   boots the qemu-arm64 image, waits for the daemon, the smoke
+#                                    test, a graceful power-off; then the A/B fallback test (slot
+#                                    A's kernel removed) and the Raspberry Pi Imager preset test
+#   make qemu-test-powercut          SIGKILLs QEMU right after acknowledged messages, on a disk
+#                                    that drops what was not flushed; every one must survive
+#   make qemu-test-dataproblem       a damaged, then a missing data partition: the problem page,
+#                                    repair, erase, back to first-run setup
+#   make image-smoke                 cross build, qemu-image, qemu-test.sh's boot and smoke test:
+#                                    what CI runs for a daemon-only change (.ci/run)
 #   make qemu-test-raspi3b           builds the rpi3 image and boots that very image under
 #                                    qemu-system-aarch64 -M raspi3b (Pi U-Boot, boot.scr, uboot.env)
 #
@@ -24,7 +32,7 @@ IMAGE_CACHE ?= /var/cache/spot-image
 SPOT_CACHE ?= $(HOME)/.cache/spot
 IMAGE_ENV = IMAGE_CACHE=$(IMAGE_CACHE) SPOT_CACHE=$(SPOT_CACHE) CROSS_TARGET_DIR=$(SPOT_CACHE)/target-cross
 
-.PHONY: image-deps cross test-aarch64 image qemu-test qemu-test-wifi qemu-test-raspi3b image-repro
+.PHONY: image-deps cross test-aarch64 image qemu-image qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b image-repro image-smoke
 
 image-deps:
 	$(IMAGE_ENV) bash recipes/deps.sh
@@ -44,9 +52,11 @@ image: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) bash recipes/image.sh $(BOARD)
 	bash recipes/check-image.sh out/spot-$(BOARD).img $(BOARD)
 
-qemu-test: $(if $(SPOT_BIN),,cross)
+qemu-image: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh qemu-arm64
 	bash recipes/check-image.sh out/spot-qemu-arm64.img qemu-arm64
+
+qemu-test: qemu-image
 	$(IMAGE_ENV) bash recipes/qemu-test.sh
 	$(IMAGE_ENV) bash recipes/qemu-test.sh --fallback
 	$(IMAGE_ENV) bash recipes/qemu-test.sh --preset
@@ -54,10 +64,26 @@ qemu-test: $(if $(SPOT_BIN),,cross)
 # Wi-Fi first run with simulated radios (recipes/wifi-test/): the box's setup access point, a
 # phone in a network namespace through the wizard, a wrong and the right home password, and the
 # fallback to the access point when the home network goes away.
-qemu-test-wifi: $(if $(SPOT_BIN),,cross)
-	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh qemu-arm64
-	bash recipes/check-image.sh out/spot-qemu-arm64.img qemu-arm64
+qemu-test-wifi: qemu-image
 	$(IMAGE_ENV) bash recipes/qemu-test-wifi.sh
+
+# Power cuts (recipes/qemu-test-powercut.sh: ROUNDS=3 cuts by default) and the data-partition
+# problem mode (recipes/qemu-test-dataproblem.sh).
+qemu-test-powercut: qemu-image
+	$(IMAGE_ENV) bash recipes/qemu-test-powercut.sh
+
+qemu-test-dataproblem: qemu-image
+	$(IMAGE_ENV) bash recipes/qemu-test-dataproblem.sh
+
+# A daemon-only change (firmware/, web/, Cargo.*): the cross build, the image with the cached
+# Debian tree and its contents test, the QEMU boot and smoke test. Records the daemon inputs it
+# tested in .ci/image-tested (the system inputs only `make image-check` records). The inputs are
+# hashed before the run: a file edited meanwhile is not counted as tested.
+image-smoke:
+	@inputs=$$(.ci/image-inputs.sh) && \
+	$(MAKE) qemu-image && \
+	$(IMAGE_ENV) bash recipes/qemu-test.sh && \
+	.ci/image-inputs.sh record daemon "$$inputs"
 
 # The real rpi3 image under -M raspi3b: U-Boot and the Pi 3 B device tree from its boot partition
 # stand in for the VideoCore firmware, which QEMU does not run. Slower than qemu-test (4 emulated

@@ -11,11 +11,9 @@
 # give the same image.
 source "$(dirname "$0")/lib.sh"
 BOARD=${1:?usage: image.sh BOARD}
-BOARD_DIR=$TOP/board/$BOARD
-[ -f "$BOARD_DIR/board.conf" ] || die "no board/$BOARD/board.conf"
 [ "$(id -u)" = 0 ] || die "run as root (file ownership in the root tree)"
 source "$RECIPES/epoch.sh"
-source "$BOARD_DIR/board.conf"
+load_board "$BOARD"
 
 t_all=$(now)
 WORK=$IMAGE_CACHE/work/$BOARD
@@ -38,9 +36,12 @@ t0=$(now)
 ROOT=$WORK/root
 rm -rf "$ROOT" "$WORK/boot" "$WORK/data"
 cp -a "$BASE" "$ROOT"
-# The overlay shared by every board, then the board's own (board/BOARD/rootfs).
+# The overlay shared by every board, then the board's own: its base's rootfs/ (board/pi-base),
+# then board/BOARD/rootfs.
 cp -rT --preserve=mode "$TOP/rootfs" "$ROOT"
-[ -d "$BOARD_DIR/rootfs" ] && cp -rT --preserve=mode "$BOARD_DIR/rootfs" "$ROOT"
+for layer in $(board_layers "$BOARD"); do
+	[ ! -d "$layer/rootfs" ] || cp -rT --preserve=mode "$layer/rootfs" "$ROOT"
+done
 install -m755 "$SPOT_BIN" "$ROOT/usr/bin/spot"
 # The privileged helper is built next to the daemon (recipes/cross.sh builds both).
 install -m755 "${HELPER_BIN:-$(dirname "$SPOT_BIN")/spot-helper}" "$ROOT/usr/bin/spot-helper"
@@ -50,6 +51,7 @@ echo "$VERSION" >"$ROOT/etc/spot-release"
 # Users (spot) and unit enablement with the host's systemd tools, which act on --root.
 systemd-sysusers --root="$ROOT" >/dev/null
 systemctl --root="$ROOT" --quiet enable spot.service spot-grow-data.service spot-boot-ok.service spot-helper.service spot-factory-reset.service spot-preset.service spot-machine-id.service \
+	spot-data-check.service spot-data-problem.service \
 	systemd-networkd.service systemd-resolved.service systemd-timesyncd.service avahi-daemon.service
 # Units that write to the root slot or ask questions at boot have no place on a read-only root.
 systemctl --root="$ROOT" --quiet mask systemd-firstboot.service systemd-machine-id-commit.service \
@@ -88,21 +90,27 @@ mkdir -p "$BOOT"
 install -m644 "$ROOT/$UBOOT" "$BOOT/u-boot.bin"
 if [ "$PI_FIRMWARE" = yes ]; then
 	cp "$ROOT"/usr/lib/raspi-firmware/{bootcode.bin,start*.elf,fixup*.dat} "$BOOT/"
-	# Upstream device trees for Pi 3 B/B+, Pi 4 B/400/CM4 and Zero 2 W (config.txt: upstream_kernel=1).
-	cp "$ROOT"/usr/lib/linux-image-"$kver"/broadcom/bcm{2837,2711}-rpi*.dtb "$BOOT/"
-	install -m644 "$BOARD_DIR/config.txt" "$BOOT/config.txt"
+	# The board's upstream device trees (board.conf DTBS; config.txt: upstream_kernel=1).
+	[ -n "${DTBS:-}" ] || die "board/$BOARD: PI_FIRMWARE=yes needs DTBS"
+	for dtb in $DTBS; do
+		install -m644 "$ROOT/usr/lib/linux-image-$kver/broadcom/$dtb" "$BOOT/$dtb"
+	done
+	# The base's config.txt with the board's own section appended.
+	board_cat "$BOARD" config.txt >"$BOOT/config.txt"
+	chmod 644 "$BOOT/config.txt"
 fi
 # Raspberry Pi Imager's OS customisation reads cmdline.txt and appends to it (systemd.run=…).
 # The kernel never sees this file: the boot script builds the command line itself, so what
 # Imager appends is never run (spot-preset.service reads Imager's files as data and removes
 # the additions). The board's arguments, so the file says what the box boots with.
-sed 's/#.*//' "$BOARD_DIR/cmdline.txt" | xargs >"$BOOT/cmdline.txt"
+CMDLINE=$(sed 's/#.*//' "$(board_file "$BOARD" cmdline.txt)" | xargs)
+echo "$CMDLINE" >"$BOOT/cmdline.txt"
 # The disk id (MBR signature, the PARTUUID prefix) is derived from the inputs, like every UUID here.
 seed=$(echo "$BOARD $SOURCE_DATE_EPOCH $VERSION" | sha256sum)
 DISKID=${seed:0:8}
 uuid() { echo "$seed $1" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/'; }
 addrs=$(for a in $ADDRS; do echo "setenv ${a%%=*} ${a#*=}"; done)
-awk -v addrs="$addrs" -v diskid="$DISKID" -v cmdline="$(sed 's/#.*//' "$BOARD_DIR/cmdline.txt" | xargs)" '
+awk -v addrs="$addrs" -v diskid="$DISKID" -v cmdline="$CMDLINE" '
 	{ gsub(/@DISKID@/, diskid); gsub(/@CMDLINE@/, cmdline); if ($0 == "@ADDRS@") $0 = addrs; print }' \
 	"$RECIPES/boot.cmd.in" >"$BOOT/boot.cmd"
 mkimage -q -A arm64 -O linux -T script -C none -n "spot boot" -d "$BOOT/boot.cmd" "$BOOT/boot.scr"
@@ -113,7 +121,9 @@ log "root tree ready in $(elapsed "$t0") s ($(du -sh "$ROOT" | cut -f1))"
 # --- file systems and the partitioned image ----------------------------------------------------
 t0=$(now)
 IMG=$OUTDIR/$NAME.img
-rm -f "$IMG" "$IMG".* "$WORK"/*.fs
+# Everything an earlier build of this version left: with NO_XZ a stale .bmap (or .xz) would
+# describe another image.
+rm -f "$IMG" "$IMG".* "$OUTDIR/$NAME.bmap" "$OUTDIR/$NAME.imager.json" "$WORK"/*.fs
 sfd=$WORK/layout.sfdisk
 printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n' "$DISKID" >"$sfd"
 offset_mib=4 # first partition at 4 MiB: SD erase block alignment
@@ -127,7 +137,7 @@ while read -r name size type label fs; do
 	echo "start=$((offset_mib * 2048)), size=$((size * 2048)), type=$type$boot" >>"$sfd"
 	offset_mib=$((offset_mib + size))
 	n=$((n + 1))
-done <"$BOARD_DIR/partitions"
+done <"$(board_file "$BOARD" partitions)"
 [ $n = 4 ] || die "board/$BOARD/partitions: expected 4 partitions (boot, rootA, rootB, data)"
 truncate -s "${offset_mib}M" "$IMG"
 sfdisk --quiet "$IMG" <"$sfd"

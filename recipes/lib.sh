@@ -23,6 +23,40 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 elapsed() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 
+# Board data (board/BOARD/). A board may name a base whose data it shares (BASE=pi-base in its
+# board.conf: rpi3, rpi4 and zero2w differ only in a few lines). board_layers prints the base's
+# directory, then the board's; load_board sources their board.conf in that order (the board's
+# settings win); board_file prints the board's own file NAME, else the base's (cmdline.txt,
+# partitions); board_cat concatenates NAME from every layer that has it (packages, config.txt).
+board_layers() { # BOARD
+	local dir=$TOP/board/$1 base
+	[ -f "$dir/board.conf" ] || die "no board/$1/board.conf"
+	base=$(sed -n 's/^BASE=//p' "$dir/board.conf" | tr -d '"')
+	if [ -n "$base" ]; then
+		[ -f "$TOP/board/$base/board.conf" ] || die "board/$1: no base board/$base"
+		echo "$TOP/board/$base"
+	fi
+	echo "$dir"
+}
+load_board() { # BOARD
+	local d
+	! grep -q '^BASE_ONLY=yes' "$TOP/board/$1/board.conf" 2>/dev/null || die "board/$1 is a base for other boards, not an image"
+	for d in $(board_layers "$1"); do
+		# shellcheck disable=SC1091
+		source "$d/board.conf"
+	done
+}
+board_file() { # BOARD NAME
+	local d f=
+	for d in $(board_layers "$1"); do [ -e "$d/$2" ] && f=$d/$2; done
+	[ -n "$f" ] || die "board/$1 (and its base) has no $2"
+	echo "$f"
+}
+board_cat() { # BOARD NAME
+	local d
+	for d in $(board_layers "$1"); do [ ! -f "$d/$2" ] || cat "$d/$2"; done
+}
+
 # Byte offset and size of partition N of a disk image, from its own partition table.
 part_start() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['start']*512)"; }
 part_size() { sfdisk -J "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2-1]['size']*512)"; }

@@ -83,7 +83,7 @@ log "test copy: slot A has recipes/wifi-test/ and busybox $(dpkg-deb -f "$deb" V
 
 log "booting $(basename "$IMG") under qemu-system-aarch64 -M virt, no NIC, three hwsim radios inside"
 t0=$(now)
-"${NICE[@]}" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+"${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
 	-drive if=pflash,format=raw,file="$RUN/u-boot.bin",readonly=on \
 	-drive if=pflash,format=raw,file="$RUN/flash1.img" \
 	-drive if=none,id=hd,format=qcow2,file="$RUN/disk.qcow2" -device virtio-blk-pci,drive=hd \

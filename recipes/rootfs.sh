@@ -1,6 +1,7 @@
 #!/bin/bash
 # rootfs.sh BOARD: the Debian bookworm arm64 base of a root slot, as a directory tree, built with
-# mmdebstrap from recipes/packages.txt + board/BOARD/packages. Prints the tree's path.
+# mmdebstrap from recipes/packages.txt + the board's packages (its base's, then its own). Prints
+# the tree's path.
 #
 # The tree holds packages only; recipes/image.sh adds the rootfs/ overlay and the daemon, so a
 # daemon change does not rebuild Debian. It is cached under $IMAGE_CACHE/rootfs keyed by the
@@ -11,12 +12,12 @@
 # which this script mounts and registers when the host has not (needs root).
 source "$(dirname "$0")/lib.sh"
 BOARD=${1:?usage: rootfs.sh BOARD}
-[ -d "$TOP/board/$BOARD" ] || die "no board/$BOARD"
+load_board "$BOARD"
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap --mode=root)"
 
 source "$RECIPES/epoch.sh"
 
-packages() { cat "$RECIPES/packages.txt" "$TOP/board/$BOARD/packages" | sed 's/#.*//' | xargs; }
+packages() { { cat "$RECIPES/packages.txt"; board_cat "$BOARD" packages; } | sed 's/#.*//' | xargs; }
 PKGS=$(packages)
 # Bump when the mmdebstrap invocation below changes in a way that changes the tree.
 RECIPE_REV=1

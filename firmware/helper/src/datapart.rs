@@ -175,8 +175,10 @@ fn blkid(dev: &str) -> (Option<String>, Option<String>) {
 
 pub fn facts(data: &Path) -> Facts {
     let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let device = data_device(&cmdline);
-    let device_exists = device.as_deref().is_some_and(|d| Path::new(d).exists());
+    let link = data_device(&cmdline);
+    let device_exists = link.as_deref().is_some_and(|d| Path::new(d).exists());
+    // Named as the kernel names it (/dev/mmcblk0p4), when it is there.
+    let device = link.map(|l| fs::canonicalize(&l).map_or(l, |p| p.to_string_lossy().into_owned()));
     let (fs_type, label) = match (&device, device_exists) {
         (Some(d), true) => blkid(d),
         _ => (None, None),
@@ -255,7 +257,7 @@ pub fn fix(action: &str, data: &Path, dir: &Path) -> Result<()> {
     match outcome {
         Ok(words) => {
             write_fix(dir, action, "done", &format!("{words} The box restarts now."))?;
-            eprintln!("spot-helper: data-fix {}: {words}; rebooting", action.as_str());
+            eprintln!("spot-helper: data-fix {}: {words} Rebooting.", action.as_str());
             cmd::run("systemctl", &["--no-block", "reboot"], 30).map_err(anyhow::Error::msg)?;
             Ok(())
         }
@@ -291,16 +293,24 @@ fn repair(data: &Path) -> Result<String> {
     unmount(data)?;
     let d = dev.to_string_lossy();
     // -f: check even if marked clean; -y: fix everything. Exit 0-2: fixed (or nothing to fix);
-    // 4 and up: errors left. A wiped first superblock is read from a backup copy.
-    match std::process::Command::new("e2fsck").args(["-f", "-y", &d]).output() {
-        Ok(o) if o.status.code().is_some_and(|c| c <= 2) => Ok(format!("The file system on {d} was checked and repaired.")),
-        Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-            let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
-            bail!("The repair could not fix the file system (e2fsck exit {}): {}", o.status.code().unwrap_or(-1), tail.into_iter().rev().collect::<Vec<_>>().join(" / "))
+    // 4 and up: errors left. A wiped first superblock is read from a backup copy. Up to three
+    // runs: when the backup copy still says the journal needs replaying (online resize2fs
+    // writes the backups of a mounted file system), e2fsck replays it into the first
+    // superblock, then stops ("unable to set superblock flags", exit 12); the next run starts
+    // from the mended first superblock (seen in qemu-test-dataproblem.sh).
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        let o = std::process::Command::new("e2fsck").args(["-f", "-y", &d]).output().map_err(|e| anyhow::anyhow!("e2fsck could not run: {e}"))?;
+        let code = o.status.code().unwrap_or(-1);
+        if (0..=2).contains(&code) {
+            return Ok(format!("The file system on {d} was checked and repaired{}.", if attempt > 1 { format!(" ({attempt} passes)") } else { String::new() }));
         }
-        Err(e) => bail!("e2fsck could not run: {e}"),
+        let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
+        last = format!("e2fsck exit {code}: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+        eprintln!("spot-helper: data-fix repair, pass {attempt}: {last}");
     }
+    bail!("The repair could not fix the file system ({last}).")
 }
 
 fn erase(data: &Path) -> Result<String> {
@@ -322,6 +332,10 @@ fn create_partition() -> Result<PathBuf> {
     let name = root_dev.file_name().context("root device")?.to_string_lossy().into_owned();
     let disk = fs::canonicalize(format!("/sys/class/block/{name}/.."))?.file_name().context("disk")?.to_string_lossy().into_owned();
     let disk_dev = format!("/dev/{disk}");
+    // Right after the last partition (root B), 1 MiB aligned, to the end of the card: sfdisk
+    // --append alone takes the first free gap, which is the 3 MiB before the boot partition.
+    let table: serde_json::Value = serde_json::from_str(&cmd::run("sfdisk", &["-J", &disk_dev], 30).map_err(anyhow::Error::msg)?)?;
+    let start = after_last_partition(&table).context("the card's partition table is unreadable")?;
     let mut child = std::process::Command::new("sfdisk")
         .args(["--append", "--force", "--no-reread", "--no-tell-kernel", &disk_dev])
         .stdin(std::process::Stdio::piped())
@@ -330,7 +344,7 @@ fn create_partition() -> Result<PathBuf> {
         .context("sfdisk")?;
     {
         use std::io::Write;
-        child.stdin.take().context("sfdisk stdin")?.write_all(b"type=83\n")?;
+        child.stdin.take().context("sfdisk stdin")?.write_all(format!("start={start}, type=83\n").as_bytes())?;
     }
     if !child.wait()?.success() {
         bail!("The card's partition table could not be extended.");
@@ -345,6 +359,13 @@ fn create_partition() -> Result<PathBuf> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     bail!("{} did not appear after adding it to the partition table", part.display())
+}
+
+/// The first 1 MiB-aligned sector after every partition in `sfdisk -J` output.
+fn after_last_partition(table: &serde_json::Value) -> Option<u64> {
+    let parts = table.get("partitiontable")?.get("partitions")?.as_array()?;
+    let end = parts.iter().filter_map(|p| Some(p.get("start")?.as_u64()? + p.get("size")?.as_u64()?)).max()?;
+    Some(end.div_ceil(2048) * 2048)
 }
 
 #[cfg(test)]
@@ -383,6 +404,18 @@ mod tests {
         for bad in ["root=/dev/mmcblk0p2", "root=PARTUUID=../../x-02", "root=PARTUUID=5eb1a7c-02", "root=PARTUUID=5eb1a7c2", ""] {
             assert_eq!(data_device(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_new_data_partition_goes_after_root_b_not_into_the_gap_before_the_boot_partition() {
+        let t = serde_json::json!({"partitiontable": {"label": "dos", "partitions": [
+            {"node": "/dev/vda1", "start": 8192, "size": 524288, "type": "c"},
+            {"node": "/dev/vda2", "start": 532480, "size": 2097152, "type": "83"},
+            {"node": "/dev/vda3", "start": 2629632, "size": 2097152, "type": "83"}]}});
+        assert_eq!(after_last_partition(&t), Some(4726784));
+        let odd = serde_json::json!({"partitiontable": {"partitions": [{"start": 2048, "size": 1000}]}});
+        assert_eq!(after_last_partition(&odd), Some(4096));
+        assert_eq!(after_last_partition(&serde_json::json!({})), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod datapart;
 mod driver;
 mod iw;
 mod lines;
+mod ota;
 mod preset;
 mod real;
 mod render;
@@ -111,9 +112,10 @@ fn serve(args: &[String]) -> Result<()> {
     let driver = driver::Driver::new(backend, store, timing);
     let snapshot = driver.snapshot();
     let (tx, rx) = std::sync::mpsc::sync_channel(16);
+    let ota = ota::Ota::from_env(&state, tx.clone())?;
     std::thread::Builder::new().name("driver".into()).spawn(move || driver.run(rx))?;
     eprintln!("spot-helper: serving on {}{}", socket().display(), if simulate.is_some() { " (simulated radio)" } else { "" });
-    server::serve(listener, tx, snapshot);
+    server::serve(listener, tx, snapshot, ota);
     Ok(())
 }
 

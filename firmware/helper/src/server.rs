@@ -4,6 +4,7 @@
 //! (`invalid_argument` with words) before anything else sees it.
 
 use crate::driver::{Call, Command, Snapshot};
+use crate::ota::Ota;
 use anyhow::{bail, Context, Result};
 use setup::net::Credentials;
 use setup::proto::{Reply, Request, MAX_REQUEST};
@@ -63,7 +64,7 @@ fn group_id(name: &str) -> Option<u32> {
     })
 }
 
-pub fn serve(listener: UnixListener, calls: SyncSender<Call>, snapshot: Snapshot) {
+pub fn serve(listener: UnixListener, calls: SyncSender<Call>, snapshot: Snapshot, ota: Arc<Ota>) {
     let active = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         let Ok(mut stream) = conn else { continue };
@@ -73,11 +74,11 @@ pub fn serve(listener: UnixListener, calls: SyncSender<Call>, snapshot: Snapshot
             write_reply(&mut stream, &Reply::error("busy", "Too many requests at once; try again."));
             continue;
         }
-        let (calls, snapshot, active) = (calls.clone(), snapshot.clone(), active.clone());
+        let (calls, snapshot, active, ota) = (calls.clone(), snapshot.clone(), active.clone(), ota.clone());
         std::thread::spawn(move || {
             let _ = stream.set_write_timeout(Some(DEADLINE));
             let reply = match read_request(&mut stream) {
-                Ok(line) => answer(&line, &calls, &snapshot),
+                Ok(line) => answer(&line, &calls, &snapshot, &ota),
                 Err(why) => bad(&why),
             };
             write_reply(&mut stream, &reply);
@@ -135,17 +136,26 @@ fn read_request(stream: &mut UnixStream) -> Result<String, String> {
     String::from_utf8(buf).map_err(|_| "The request is not UTF-8.".to_owned())
 }
 
-fn answer(line: &str, calls: &SyncSender<Call>, snapshot: &Snapshot) -> Reply {
+fn answer(line: &str, calls: &SyncSender<Call>, snapshot: &Snapshot, ota: &Arc<Ota>) -> Reply {
     let req = match Request::parse(line) {
         Ok(r) => r,
         Err(e) => return bad(&format!("Not a valid request: {e}")),
     };
-    if req == Request::Status {
-        let status = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        return Reply::Status { ok: true, status };
+    match &req {
+        Request::Status => {
+            let status = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            return Reply::Status { ok: true, status };
+        }
+        // Updates have their own thread and state (crate::ota), apart from the network driver.
+        Request::OtaStatus => return ota.report(),
+        Request::OtaInstall { name } => return ota.install(name),
+        Request::OtaHealthy => return ota.healthy(),
+        Request::OtaRollback => return ota.rollback(),
+        _ => {}
     }
     let cmd = match validate(req) {
-        Ok(c) => c,
+        Ok(Some(c)) => c,
+        Ok(None) => return bad("Not a network request."),
         Err(e) => return Reply::error("invalid_argument", e.to_string()),
     };
     let (tx, rx) = sync_channel(1);
@@ -158,8 +168,8 @@ fn answer(line: &str, calls: &SyncSender<Call>, snapshot: &Snapshot) -> Reply {
 }
 
 /// Every field into a type that can only hold a valid value.
-pub fn validate(req: Request) -> Result<Command, Invalid> {
-    Ok(match req {
+pub fn validate(req: Request) -> Result<Option<Command>, Invalid> {
+    Ok(Some(match req {
         Request::Status | Request::WifiScan => Command::Scan,
         Request::WifiJoin { ssid, psk, hidden } => Command::Join(Credentials {
             ssid: Ssid::new(&ssid)?,
@@ -177,5 +187,7 @@ pub fn validate(req: Request) -> Result<Command, Invalid> {
         // The action is one of two enum values (serde refused anything else); whether it fits
         // the box's state is the driver's to check.
         Request::DataFix { action } => Command::DataFix(action),
-    })
+        // Answered before the driver (see `answer`).
+        Request::OtaStatus | Request::OtaInstall { .. } | Request::OtaHealthy | Request::OtaRollback => return Ok(None),
+    }))
 }

@@ -48,6 +48,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(crate::embeds::routes())
         .merge(crate::firstrun::routes())
         .merge(crate::network::routes())
+        .merge(crate::updates::routes())
         .fallback(|| async { ApiError(Error::not_found("not_found", "No such API endpoint.")) })
 }
 

@@ -23,6 +23,7 @@ pub mod helper;
 mod captive;
 mod strength;
 pub mod network;
+pub mod updates;
 pub mod own;
 pub mod voice;
 
@@ -207,6 +208,8 @@ pub struct AppState {
     pub net_cache: Mutex<Option<(std::time::Instant, Option<setup::proto::Status>)>>,
     /// The box's own names and addresses ([`own`]).
     pub identity: own::Identity,
+    /// Admin → Updates ([`updates`]): one upload at a time.
+    pub updates: updates::Updates,
 }
 
 impl AppState {
@@ -225,6 +228,7 @@ impl AppState {
             system: std::sync::OnceLock::new(),
             net_cache: Mutex::new(None),
             identity: own::Identity::default(),
+            updates: updates::Updates::default(),
             cfg,
         });
         let weak = Arc::downgrade(&state);

@@ -35,6 +35,81 @@ pub enum Request {
     /// With the data partition missing, damaged or full (spot-data-check.service found it so):
     /// repair it or make a new one, then reboot. Refused when the partition is fine.
     DataFix { action: DataAction },
+    /// Updates: the slots, the install in progress, the history.
+    OtaStatus,
+    /// Install the bundle the daemon saved as `OTA_INCOMING/<name>` (a bare file name; the
+    /// helper checks its signature and everything else again). Progress shows in `OtaStatus`.
+    OtaInstall { name: String },
+    /// The daemon is READY with its migrations done (sent every few seconds): what commits a
+    /// slot on trial once it stayed so long enough.
+    OtaHealthy,
+    /// Boot the other slot (which must hold a complete system) from the next restart on.
+    OtaRollback,
+}
+
+/// Where the daemon puts an uploaded bundle for the helper (`OtaInstall`), on the image: in
+/// its data directory (`--data-dir /data/spot`), as `ota/incoming/NAME`.
+pub const OTA_INCOMING: &str = "/data/spot/ota/incoming";
+
+/// Both root slots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtaSlot {
+    /// `A` or `B`.
+    pub name: String,
+    /// Empty when the slot holds nothing.
+    pub version: String,
+    /// `good` (a complete system) or `empty` (never written, or being written).
+    pub state: String,
+    /// The box runs from it.
+    pub running: bool,
+    /// It is the committed slot (booted unless a trial is pending).
+    pub primary: bool,
+    /// Boots next, on trial.
+    pub trial: bool,
+}
+
+/// What the updater is doing (`ota::lifecycle::Status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtaPhase {
+    /// `idle`, `installing`, `staged` (restart to boot it) or `trial` (running it, not
+    /// committed yet).
+    pub phase: String,
+    pub version: Option<String>,
+    /// Installing: bytes verified and written, of `total`.
+    pub done: Option<u64>,
+    pub total: Option<u64>,
+    /// Bytes per second, seconds left.
+    pub speed: Option<u64>,
+    pub eta: Option<u64>,
+    /// Trial: seconds until it commits if it stays healthy.
+    pub commit_in: Option<u64>,
+}
+
+/// One entry of the update history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtaRecord {
+    /// Seconds since the epoch.
+    pub at: u64,
+    /// `staged`, `install_failed`, `committed`, `rolled_back`.
+    pub outcome: String,
+    pub version: Option<String>,
+    /// install_failed: the stable error code (`bad_signature`, `downgrade`, ...).
+    pub code: Option<String>,
+    /// Why, in words (install_failed, rolled_back).
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtaReport {
+    pub board: String,
+    /// The running system's version.
+    pub version: String,
+    /// No update installs below this version (raised on each commit).
+    pub floor: String,
+    pub slots: Vec<OtaSlot>,
+    pub status: OtaPhase,
+    /// Newest first.
+    pub history: Vec<OtaRecord>,
 }
 
 /// What the data-problem page may ask for; the helper maps each to one fixed unit.
@@ -150,6 +225,7 @@ pub struct Status {
 #[serde(untagged)]
 pub enum Reply {
     Status { ok: bool, status: Status },
+    Ota { ok: bool, ota: OtaReport },
     Networks { ok: bool, networks: Vec<Network> },
     // Before `Done`: untagged tries in order, and `{"ok":false,"error":..}` also fits `Done`.
     Error { ok: bool, error: HelperError },

@@ -202,6 +202,7 @@ fn serve(cfg: Config) -> Result<()> {
         tracing::info!(%addr, scheme, version = env!("CARGO_PKG_VERSION"), "serving");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         spawn_watchdog(store.clone());
+        server::updates::heartbeat(state.clone());
         let listeners = server::Listeners { main, tls, redirect };
         let restart = firstrun::restart_requested(restart_rx.clone());
         server::run(state, listeners, async move {

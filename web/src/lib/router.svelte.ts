@@ -15,6 +15,7 @@ export type Route =
   | { name: 'admin-emoji' }
   | { name: 'admin-settings' }
   | { name: 'admin-network' }
+  | { name: 'admin-updates' }
   | { name: 'admin-box' }
   | { name: 'setup' }
   | { name: 'settings' }
@@ -37,6 +38,7 @@ export function parseRoute(path: string): Route {
   if (p === '/admin/emoji') return { name: 'admin-emoji' };
   if (p === '/admin/settings') return { name: 'admin-settings' };
   if (p === '/admin/network') return { name: 'admin-network' };
+  if (p === '/admin/updates') return { name: 'admin-updates' };
   if (p === '/admin/box') return { name: 'admin-box' };
   if (p === '/setup') return { name: 'setup' };
   if (p === '/settings') return { name: 'settings' };

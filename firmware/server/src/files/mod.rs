@@ -37,6 +37,7 @@ pub use budget::{BudgetStats, DecodeBudget};
 pub use disk::remove_stored;
 pub use housekeeping::prune_uploads;
 pub use names::sanitize_filename;
+pub(crate) use names::random_name;
 
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, State};

@@ -7,7 +7,7 @@ use chat::Error;
 use media::ImageKind;
 
 /// 16 random bytes from the OS, hex: a stored file name.
-pub(super) fn random_name() -> ApiResult<String> {
+pub(crate) fn random_name() -> ApiResult<String> {
     use rand::TryRngCore;
     let mut b = [0u8; 16];
     rand::rngs::OsRng

@@ -15,6 +15,7 @@ mod robustness;
 mod voice;
 mod setup;
 mod network;
+mod updates;
 mod login;
 mod init;
 mod limits;

@@ -23,7 +23,7 @@ impl Drop for Helper {
 }
 
 /// `spot-helper` sits next to `spot` in the target dir (`cargo test --workspace` builds it).
-fn helper_bin() -> PathBuf {
+pub(crate) fn helper_bin() -> PathBuf {
     let p = PathBuf::from(BIN).with_file_name("spot-helper");
     if !p.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -1,0 +1,200 @@
+//! Admin → Updates through the real daemon and the real `spot-helper` (its slots image files,
+//! its boot partition a directory, RAUC-style): upload a bundle, the helper installs it into
+//! the other slot; a "boot" (the boot script's rules, `ota::bootstate::boot`) and a helper
+//! restart on the new slot; the daemon's own heartbeat commits it. Bad uploads are refused in
+//! words; members, missing CSRF and the development machine get their errors.
+
+use crate::harness::{Client, Daemon, Resp};
+use crate::network::helper_bin;
+use ota::bootstate::{self, DirStore, Slot};
+use ota::feed::{Repo, RoleKeys, RootKeys};
+use ota::keys::PrivateKey;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SLOT: usize = 2 << 20;
+
+struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// The box's side of the hardware: slot files, boot dir, the trusted root.
+fn make_box(dir: &Path) -> PrivateKey {
+    for d in ["boot", "system", "zoneinfo"] {
+        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+    }
+    std::fs::write(dir.join("slot-a.img"), noise(SLOT, 1)).expect("A");
+    std::fs::write(dir.join("slot-b.img"), vec![0u8; SLOT]).expect("B");
+    std::fs::write(dir.join("sim.json"), json!({"networks": [], "ethernet": true}).to_string()).expect("sim");
+    let key = PrivateKey::from_seed([3; 32]);
+    let root = PrivateKey::from_seed([4; 32]);
+    let role = |k: &PrivateKey| RoleKeys { keys: vec![k.public()], threshold: 1 };
+    let keys = RootKeys { root: role(&root), targets: role(&key), snapshot: role(&root), timestamp: role(&root) };
+    let (_, files) = Repo::create(&keys, &[&root], 4_000_000_000).expect("root");
+    std::fs::write(dir.join("root.json"), &files[1].1).expect("root.json");
+    key
+}
+
+fn start_helper(dir: &Path, incoming: &Path, sock: &Path, slot: Slot, version: &str) -> Helper {
+    std::fs::write(dir.join("cmdline"), format!("root=PARTUUID=feed-02 ro spot.slot={slot}")).expect("cmdline");
+    let _ = std::fs::remove_file(sock);
+    let child = Command::new(helper_bin())
+        .args(["serve", "--simulate"])
+        .arg(dir.join("sim.json"))
+        .env("SPOT_HELPER_SOCKET", sock)
+        .env("SPOT_HELPER_STATE", dir.join("system"))
+        .env("SPOT_HELPER_ZONEINFO", dir.join("zoneinfo"))
+        .env("SPOT_HELPER_BOOT", dir.join("boot"))
+        .env("SPOT_HELPER_OTA_SLOTS", format!("{},{}", dir.join("slot-a.img").display(), dir.join("slot-b.img").display()))
+        .env("SPOT_HELPER_OTA_CMDLINE", dir.join("cmdline"))
+        .env("SPOT_HELPER_OTA_INCOMING", incoming)
+        .env("SPOT_HELPER_OTA_ROOT", dir.join("root.json"))
+        .env("SPOT_HELPER_OTA_BOARD", "qemu-arm64")
+        .env("SPOT_HELPER_OTA_VERSION", version)
+        // The daemon beats every 5 s: a window of two beats.
+        .env("SPOT_HELPER_OTA_TIMING", r#"{"ready_within":30,"healthy_for":6,"beat_gap":12}"#)
+        .env_remove("SPOT_HELPER_TIMING")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn spot-helper");
+    let t = Instant::now();
+    while std::os::unix::net::UnixStream::connect(sock).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "helper did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Helper(child)
+}
+
+fn bundle(dir: &Path, version: &str, rootfs: &[u8], key: &PrivateKey) -> Vec<u8> {
+    let img = dir.join(format!("rootfs-{version}.img"));
+    std::fs::write(&img, rootfs).expect("image");
+    let meta = ota::bundle::Meta {
+        version: version.parse().expect("version"),
+        boards: vec!["qemu-arm64".into()],
+        min_version: None,
+        created: 1_700_000_000,
+        notes: format!("Spot {version}"),
+        needs_eeprom: None,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    ota::bundle::build(&mut out, &meta, &[("rootfs".into(), img)], &[key]).expect("bundle");
+    out.into_inner()
+}
+
+async fn upload(c: &Client, bytes: Vec<u8>, csrf: bool) -> Resp {
+    let token = c.csrf.lock().expect("lock").clone().unwrap_or_default();
+    let mut rb = c.http.post(format!("{}/api/admin/updates/upload", c.base)).body(bytes);
+    if csrf {
+        rb = rb.header("x-csrf-token", token);
+    }
+    Client::finish(rb).await
+}
+
+async fn wait_for(c: &Client, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let t = Instant::now();
+    loop {
+        let r = c.get("/api/admin/updates").await.expect_status(200);
+        if done(&r.body["ota"]) {
+            return r.body["ota"].clone();
+        }
+        assert!(t.elapsed() < Duration::from_secs(secs), "{what} never came: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn slot<'a>(o: &'a Value, name: &str) -> &'a Value {
+    o["slots"].as_array().and_then(|s| s.iter().find(|x| x["name"] == name)).expect("slot")
+}
+
+fn incoming_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_it() {
+    let hw = tempfile::tempdir().expect("tmp");
+    let key = make_box(hw.path());
+    let sock = hw.path().join("helper.sock");
+    let mut d = Daemon::start();
+    d.stop();
+    d.spawn_env("127.0.0.1:0", &[("SPOT_HELPER_SOCKET", sock.to_str().expect("utf-8"))]);
+    let incoming = d.db_path().with_file_name("ota").join("incoming");
+    let h = start_helper(hw.path(), &incoming, &sock, Slot::A, "0.1.0");
+    let admin = d.admin().await;
+
+    let st = admin.get("/api/admin/updates").await.expect_status(200);
+    assert_eq!(st.body["managed"], true, "{}", st.text);
+    assert_eq!(slot(&st.body["ota"], "A")["running"], true);
+    assert_eq!(st.body["ota"]["status"]["phase"], "idle");
+
+    // Only admins, only with CSRF; junk is refused before it is stored.
+    let member = d.member(&admin, "bea").await;
+    member.get("/api/admin/updates").await.expect_error(403, "admin_only");
+    upload(&member, b"SPOTOTA\x01".to_vec(), true).await.expect_error(403, "admin_only");
+    let v2 = bundle(hw.path(), "0.2.0", &noise(SLOT / 2, 2), &key);
+    upload(&admin, v2.clone(), false).await.expect_error(403, "csrf_failed");
+    upload(&admin, b"PK\x03\x04 a zip file, not a bundle".to_vec(), true).await.expect_error(400, "not_a_bundle");
+    upload(&admin, Vec::new(), true).await.expect_error(400, "not_a_bundle");
+    upload(&admin, b"SPOT".to_vec(), true).await.expect_error(400, "not_a_bundle");
+    assert!(incoming_files(&incoming).is_empty(), "refused uploads left files: {:?}", incoming_files(&incoming));
+
+    // A bundle signed by a stranger: accepted as an upload, refused by the helper, in words.
+    let stranger = bundle(hw.path(), "0.2.0", &noise(SLOT / 2, 2), &PrivateKey::from_seed([8; 32]));
+    upload(&admin, stranger, true).await.expect_status(202);
+    let o = wait_for(&admin, "the refusal", 20, |o| o["history"].as_array().is_some_and(|h| !h.is_empty())).await;
+    assert_eq!((o["history"][0]["outcome"].as_str(), o["history"][0]["code"].as_str()), (Some("install_failed"), Some("wrong_key")), "{o}");
+
+    // The real one: written into B and staged.
+    upload(&admin, v2, true).await.expect_status(202);
+    let o = wait_for(&admin, "staging", 30, |o| o["history"][0]["outcome"] == "staged").await;
+    assert_eq!(o["status"]["phase"], "staged");
+    assert_eq!((slot(&o, "B")["version"].as_str(), slot(&o, "B")["trial"].as_bool()), (Some("0.2.0"), Some(true)), "{o}");
+    assert!(incoming_files(&incoming).is_empty(), "the helper left the bundle: {:?}", incoming_files(&incoming));
+    // Restart now: the helper is asked to reboot.
+    admin.post("/api/admin/updates/restart", json!({})).await.expect_status(202);
+    let rebooted = hw.path().join("system/sim-run/rebooted");
+    assert!(rebooted.exists(), "no reboot was asked for");
+    drop(h);
+
+    // "Boot": the boot script picks B on trial; the helper runs from B; the daemon's heartbeat
+    // (every 5 s) keeps it healthy long enough and the helper commits.
+    assert_eq!(bootstate::boot(&mut DirStore(hw.path().join("boot")), "0.1.0").expect("boot"), (Slot::B, true));
+    let _h = start_helper(hw.path(), &incoming, &sock, Slot::B, "0.2.0");
+    let o = admin.get("/api/admin/updates").await.expect_status(200).body["ota"].clone();
+    assert_eq!(o["status"]["phase"], "trial", "{o}");
+    let o = wait_for(&admin, "the commit", 40, |o| o["history"][0]["outcome"] == "committed").await;
+    assert_eq!(o["floor"], "0.2.0");
+    assert_eq!(slot(&o, "B")["primary"], true, "{o}");
+    // The admin may go back to the old system (A is whole).
+    admin.post("/api/admin/updates/rollback", json!({})).await.expect_status(202);
+    let o = admin.get("/api/admin/updates").await.expect_status(200).body["ota"].clone();
+    assert_eq!(slot(&o, "A")["primary"], true, "{o}");
+}
+
+#[tokio::test]
+async fn a_development_machine_says_updates_are_not_its_business() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let st = admin.get("/api/admin/updates").await.expect_status(200);
+    assert_eq!(st.body["managed"], false);
+    upload(&admin, b"SPOTOTA\x01".to_vec(), true).await.expect_error(400, "updates_unmanaged");
+    admin.post("/api/admin/updates/restart", json!({})).await.expect_error(400, "updates_unmanaged");
+}
