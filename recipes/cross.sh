@@ -154,6 +154,7 @@ build)
 test)
 	toolchain
 	cross_env
+	binfmt_setup
 	[ $# -gt 0 ] || set -- --workspace
 	(cd "$TOP" && "${NICE[@]}" cargo test --target $TARGET "$@")
 	;;

@@ -87,3 +87,16 @@ apt_private() { APT_CONFIG=$APT_PRIVATE "$@"; }
 # arm64 indexes are only fetched and used for downloads (musl-dev:arm64): the host's dpkg stays
 # single-architecture.
 ARM64=(-o 'APT::Architectures::=arm64')
+
+# binfmt_misc with qemu-aarch64 registered: mmdebstrap's arm64 maintainer scripts need it, and so
+# do tests under qemu-aarch64-static that start other aarch64 programs (the helper's tests spawn
+# spot-helper): the runner covers only the test binary itself.
+binfmt_setup() {
+	[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+		# qemu-user-static's own registration line (flag F: the interpreter is opened now, so it
+		# works inside the chroot).
+		grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+	fi
+	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "binfmt qemu-aarch64 not enabled"
+}

@@ -31,15 +31,6 @@ if [ -d "$OUT" ] && [ -z "${REFRESH:-}" ]; then
 	exit 0
 fi
 
-binfmt_setup() {
-	[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-	if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-		# qemu-user-static's own registration line (flag F: the interpreter is opened now, so it
-		# works inside the chroot).
-		grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
-	fi
-	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "binfmt qemu-aarch64 not enabled"
-}
 binfmt_setup
 
 mkdir -p "$IMAGE_CACHE/debs" "$IMAGE_CACHE/rootfs"

@@ -68,7 +68,10 @@ pub struct Meta {
 }
 
 /// One chunk table and the image's hash, by reading the image once.
-fn scan(mut image: impl Read, size: u64) -> Result<(Vec<(u32, [u8; 32])>, [u8; 32])> {
+/// (length, hash) per chunk, and the whole image's hash.
+type Scan = (Vec<(u32, [u8; 32])>, [u8; 32]);
+
+fn scan(mut image: impl Read, size: u64) -> Result<Scan> {
     let mut whole = Sha256::new();
     let mut chunks = Chunks::new(&mut image, size);
     let mut table = vec![];

@@ -163,8 +163,11 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// Where each chunk of a slot is: hash → (offset, length).
+pub type ChunkIndex = HashMap<[u8; 32], (u64, u32)>;
+
 /// Hash → (offset, length) of the chunks of the running slot, by chunking it (reads it once).
-pub fn index_slot(dev: &mut dyn Device, len: u64) -> Result<HashMap<[u8; 32], (u64, u32)>> {
+pub fn index_slot(dev: &mut dyn Device, len: u64) -> Result<ChunkIndex> {
     struct R<'a> {
         dev: &'a mut dyn Device,
         pos: u64,
@@ -196,7 +199,7 @@ pub struct Install<'a> {
     pub target: &'a mut dyn Device,
     /// The running slot and its chunk index, when chunks are to be copied from it (a fetched
     /// bundle); `None` takes every chunk from the payload (an upload streams all of it anyway).
-    pub active: Option<(&'a mut dyn Device, &'a HashMap<[u8; 32], (u64, u32)>)>,
+    pub active: Option<(&'a mut dyn Device, &'a ChunkIndex)>,
     pub factory_version: &'a str,
     /// The slot the box runs from (the kernel command line's `spot.slot`).
     pub running: Slot,

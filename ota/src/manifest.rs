@@ -211,7 +211,7 @@ pub struct Installed {
 
 /// The checks a signed manifest must still pass on this box.
 pub fn check_policy(m: &Manifest, box_: &Installed) -> Result<()> {
-    if !m.boards.iter().any(|b| *b == box_.board) {
+    if !m.boards.contains(&box_.board) {
         return fail(
             Kind::WrongBoard,
             format!("this update is for {}, and this box is {}", m.boards.join(", "), box_.board),

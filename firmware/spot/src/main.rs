@@ -5,6 +5,7 @@ mod config;
 mod dataproblem;
 mod firstrun;
 mod init;
+mod ota;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -52,6 +53,11 @@ enum Cmd {
     Backup { file: PathBuf },
     /// Check the data directory and database.
     Doctor,
+    /// Updates: status, install a bundle, roll back (through the box's system helper).
+    Ota {
+        #[command(subcommand)]
+        cmd: ota::OtaCmd,
+    },
     /// Serve the data-partition problem page instead of the box (the image runs this when
     /// spot-data-check finds the data partition missing, damaged or full).
     DataProblem {
@@ -133,6 +139,7 @@ fn real_main(cli: Cli) -> Result<()> {
             init_logging(LogFormat::Text);
             dataproblem::run(&listen)
         }
+        Cmd::Ota { cmd } => ota::run(&cli.data_dir, cmd),
         Cmd::Doctor => {
             let store = open_store(&cli.data_dir)?;
             let cfg = config::load(&cli.data_dir, None)?;

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod files;
 mod messages;
+pub mod schema;
 mod search;
 mod threads;
 mod setup;
@@ -115,6 +116,16 @@ impl Store {
     /// Open (creating if needed) the database at `path` and apply pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
+        match schema::prepare(&path, MIGRATIONS.len() as i64)? {
+            schema::Prepared::Nothing => {}
+            schema::Prepared::BackedUp { from, to, path } => {
+                tracing::info!(from, to, copy = %path.display(), "kept a copy of the database before migrating it")
+            }
+            schema::Prepared::Restored { found, known, set_aside } => tracing::warn!(
+                found, known, set_aside = %set_aside.display(),
+                "the database was newer than this version (the box went back to an older system): restored the copy taken before the update"
+            ),
+        }
         let mut conn = Connection::open(&path)?;
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {

@@ -183,10 +183,40 @@ async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_i
     let o = wait_for(&admin, "the commit", 40, |o| o["history"][0]["outcome"] == "committed").await;
     assert_eq!(o["floor"], "0.2.0");
     assert_eq!(slot(&o, "B")["primary"], true, "{o}");
-    // The admin may go back to the old system (A is whole).
+    // The admin may go back to the old system (A is whole), and forth again.
     admin.post("/api/admin/updates/rollback", json!({})).await.expect_status(202);
     let o = admin.get("/api/admin/updates").await.expect_status(200).body["ota"].clone();
     assert_eq!(slot(&o, "A")["primary"], true, "{o}");
+    admin.post("/api/admin/updates/rollback", json!({})).await.expect_status(202);
+
+    // The same from the command line: status, refused files, an install into A.
+    let cli = |args: &[&str]| {
+        let out = Command::new(crate::harness::BIN)
+            .arg("--data-dir")
+            .arg(d.db_path().parent().expect("data dir"))
+            .arg("ota")
+            .args(args)
+            .env("SPOT_HELPER_SOCKET", &sock)
+            .output()
+            .expect("spot ota");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let path = |name: &str| hw.path().join(name).to_str().expect("utf-8").to_owned();
+    let (ok, out) = cli(&["status"]);
+    assert!(ok && out.contains("slot B    version 0.2.0 (running, committed)") && out.contains("floor     0.2.0"), "{out}");
+    std::fs::write(hw.path().join("junk.spotota"), b"junk").expect("junk");
+    let (ok, out) = cli(&["install", &path("junk.spotota")]);
+    assert!(!ok && out.contains("not a Spot box update bundle"), "{out}");
+    std::fs::write(hw.path().join("v15.spotota"), bundle(hw.path(), "0.1.5", &noise(SLOT / 2, 4), &key)).expect("v1.5");
+    let (ok, out) = cli(&["install", &path("v15.spotota")]);
+    assert!(!ok && out.contains("(downgrade)"), "{out}");
+    std::fs::write(hw.path().join("v3.spotota"), bundle(hw.path(), "0.3.0", &noise(SLOT / 2, 3), &key)).expect("v3");
+    let (ok, out) = cli(&["install", &path("v3.spotota")]);
+    assert!(ok && out.contains("installed 0.3.0"), "{out}");
+    // With 0.3.0 waiting for its first boot there is nothing to roll back to.
+    admin.post("/api/admin/updates/rollback", json!({})).await.expect_error(409, "busy");
+    let (ok, out) = cli(&["rollback"]);
+    assert!(!ok && out.contains("(busy)"), "{out}");
 }
 
 #[tokio::test]
