@@ -1,7 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,8 @@ let root: string;
 let daemon: Daemon;
 let helper: ChildProcess | null = null;
 let admin: Page;
+let feedServer: http.Server | null = null;
+let feedPort = 0;
 const sock = () => path.join(root, 'helper.sock');
 
 function run(name: string, args: string[]): string {
@@ -95,12 +98,31 @@ test.beforeAll(async ({ browser }) => {
   run('spot-ota', ['sign', '--key', 'stranger.key', '--version', '0.2.0', '--board', 'qemu-arm64',
     '--image', 'rootfs=rootfs-v2.img', '-o', 'stranger.spotota']);
   writeFileSync(path.join(root, 'notes.spotota'), 'these are my notes, not an update\n');
+  // A feed with 0.3.0, served over HTTP from this test (a NAS on the LAN, in real life).
+  randomFile(path.join(root, 'rootfs-v3.img'), 4 << 20);
+  run('spot-ota', ['sign', '--key', 'targets.key', '--version', '0.3.0', '--board', 'qemu-arm64', '--notes', 'Screen sharing fixes',
+    '--image', 'rootfs=rootfs-v3.img', '-o', 'spot-0.3.0.spotota']);
+  run('spot-ota', ['repo', 'add', 'feed', 'spot-0.3.0.spotota', '--targets-key', 'targets.key', '--snapshot-key', 'root.key',
+    '--timestamp-key', 'root.key']);
+  feedServer = http.createServer((req, res) => {
+    const rel = decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/+/, '');
+    const file = path.join(root, rel);
+    if (rel.includes('..') || !existsSync(file)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((r) => feedServer!.listen(0, '127.0.0.1', () => r()));
+  feedPort = (feedServer.address() as net.AddressInfo).port;
 
   process.env.SPOT_HELPER_SOCKET = sock();
+  process.env.SPOT_OTA_ROOT = path.join(root, 'feed', 'root.json');
   try {
     daemon = await startDaemon();
   } finally {
     delete process.env.SPOT_HELPER_SOCKET;
+    delete process.env.SPOT_OTA_ROOT;
   }
   await startHelper('A', '0.1.0');
   admin = await (await browser.newContext()).newPage();
@@ -111,6 +133,7 @@ test.afterAll(async () => {
   await admin?.context().close();
   await stopHelper();
   await daemon?.dispose();
+  await new Promise<void>((r) => (feedServer ? feedServer.close(() => r()) : r()));
   if (root && !process.env.SPOT_E2E_KEEP) rmSync(root, { recursive: true, force: true });
 });
 
@@ -176,4 +199,27 @@ test('updates: refused files in words, upload with progress, restart, the new ve
   await admin.goto(daemon.url + '/admin/updates');
   await expect(history.locator('li')).toHaveCount(3);
   await screenshot(admin, 'updates-phone', { fullPage: true });
+});
+
+test('updates: the feed offers a newer version with its notes; download and install', async () => {
+  await admin.setViewportSize({ width: 1280, height: 900 });
+  await admin.goto(daemon.url + '/admin/updates');
+  await admin.getByTestId('updates-feed-url').fill('gopher://nas.lan/');
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await expect(admin.getByRole('alert').filter({ hasText: 'http://' })).toBeVisible();
+  await admin.getByTestId('updates-feed-url').fill(`http://127.0.0.1:${feedPort}/feed`);
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await expect(admin.getByTestId('updates-check')).toBeEnabled();
+  await admin.getByTestId('updates-check').click();
+  const offers = admin.getByTestId('updates-offers');
+  await expect(offers).toContainText('Version 0.3.0');
+  await expect(offers).toContainText('Screen sharing fixes');
+  await screenshot(admin, 'updates-feed-offer');
+  await offers.getByRole('button', { name: 'Download and install' }).click();
+  await expect(admin.getByTestId('updates-history').locator('li').first()).toHaveText(
+    /Version 0.3.0 was installed and starts at the next restart\./,
+    { timeout: 30_000 },
+  );
+  await expect(admin.getByTestId('updates-slot-A')).toHaveText('Version 0.3.0 (on trial)');
+  await screenshot(admin, 'updates-feed-staged', { fullPage: true });
 });

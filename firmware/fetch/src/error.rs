@@ -41,6 +41,9 @@ pub enum Reason {
     BadContentEncoding,
     /// The body is larger than the cap.
     TooLarge,
+    /// The caller's sink refused the body (a streamed download that failed its own checks or
+    /// could not be written).
+    Aborted,
 }
 
 impl Reason {
@@ -64,6 +67,7 @@ impl Reason {
             Reason::BadContentType => "bad_content_type",
             Reason::BadContentEncoding => "bad_content_encoding",
             Reason::TooLarge => "too_large",
+            Reason::Aborted => "aborted",
         }
     }
 }

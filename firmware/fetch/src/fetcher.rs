@@ -122,12 +122,31 @@ impl Fetcher {
     /// GET `url` under the policy. Every refusal is logged once (`tracing::info!` with `url` and
     /// `reason`) and returned.
     pub async fn get(&self, url: &str, opts: &GetOptions) -> Result<Response, Refused> {
-        let result = match tokio::time::timeout(self.policy.total_timeout, self.follow(url, opts)).await {
+        self.get_inner(url, opts, self.policy.total_timeout, None).await
+    }
+
+    /// GET `url` under the same policy, handing the body to `sink` as it arrives instead of
+    /// buffering it (a large download: an update bundle), within `total` instead of the
+    /// policy's total timeout. `Response::body` stays empty. `max_bytes` still caps the body
+    /// (`too_large`, never truncated); a `sink` error ends the fetch as `aborted`.
+    pub async fn get_streaming(
+        &self,
+        url: &str,
+        opts: &GetOptions,
+        total: std::time::Duration,
+        sink: &mut (dyn FnMut(&[u8]) -> Result<(), String> + Send),
+    ) -> Result<Response, Refused> {
+        let opts = GetOptions { truncate: false, ..opts.clone() };
+        self.get_inner(url, &opts, total, Some(sink)).await
+    }
+
+    async fn get_inner(&self, url: &str, opts: &GetOptions, total: std::time::Duration, sink: Option<&mut Sink<'_>>) -> Result<Response, Refused> {
+        let result = match tokio::time::timeout(total, self.follow(url, opts, sink)).await {
             Ok(r) => r,
             Err(_) => Err(Refused::new(
                 Reason::Timeout,
                 url,
-                format!("not done within {:?}", self.policy.total_timeout),
+                format!("not done within {total:?}"),
             )),
         };
         if let Err(refused) = &result {
@@ -136,11 +155,11 @@ impl Fetcher {
         result
     }
 
-    async fn follow(&self, url: &str, opts: &GetOptions) -> Result<Response, Refused> {
+    async fn follow(&self, url: &str, opts: &GetOptions, mut sink: Option<&mut Sink<'_>>) -> Result<Response, Refused> {
         let mut url = Url::parse(url).map_err(|e| Refused::new(Reason::BadUrl, url, e.to_string()))?;
         let mut redirects = 0;
         loop {
-            match self.hop(&url, opts).await? {
+            match self.hop(&url, opts, sink.as_deref_mut()).await? {
                 Hop::Done(response) => return Ok(response),
                 Hop::Redirect(next) => {
                     if redirects >= self.policy.max_redirects {
@@ -158,7 +177,7 @@ impl Fetcher {
     }
 
     /// One request: vet, look up once, vet the answers, connect to a vetted address, exchange.
-    async fn hop(&self, url: &Url, opts: &GetOptions) -> Result<Hop, Refused> {
+    async fn hop(&self, url: &Url, opts: &GetOptions, sink: Option<&mut Sink<'_>>) -> Result<Hop, Refused> {
         let allowlist = &self.policy.allowlist;
         let target = vet_url(url, allowlist)?;
         let addrs: Vec<IpAddr> = match &target.host {
@@ -177,10 +196,10 @@ impl Fetcher {
         let vetted = vet_addrs(url, &target, &addrs, &own, allowlist)?;
         let tcp = self.connect_vetted(url, &vetted, target.port).await?;
         match target.scheme {
-            Scheme::Http => exchange(tcp, url, opts, &self.policy.user_agent).await,
+            Scheme::Http => exchange(tcp, url, opts, &self.policy.user_agent, sink).await,
             Scheme::Https => {
                 let tls = self.tls_handshake(url, &target, tcp).await?;
-                exchange(tls, url, opts, &self.policy.user_agent).await
+                exchange(tls, url, opts, &self.policy.user_agent, sink).await
             }
         }
     }
@@ -296,7 +315,10 @@ pub(crate) fn accepts(patterns: &[String], mime: &str) -> bool {
         })
 }
 
-async fn exchange<T>(io: T, url: &Url, opts: &GetOptions, user_agent: &str) -> Result<Hop, Refused>
+/// Where a streamed body goes.
+type Sink<'s> = dyn FnMut(&[u8]) -> Result<(), String> + Send + 's;
+
+async fn exchange<T>(io: T, url: &Url, opts: &GetOptions, user_agent: &str, sink: Option<&mut Sink<'_>>) -> Result<Hop, Refused>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -359,7 +381,7 @@ where
             return Err(refuse(Reason::TooLarge, format!("Content-Length {len} > {}", opts.max_bytes)));
         }
     }
-    let (body, truncated) = read_capped(response.into_body(), opts, &refuse).await?;
+    let (body, truncated) = read_capped(response.into_body(), opts, &refuse, sink).await?;
     Ok(Hop::Done(Response {
         url: url.clone(),
         status: status.as_u16(),
@@ -374,11 +396,21 @@ async fn read_capped(
     mut body: Incoming,
     opts: &GetOptions,
     refuse: &impl Fn(Reason, String) -> Refused,
+    mut sink: Option<&mut Sink<'_>>,
 ) -> Result<(Vec<u8>, bool), Refused> {
     let mut buf: Vec<u8> = Vec::new();
+    let mut streamed = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| refuse(Reason::HttpError, format!("reading body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
+        if let Some(sink) = sink.as_deref_mut() {
+            streamed += data.len();
+            if streamed > opts.max_bytes {
+                return Err(refuse(Reason::TooLarge, format!("body over {} bytes", opts.max_bytes)));
+            }
+            sink(&data).map_err(|e| refuse(Reason::Aborted, e))?;
+            continue;
+        }
         let room = opts.max_bytes - buf.len();
         if data.len() > room {
             if opts.truncate {

@@ -856,3 +856,40 @@ async fn exactly_the_redirect_limit_is_followed() {
         "too_many_redirects"
     );
 }
+
+#[tokio::test]
+async fn streamed_bodies_go_to_the_sink_under_the_same_guard() {
+    let env = env().await;
+    let f = fetcher(&env);
+    let opts = GetOptions { accept: vec![], max_bytes: 4 << 20, truncate: false };
+    let mut got = 0usize;
+    let r = f
+        .get_streaming("http://example.test/big", &opts, Duration::from_secs(30), &mut |b: &[u8]| {
+            got += b.len();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((got, r.body.len()), (3 << 20, 0), "the body went to the sink, not into memory");
+    // The cap holds while streaming.
+    let small = GetOptions { max_bytes: 1 << 20, ..opts.clone() };
+    let e = f.get_streaming("http://example.test/big", &small, Duration::from_secs(30), &mut |_: &[u8]| Ok(())).await.unwrap_err();
+    assert_eq!(e.code(), "too_large");
+    // A sink that gives up ends the fetch.
+    let e = f
+        .get_streaming("http://example.test/big", &opts, Duration::from_secs(30), &mut |_: &[u8]| Err("disk full".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "aborted");
+    // And the SSRF guard is the same one: a private address is refused before any byte.
+    let mut any = false;
+    let e = f
+        .get_streaming("http://10.0.0.1/big", &opts, Duration::from_secs(30), &mut |_: &[u8]| {
+            any = true;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "private_address");
+    assert!(!any);
+}

@@ -24,6 +24,7 @@ mod captive;
 mod strength;
 pub mod network;
 pub mod updates;
+pub mod updates_feed;
 pub mod own;
 pub mod voice;
 

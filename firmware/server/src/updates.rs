@@ -34,10 +34,11 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 const MAGIC: &[u8; 8] = b"SPOTOTA\x01";
 const BODY_IDLE: Duration = Duration::from_secs(60);
 
-/// One upload at a time.
+/// One upload at a time; the feed's last check and download.
 #[derive(Default)]
 pub struct Updates {
     receiving: AtomicBool,
+    pub feed: crate::updates_feed::FeedState,
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -47,6 +48,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/updates/upload", post(upload).layer(DefaultBodyLimit::disable()))
         .route("/admin/updates/restart", post(restart))
         .route("/admin/updates/rollback", post(rollback))
+        .merge(crate::updates_feed::routes())
 }
 
 fn unmanaged() -> ApiError {
@@ -66,7 +68,10 @@ async fn status(State(state): S, a: Authed) -> ApiResult<Response> {
         return Ok(axum::Json(json!({"managed": false, "version": env!("CARGO_PKG_VERSION")})).into_response());
     }
     match state.cfg.helper.call(&Request::OtaStatus).await? {
-        Reply::Ota { ota, .. } => Ok(axum::Json(json!({"managed": true, "version": env!("CARGO_PKG_VERSION"), "ota": ota})).into_response()),
+        Reply::Ota { ota, .. } => {
+            let download = state.updates.feed.download.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Ok(axum::Json(json!({"managed": true, "version": env!("CARGO_PKG_VERSION"), "ota": ota, "download": download})).into_response())
+        }
         _ => Err(ApiError(Error::unavailable("helper_failed", "The system helper gave no update status."))),
     }
 }

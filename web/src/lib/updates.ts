@@ -41,7 +41,52 @@ export interface OtaReport {
   history: OtaRecord[];
 }
 
-export type UpdatesInfo = { managed: false; version: string } | { managed: true; version: string; ota: OtaReport };
+export interface FeedDownload {
+  name: string;
+  version: string;
+  done: number;
+  total: number;
+  state: 'downloading' | 'installing' | 'failed';
+  error: { code: string; message: string } | null;
+}
+
+export type UpdatesInfo =
+  | { managed: false; version: string }
+  | { managed: true; version: string; ota: OtaReport; download: FeedDownload | null };
+
+export interface FeedOffer {
+  name: string;
+  version: string;
+  notes: string;
+  length: number;
+}
+
+export interface FeedCheck {
+  at: number;
+  updates: FeedOffer[];
+  error: { code: string; message: string } | null;
+}
+
+export interface FeedInfo {
+  url: string | null;
+  last_check: FeedCheck | null;
+  download: FeedDownload | null;
+}
+
+const FEED_CODES: Record<string, string> = {
+  expired_metadata: "the feed's signed list has expired (its publisher must re-sign it)",
+  replayed_metadata: 'the feed offered an older list than one the box already saw (a replay)',
+  mixed_release: 'the feed mixes files of two releases',
+  bad_signature: "the feed's list is not signed correctly",
+  wrong_key: "the feed's list was not signed by the keys this box trusts",
+  oversized: 'the feed sent more data than allowed',
+  download_mismatch: "the downloaded file is not the one the feed's signed list names",
+};
+
+/** A failed check or download, in words. */
+export function feedErrorWords(e: { code: string; message: string }): string {
+  return FEED_CODES[e.code] ? `${FEED_CODES[e.code]}.` : e.message;
+}
 
 /** "3 min 20 s", "45 s", "1 h 5 min". */
 export function formatDuration(secs: number): string {

@@ -228,3 +228,159 @@ async fn a_development_machine_says_updates_are_not_its_business() {
     upload(&admin, b"SPOTOTA\x01".to_vec(), true).await.expect_error(400, "updates_unmanaged");
     admin.post("/api/admin/updates/restart", json!({})).await.expect_error(400, "updates_unmanaged");
 }
+
+/// The feed's metadata as `spot-ota repo` writes it, from the same keys as `make_box`.
+fn feed_repo() -> (ota::feed::Repo, PrivateKey, PrivateKey) {
+    let key = PrivateKey::from_seed([3; 32]);
+    let root = PrivateKey::from_seed([4; 32]);
+    let role = |k: &PrivateKey| RoleKeys { keys: vec![k.public()], threshold: 1 };
+    let keys = RootKeys { root: role(&root), targets: role(&key), snapshot: role(&root), timestamp: role(&root) };
+    let (repo, _) = Repo::create(&keys, &[&root], 4_000_000_000).expect("root");
+    (repo, key, root)
+}
+
+fn entry_of(bundle: &[u8]) -> ota::feed::TargetEntry {
+    use sha2::Digest;
+    let envelope = ota::bundle::read_header(&mut &bundle[..]).expect("header");
+    let m: ota::manifest::Manifest = ota::keys::Envelope::parse(&envelope).expect("env").parse_signed("m").expect("manifest");
+    ota::feed::TargetEntry {
+        length: bundle.len() as u64,
+        sha256: hex_of(&sha2::Sha256::digest(bundle)),
+        custom: ota::feed::TargetCustom {
+            version: m.version,
+            boards: m.boards,
+            min_version: m.min_version,
+            notes: m.notes,
+            manifest_sha256: hex_of(&sha2::Sha256::digest(&envelope)),
+            manifest_len: envelope.len() as u64,
+        },
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A plain static file server for the feed directory on 127.0.0.1:0 (404 for what is not there).
+async fn serve_dir(dir: PathBuf) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") && n < buf.len() {
+                    match s.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+                let file = dir.join(&path);
+                let reply = match (path.contains(".."), std::fs::read(&file)) {
+                    (false, Ok(body)) => {
+                        let mut r = format!("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes();
+                        r.extend_from_slice(&body);
+                        r
+                    }
+                    _ => b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
+                };
+                let _ = s.write_all(&reply).await;
+            });
+        }
+    });
+    port
+}
+
+fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) {
+    for (n, b) in files {
+        std::fs::write(dir.join(n), b).expect("feed file");
+    }
+}
+
+#[tokio::test]
+async fn the_feed_lists_newer_versions_and_a_download_installs_only_what_it_pins() {
+    let hw = tempfile::tempdir().expect("tmp");
+    let key = make_box(hw.path());
+    let feed = hw.path().join("feed");
+    std::fs::create_dir_all(feed.join("bundles")).expect("feed dir");
+    let (mut repo, tkey, rkey) = feed_repo();
+    std::fs::copy(hw.path().join("root.json"), feed.join("root.json")).expect("root");
+    let v2 = bundle(hw.path(), "0.2.0", &noise(SLOT / 2, 2), &key);
+    std::fs::write(feed.join("bundles/spot-0.2.0.spotota"), &v2).expect("bundle");
+    repo.set_target("spot-0.2.0.spotota", entry_of(&v2)).expect("target");
+    let old = bundle(hw.path(), "0.0.9", &noise(SLOT / 2, 9), &key);
+    std::fs::write(feed.join("bundles/spot-0.0.9.spotota"), &old).expect("bundle");
+    repo.set_target("spot-0.0.9.spotota", entry_of(&old)).expect("target");
+    let lifetimes = ota::feed::Lifetimes::default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let first = repo.publish(&[&tkey], &[&rkey], &[&rkey], now, &lifetimes).expect("publish");
+    write_files(&feed, &first);
+    let port = serve_dir(hw.path().to_path_buf()).await;
+
+    let sock = hw.path().join("helper.sock");
+    let mut d = Daemon::start();
+    d.stop();
+    let root = hw.path().join("root.json");
+    d.spawn_env("127.0.0.1:0", &[("SPOT_HELPER_SOCKET", sock.to_str().expect("utf-8")), ("SPOT_OTA_ROOT", root.to_str().expect("utf-8"))]);
+    let incoming = d.db_path().with_file_name("ota").join("incoming");
+    let _h = start_helper(hw.path(), &incoming, &sock, Slot::A, "0.1.0");
+    let admin = d.admin().await;
+
+    admin.post("/api/admin/updates/check", json!({})).await.expect_error(400, "no_feed");
+    for bad in ["ftp://nas.lan/feed", "not a url", "http://user:pw@nas.lan/", "javascript:alert(1)"] {
+        admin.put("/api/admin/updates/feed", json!({"url": bad})).await.expect_error(400, "invalid_feed_url");
+    }
+    admin.put("/api/admin/updates/feed", json!({"url": format!("http://127.0.0.1:{port}/feed")})).await.expect_status(204);
+    let f = admin.get("/api/admin/updates/feed").await.expect_status(200);
+    assert_eq!(f.body["url"], format!("http://127.0.0.1:{port}/feed/"));
+
+    // Only what is newer than the running 0.1.0 is offered, with its notes.
+    let c = admin.post("/api/admin/updates/check", json!({})).await.expect_status(200);
+    assert_eq!(c.body["error"], Value::Null, "{}", c.text);
+    let offered: Vec<&str> = c.body["updates"].as_array().expect("list").iter().filter_map(|u| u["version"].as_str()).collect();
+    assert_eq!(offered, ["0.2.0"], "{}", c.text);
+    assert_eq!(c.body["updates"][0]["notes"], "Spot 0.2.0");
+
+    admin.post("/api/admin/updates/download", json!({"name": "../../etc/passwd"})).await.expect_error(400, "invalid_name");
+    admin.post("/api/admin/updates/download", json!({"name": "nope.spotota"})).await.expect_error(404, "unknown_update");
+
+    // The feed server now serves a different file under the listed name: refused, nothing staged.
+    let evil = bundle(hw.path(), "0.2.0", &noise(SLOT / 2, 66), &key);
+    std::fs::write(feed.join("bundles/spot-0.2.0.spotota"), &evil).expect("swap");
+    admin.post("/api/admin/updates/download", json!({"name": "spot-0.2.0.spotota"})).await.expect_status(202);
+    let t = Instant::now();
+    let failed = loop {
+        let r = admin.get("/api/admin/updates").await.expect_status(200);
+        if r.body["download"]["state"] == "failed" {
+            break r.body;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "the swapped file was not refused: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["download"]["error"]["code"], "download_mismatch", "{failed}");
+    assert_eq!(failed["ota"]["status"]["phase"], "idle");
+    assert!(incoming_files(&incoming).is_empty(), "{:?}", incoming_files(&incoming));
+
+    // The real file: downloaded, checked, installed into B.
+    std::fs::write(feed.join("bundles/spot-0.2.0.spotota"), &v2).expect("restore");
+    admin.post("/api/admin/updates/download", json!({"name": "spot-0.2.0.spotota"})).await.expect_status(202);
+    let o = wait_for(&admin, "staging from the feed", 30, |o| o["history"][0]["outcome"] == "staged").await;
+    assert_eq!(slot(&o, "B")["version"], "0.2.0", "{o}");
+    let r = admin.get("/api/admin/updates").await.expect_status(200);
+    assert_eq!(r.body["download"]["state"], "installing");
+    assert_eq!(r.body["download"]["done"], v2.len());
+
+    // Replaying the feed's older timestamp after a newer one was seen is refused.
+    let second = repo.publish(&[&tkey], &[&rkey], &[&rkey], now, &lifetimes).expect("publish");
+    write_files(&feed, &second);
+    admin.post("/api/admin/updates/check", json!({})).await.expect_status(200);
+    write_files(&feed, &first);
+    let c = admin.post("/api/admin/updates/check", json!({})).await.expect_status(200);
+    assert_eq!(c.body["error"]["code"], "replayed_metadata", "{}", c.text);
+}
