@@ -13,6 +13,8 @@
 //!   SPOT_HELPER_OTA_BOARD     board name (SPOT_BOARD from /etc/spot/board.env)
 //!   SPOT_HELPER_OTA_VERSION   the running version (default: this build's)
 //!   SPOT_HELPER_OTA_TIMING    JSON `ota::lifecycle::Config` (tests shorten the health window)
+//!   SPOT_HELPER_OTA_DT        the device tree (/proc/device-tree): the Pi 4 bootloader EEPROM's
+//!                             build date, `chosen/bootloader/build-timestamp`
 
 use crate::driver::{Call, Command};
 use anyhow::{Context, Result};
@@ -319,7 +321,8 @@ impl Ota {
         let envelope = ota::bundle::read_header(&mut r)?;
         let root = std::fs::read(&self.paths.root).map_err(io("reading the box's update key (root.json)"))?;
         let trust = ota::feed::TrustedState::new(&root)?;
-        let installed = Installed { board: self.board.clone(), version: self.version, floor: self.floor(), eeprom: None };
+        let dt = env("SPOT_HELPER_OTA_DT").map_or_else(|| PathBuf::from("/proc/device-tree"), PathBuf::from);
+        let installed = Installed { board: self.board.clone(), version: self.version, floor: self.floor(), eeprom: eeprom_date(&dt) };
         let (keys, role) = trust.targets_role();
         let v = ota::check::check_bundle(&envelope, (keys, role), &installed, None)?;
         let version = v.manifest.version;
@@ -357,6 +360,25 @@ impl Ota {
     }
 }
 
+/// The bootloader EEPROM's build date (`YYYY-MM-DD`, UTC) as the Pi firmware reports it in the
+/// device tree: a big-endian u32 of seconds since the epoch. `None` where there is none (Pi 3,
+/// Zero 2 W, QEMU).
+fn eeprom_date(dt: &Path) -> Option<String> {
+    let b = std::fs::read(dt.join("chosen/bootloader/build-timestamp")).ok()?;
+    let secs = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as i64;
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(d) = path.parent() {
@@ -381,5 +403,19 @@ mod tests {
         assert_eq!(d[0], PathBuf::from("/dev/disk/by-partuuid/5b0e2c7a-02"));
         assert_eq!(d[1], PathBuf::from("/dev/disk/by-partuuid/5b0e2c7a-03"));
         assert_eq!(from_cmdline("quiet"), (None, None));
+    }
+
+    #[test]
+    fn the_eeprom_date_comes_from_the_device_tree() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert_eq!(eeprom_date(dir.path()), None);
+        std::fs::create_dir_all(dir.path().join("chosen/bootloader")).expect("mkdir");
+        // 2024-09-10 12:00:00 UTC, as the firmware writes it.
+        std::fs::write(dir.path().join("chosen/bootloader/build-timestamp"), 1_725_969_600u32.to_be_bytes()).expect("ts");
+        assert_eq!(eeprom_date(dir.path()).as_deref(), Some("2024-09-10"));
+        std::fs::write(dir.path().join("chosen/bootloader/build-timestamp"), 951_825_600u32.to_be_bytes()).expect("ts");
+        assert_eq!(eeprom_date(dir.path()).as_deref(), Some("2000-02-29"));
+        std::fs::write(dir.path().join("chosen/bootloader/build-timestamp"), [1u8, 2]).expect("short");
+        assert_eq!(eeprom_date(dir.path()), None);
     }
 }

@@ -71,6 +71,10 @@ impl Box_ {
 
     /// Starts the helper as the system in `slot`, version `version`, would.
     fn start(&self, slot: Slot, version: &str) -> Helper {
+        self.start_as(slot, version, "qemu-arm64")
+    }
+
+    fn start_as(&self, slot: Slot, version: &str, board: &str) -> Helper {
         std::fs::write(self.p("cmdline"), format!("console=ttyS0 root=PARTUUID=abcd-02 ro spot.slot={slot}")).expect("cmdline");
         let _ = std::fs::remove_file(self.p("data/system/sim-run/rebooted"));
         let sock = self.p(&format!("run-{slot}-{version}.sock"));
@@ -87,7 +91,8 @@ impl Box_ {
             .env("SPOT_HELPER_OTA_CMDLINE", self.p("cmdline"))
             .env("SPOT_HELPER_OTA_INCOMING", self.p("data/ota/incoming"))
             .env("SPOT_HELPER_OTA_ROOT", self.p("root.json"))
-            .env("SPOT_HELPER_OTA_BOARD", "qemu-arm64")
+            .env("SPOT_HELPER_OTA_BOARD", board)
+            .env("SPOT_HELPER_OTA_DT", self.p("dt"))
             .env("SPOT_HELPER_OTA_VERSION", version)
             .env("SPOT_HELPER_OTA_TIMING", r#"{"ready_within":3,"healthy_for":2,"beat_gap":2}"#)
             .env_remove("SPOT_HELPER_TIMING")
@@ -105,6 +110,10 @@ impl Box_ {
 
     /// A bundle in the incoming directory, as the daemon leaves it.
     fn bundle(&self, name: &str, version: &str, board: &str, rootfs: &[u8], key: &PrivateKey) -> Vec<u8> {
+        self.bundle_eeprom(name, version, board, rootfs, key, None)
+    }
+
+    fn bundle_eeprom(&self, name: &str, version: &str, board: &str, rootfs: &[u8], key: &PrivateKey, eeprom: Option<&str>) -> Vec<u8> {
         let img = self.p(&format!("{name}.rootfs"));
         std::fs::write(&img, rootfs).expect("image");
         let meta = Meta {
@@ -113,7 +122,7 @@ impl Box_ {
             min_version: None,
             created: 1_700_000_000,
             notes: format!("Spot {version}"),
-            needs_eeprom: None,
+            needs_eeprom: eeprom.map(str::to_owned),
         };
         let mut out = std::io::Cursor::new(Vec::new());
         ota::bundle::build(&mut out, &meta, &[("rootfs".into(), img)], &[key]).expect("bundle");
@@ -286,4 +295,19 @@ fn the_boot_script_running_a_trial_out_shows_in_the_history() {
     let o = h.ota();
     let n = o["history"].as_array().map_or(0, |h| h.iter().filter(|r| r["outcome"] == "rolled_back").count());
     assert_eq!(n, 1, "{o}");
+}
+
+#[test]
+fn a_pi_4_with_an_old_bootloader_is_told_to_update_it_first() {
+    let b = Box_::new();
+    std::fs::create_dir_all(b.p("dt/chosen/bootloader")).expect("dt");
+    // The EEPROM of 2023-01-11.
+    std::fs::write(b.p("dt/chosen/bootloader/build-timestamp"), 1_673_395_200u32.to_be_bytes()).expect("ts");
+    let h = b.start_as(Slot::A, "0.1.0", "rpi4");
+    b.bundle_eeprom("new.spotota", "0.2.0", "rpi4", &noise(1 << 20, 7), &b.key, Some("2024-05-01"));
+    let rec = h.install("new.spotota");
+    assert_eq!(rec["code"], "eeprom_too_old", "{rec}");
+    assert!(rec["message"].as_str().is_some_and(|m| m.contains("2023-01-11") && m.contains("Imager")), "{rec}");
+    b.bundle_eeprom("ok.spotota", "0.2.0", "rpi4", &noise(1 << 20, 7), &b.key, Some("2022-12-01"));
+    assert_eq!(h.install("ok.spotota")["outcome"], "staged");
 }
