@@ -46,6 +46,9 @@ pub struct Ota {
     version: Version,
     running: Slot,
     lc: Mutex<Lifecycle>,
+    /// Held while an event and its actions (history, boot state) are applied, and while a
+    /// report is taken: a report never shows the new phase without what came with it.
+    applying: Mutex<()>,
     installing: Mutex<bool>,
     calls: SyncSender<Call>,
 }
@@ -113,6 +116,7 @@ impl Ota {
             version,
             running: slot.unwrap_or(Slot::A),
             lc: Mutex::new(Lifecycle::new(cfg)),
+            applying: Mutex::new(()),
             installing: Mutex::new(false),
             calls,
         });
@@ -153,6 +157,7 @@ impl Ota {
     }
 
     fn event(&self, ev: Event) {
+        let _applying = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let actions = self.lc.lock().unwrap_or_else(|p| p.into_inner()).handle(now(), ev);
         for a in actions {
             match a {
@@ -215,6 +220,7 @@ impl Ota {
     }
 
     pub fn report(&self) -> Reply {
+        let _applying = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let st = self.boot_state();
         let status = self.lc.lock().unwrap_or_else(|p| p.into_inner()).status(now());
         let (phase, version, done, total) = match &status.phase {

@@ -94,7 +94,7 @@ impl Box_ {
             .env("SPOT_HELPER_OTA_BOARD", board)
             .env("SPOT_HELPER_OTA_DT", self.p("dt"))
             .env("SPOT_HELPER_OTA_VERSION", version)
-            .env("SPOT_HELPER_OTA_TIMING", r#"{"ready_within":3,"healthy_for":2,"beat_gap":2}"#)
+            .env("SPOT_HELPER_OTA_TIMING", r#"{"ready_within":6,"healthy_for":2,"beat_gap":3}"#)
             .env_remove("SPOT_HELPER_TIMING")
             .stderr(Stdio::null())
             .spawn()
@@ -255,7 +255,7 @@ fn install_boot_commit_then_a_bad_update_falls_back_by_itself() {
     drop(h);
     assert_eq!(b.boot(), (Slot::A, true));
     let h = b.start(Slot::A, "0.3.0");
-    let o = h.wait_phase("idle", false, 15);
+    let o = h.wait_phase("idle", false, 30);
     assert_eq!(o["history"][0]["outcome"], "rolled_back", "{o}");
     assert!(o["history"][0]["message"].as_str().is_some_and(|m| m.contains("never became ready")), "{o}");
     let t = Instant::now();
