@@ -176,6 +176,12 @@ test('updates: refused files in words, upload with progress, restart, the new ve
   await expect(history.locator('li').first()).toHaveText(/Version 0.2.0 was installed and starts at the next restart\./);
   expect(readdirSync(path.join(daemon.dataDir, 'ota', 'incoming'))).toEqual([]);
   await screenshot(admin, 'updates-staged');
+  // Or tonight: scheduled, shown, and called off again.
+  await admin.getByTestId('updates-schedule').click();
+  await expect(admin.getByTestId('updates-scheduled')).toContainText('restarts by itself at');
+  await screenshot(admin, 'updates-scheduled');
+  await admin.getByRole('button', { name: "Don't restart then" }).click();
+  await expect(admin.getByTestId('updates-schedule')).toBeVisible();
 
   await admin.getByTestId('updates-restart').click();
   await admin.getByRole('dialog').getByRole('button', { name: 'Restart' }).click();

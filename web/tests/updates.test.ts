@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, phaseWords, progressFraction, progressWords, recordWords, slotWords, type OtaPhase } from '../src/lib/updates';
+import { formatDuration, nextQuietHour, phaseWords, progressFraction, progressWords, recordWords, slotWords, type OtaPhase } from '../src/lib/updates';
 
 const idle: OtaPhase = { phase: 'idle', version: null, done: null, total: null, speed: null, eta: null, commit_in: null };
 
@@ -39,5 +39,16 @@ describe('update words', () => {
       'Version 0.1.0 (running now, the box’s system)',
     );
     expect(slotWords({ name: 'B', version: '', state: 'empty', running: false, primary: false, trial: false })).toBe('Empty');
+  });
+});
+
+describe('scheduled restart', () => {
+  it('picks the next 4:00 local time', () => {
+    const evening = new Date(2026, 11, 3, 21, 30).getTime();
+    expect(new Date(nextQuietHour(evening) * 1000)).toEqual(new Date(2026, 11, 4, 4, 0));
+    const early = new Date(2026, 11, 3, 2, 0).getTime();
+    expect(new Date(nextQuietHour(early) * 1000)).toEqual(new Date(2026, 11, 3, 4, 0));
+    const exactly = new Date(2026, 11, 3, 4, 0).getTime();
+    expect(new Date(nextQuietHour(exactly) * 1000)).toEqual(new Date(2026, 11, 4, 4, 0));
   });
 });

@@ -34,11 +34,20 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 const MAGIC: &[u8; 8] = b"SPOTOTA\x01";
 const BODY_IDLE: Duration = Duration::from_secs(60);
 
-/// One upload at a time; the feed's last check and download.
+/// One upload at a time; the feed's last check and download; a scheduled restart.
 #[derive(Default)]
 pub struct Updates {
     receiving: AtomicBool,
     pub feed: crate::updates_feed::FeedState,
+    /// When the box restarts by itself (seconds since the epoch), and the task that does it.
+    scheduled: std::sync::Mutex<Option<(u64, tokio::task::AbortHandle)>>,
+}
+
+/// A scheduled restart is at most this far ahead.
+const MAX_SCHEDULE: u64 = 7 * 24 * 3600;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -46,7 +55,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/updates", get(status))
         // Streamed to disk with its own limit, not the API's 64 KiB.
         .route("/admin/updates/upload", post(upload).layer(DefaultBodyLimit::disable()))
-        .route("/admin/updates/restart", post(restart))
+        .route("/admin/updates/restart", post(restart).delete(cancel_restart))
         .route("/admin/updates/rollback", post(rollback))
         .merge(crate::updates_feed::routes())
 }
@@ -70,7 +79,9 @@ async fn status(State(state): S, a: Authed) -> ApiResult<Response> {
     match state.cfg.helper.call(&Request::OtaStatus).await? {
         Reply::Ota { ota, .. } => {
             let download = state.updates.feed.download.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Ok(axum::Json(json!({"managed": true, "version": env!("CARGO_PKG_VERSION"), "ota": ota, "download": download})).into_response())
+            let restart_at = state.updates.scheduled.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(at, _)| *at);
+            Ok(axum::Json(json!({"managed": true, "version": env!("CARGO_PKG_VERSION"), "ota": ota, "download": download, "restart_at": restart_at}))
+                .into_response())
         }
         _ => Err(ApiError(Error::unavailable("helper_failed", "The system helper gave no update status."))),
     }
@@ -185,14 +196,56 @@ async fn receive(body: Body, path: &Path) -> ApiResult<()> {
     Ok(())
 }
 
-async fn restart(State(state): S, a: Authed) -> ApiResult<Response> {
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RestartInput {
+    /// Seconds since the epoch; absent: now.
+    #[serde(default)]
+    at: Option<u64>,
+}
+
+/// Restart now, or at `at` (e.g. tonight, when nobody is in a voice room). A new schedule
+/// replaces the old one.
+async fn restart(State(state): S, a: Authed, crate::extract::Json(input): crate::extract::Json<RestartInput>) -> ApiResult<Response> {
     a.require_admin()?;
     if !state.cfg.helper.managed() {
         return Err(unmanaged());
     }
-    tracing::warn!(by = %a.user.username, "restart for an update requested");
-    state.cfg.helper.done(&Request::Reboot).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response())
+    let now = now_secs();
+    let Some(at) = input.at.filter(|at| *at > now) else {
+        if input.at.is_some_and(|at| at + 60 < now) {
+            return Err(ApiError(Error::invalid("invalid_time", "That time has passed; choose a time ahead.")));
+        }
+        tracing::warn!(by = %a.user.username, "restart for an update requested");
+        state.cfg.helper.done(&Request::Reboot).await?;
+        return Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response());
+    };
+    if at - now > MAX_SCHEDULE {
+        return Err(ApiError(Error::invalid("invalid_time", "A restart can be scheduled at most a week ahead.")));
+    }
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(at.saturating_sub(now_secs()))).await;
+        tracing::warn!("scheduled restart");
+        if let Err(e) = st.cfg.helper.done(&Request::Reboot).await {
+            tracing::warn!(error = %e.message, "the scheduled restart failed");
+        }
+        *st.updates.scheduled.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    });
+    let old = state.updates.scheduled.lock().unwrap_or_else(|p| p.into_inner()).replace((at, task.abort_handle()));
+    if let Some((_, h)) = old {
+        h.abort();
+    }
+    tracing::info!(by = %a.user.username, at, "restart scheduled");
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"restart_at": at}))).into_response())
+}
+
+async fn cancel_restart(State(state): S, a: Authed) -> ApiResult<StatusCode> {
+    a.require_admin()?;
+    if let Some((_, h)) = state.updates.scheduled.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        h.abort();
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn rollback(State(state): S, a: Authed) -> ApiResult<Response> {

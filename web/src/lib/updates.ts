@@ -52,7 +52,15 @@ export interface FeedDownload {
 
 export type UpdatesInfo =
   | { managed: false; version: string }
-  | { managed: true; version: string; ota: OtaReport; download: FeedDownload | null };
+  | { managed: true; version: string; ota: OtaReport; download: FeedDownload | null; restart_at: number | null };
+
+/** The next 04:00 local time after `now` (ms), in seconds since the epoch: a quiet hour. */
+export function nextQuietHour(now: number, hour = 4): number {
+  const d = new Date(now);
+  d.setHours(hour, 0, 0, 0);
+  if (d.getTime() <= now) d.setDate(d.getDate() + 1);
+  return Math.floor(d.getTime() / 1000);
+}
 
 export interface FeedOffer {
   name: string;

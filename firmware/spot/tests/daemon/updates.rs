@@ -168,9 +168,28 @@ async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_i
     assert_eq!(o["status"]["phase"], "staged");
     assert_eq!((slot(&o, "B")["version"].as_str(), slot(&o, "B")["trial"].as_bool()), (Some("0.2.0"), Some(true)), "{o}");
     assert!(incoming_files(&incoming).is_empty(), "the helper left the bundle: {:?}", incoming_files(&incoming));
-    // Restart now: the helper is asked to reboot.
-    admin.post("/api/admin/updates/restart", json!({})).await.expect_status(202);
+    // A scheduled restart: cancelled, it never happens; kept, it does (no sooner).
     let rebooted = hw.path().join("system/sim-run/rebooted");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    admin.post("/api/admin/updates/restart", json!({"at": now + 8 * 24 * 3600})).await.expect_error(400, "invalid_time");
+    admin.post("/api/admin/updates/restart", json!({"at": now - 3600})).await.expect_error(400, "invalid_time");
+    admin.post("/api/admin/updates/restart", json!({"at": now + 2})).await.expect_status(202);
+    assert_eq!(admin.get("/api/admin/updates").await.expect_status(200).body["restart_at"], now + 2);
+    admin.delete("/api/admin/updates/restart").await.expect_status(204);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!rebooted.exists(), "a cancelled restart happened");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    admin.post("/api/admin/updates/restart", json!({"at": now + 2})).await.expect_status(202);
+    assert!(!rebooted.exists(), "the scheduled restart came at once");
+    let t = Instant::now();
+    while !rebooted.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the scheduled restart never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(admin.get("/api/admin/updates").await.expect_status(200).body["restart_at"], Value::Null);
+    // Restart now: the helper is asked to reboot.
+    std::fs::remove_file(&rebooted).expect("rm");
+    admin.post("/api/admin/updates/restart", json!({})).await.expect_status(202);
     assert!(rebooted.exists(), "no reboot was asked for");
     drop(h);
 
