@@ -11,6 +11,16 @@ use crate::validate::{Psk, Ssid};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
+/// "30 seconds", "a minute", "3 minutes" (rounded to the nearest minute past one).
+pub fn span_words(ms: u64) -> String {
+    let secs = ms.div_ceil(1000);
+    match secs {
+        0..=59 => format!("{secs} second{}", if secs == 1 { "" } else { "s" }),
+        60..=89 => "a minute".to_string(),
+        _ => format!("{} minutes", (secs + 30) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -351,11 +361,11 @@ impl Policy {
             State::Lost { since, reason } => {
                 if now >= *since + t.lost_fallback_ms {
                     let ssid = self.saved.as_ref().map(|c| c.ssid.to_string()).unwrap_or_default();
-                    let mins = t.lost_fallback_ms / 60_000;
+                    let gone = span_words(t.lost_fallback_ms);
                     let words = if *reason == "wrong_password" {
                         format!("The Wi-Fi network “{ssid}” no longer accepts the password; the setup access point is back.")
                     } else {
-                        format!("The Wi-Fi network “{ssid}” has been out of reach for {mins} minutes; the setup access point is back (the box keeps trying “{ssid}”).")
+                        format!("The Wi-Fi network “{ssid}” has been out of reach for {gone}; the setup access point is back (the box keeps trying “{ssid}”).")
                     };
                     let code = *reason;
                     self.error(code, words);

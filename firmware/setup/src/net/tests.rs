@@ -458,3 +458,12 @@ fn a_new_request_replaces_a_join_in_progress() {
     assert_eq!(s.advance(44_000), vec![], "the clock restarted with the new join");
     assert_eq!(s.joins(), vec![SaveWifi(right)]);
 }
+
+#[test]
+fn spans_read_as_people_say_them() {
+    assert_eq!(span_words(30_000), "30 seconds");
+    assert_eq!(span_words(1_000), "1 second");
+    assert_eq!(span_words(60_000), "a minute");
+    assert_eq!(span_words(180_000), "3 minutes");
+    assert_eq!(span_words(150_000), "3 minutes");
+}
