@@ -4,10 +4,12 @@
 //!                   file: build time, install time and throughput, bytes written to the slot,
 //!                   the installer's peak RSS (VmHWM, reset before the install)
 //!   delta install   v2 = v1 with a 12 MiB region rewritten (what a new daemon binary changes in
-//!                   the root image) and small scattered edits: what a box that has v1 must
-//!                   download (chunks it lacks), and the install copying the rest from its slot
+//!                   the root image) and EDITS scattered 4 KiB edits (file system metadata:
+//!                   inode table, bitmaps, directory blocks; default 16): what a box that has v1
+//!                   must download (chunks it lacks), and the install copying the rest from its
+//!                   slot
 //!
-//! Usage: cargo run --release -p ota --example bench_install [SIZE_MIB]
+//! Usage: cargo run --release -p ota --example bench_install [SIZE_MIB [EDITS]]
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Seek, SeekFrom, Write};
@@ -92,6 +94,7 @@ fn mib(b: u64) -> f64 {
 
 fn main() {
     let size_mib: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1024);
+    let edits: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(16);
     let size = size_mib << 20;
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let d = dir.path();
@@ -100,7 +103,7 @@ fn main() {
     let v1 = d.join("v1.img");
     let mut f = std::fs::File::create(&v1).expect("v1");
     fill(&mut f, size, 1);
-    // v2: a 12 MiB region rewritten in the middle, plus 64 scattered 4 KiB edits.
+    // v2: a 12 MiB region rewritten in the middle, plus `edits` scattered 4 KiB edits.
     let v2 = d.join("v2.img");
     std::fs::copy(&v1, &v2).expect("copy");
     let mut g = std::fs::OpenOptions::new().write(true).open(&v2).expect("v2");
@@ -111,7 +114,7 @@ fn main() {
     let bytes = std::fs::read(d.join("region")).expect("region");
     g.write_all(&bytes).expect("write");
     drop(bytes);
-    for i in 0..64u64 {
+    for i in 0..edits {
         let at = (i * 7919 * 4096 * 37) % (size - 4096);
         g.seek(SeekFrom::Start(at)).expect("seek");
         g.write_all(&[i as u8; 4096]).expect("edit");
@@ -184,7 +187,7 @@ fn main() {
     let ranges = asm.wanted_ranges().len();
     let b2len = std::fs::metadata(&bundle2).expect("len").len();
     println!(
-        "delta update:  download {:.1} MiB in {ranges} ranges (+ manifest {:.2} MiB) instead of {:.1} MiB ({:.1} %)",
+        "delta update ({edits} metadata edits + 12 MiB binary): download {:.1} MiB in {ranges} ranges (+ manifest {:.2} MiB) instead of {:.1} MiB ({:.1} %)",
         mib(download),
         mib(verified2.envelope_len),
         mib(b2len),
