@@ -107,6 +107,18 @@ pub struct SendInput {
     pub attachments: Vec<chat::ids::AttachmentId>,
 }
 
+impl AppState {
+    /// Store work on the blocking pool, with the store handed in: how handlers reach the
+    /// database (no `let store = state.store.clone()` before every call).
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&store::Store) -> Result<T, store::Error> + Send + 'static,
+    ) -> ApiResult<T> {
+        let store = self.store.clone();
+        blocking(move || f(&store)).await
+    }
+}
+
 /// Run store work on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, store::Error> + Send + 'static,
@@ -127,8 +139,7 @@ pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, in
     if input.attachments.len() > 10 {
         return Err(ApiError(Error::invalid("too_many_attachments", "Attach at most 10 files to a message.")));
     }
-    let store = state.store.clone();
-    let (msg, created) = blocking(move || {
+    let (msg, created) = state.db(move |store| {
         store.send_message(
             store::NewMessage {
                 channel,
@@ -152,16 +163,14 @@ pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, in
 pub async fn edit_message(state: &AppState, actor: Actor, id: MessageId, content: String) -> ApiResult<Message> {
     state.rate(actor, Limited::Edit)?;
     let content = rules::message_content(&content, state.cfg.limits.message_max_chars)?;
-    let store = state.store.clone();
-    let msg = blocking(move || store.edit_message(id, &content, now_ms(), actor)).await?;
+    let msg = state.db(move |store| store.edit_message(id, &content, now_ms(), actor)).await?;
     crate::embeds::spawn_for(state, &msg);
     Ok(msg)
 }
 
 pub async fn delete_message(state: &AppState, actor: Actor, id: MessageId) -> ApiResult<Message> {
     state.rate(actor, Limited::Delete)?;
-    let store = state.store.clone();
-    let (msg, files) = blocking(move || store.delete_message(id, now_ms(), actor)).await?;
+    let (msg, files) = state.db(move |store| store.delete_message(id, now_ms(), actor)).await?;
     if !files.is_empty() {
         crate::files::remove_stored(state, files).await;
     }
@@ -173,28 +182,24 @@ pub async fn react(state: &AppState, actor: Actor, id: MessageId, emoji: &str, o
     let key = match chat::text::reaction_emoji(emoji)? {
         chat::text::ReactionEmoji::Unicode(u) => u,
         chat::text::ReactionEmoji::Custom(name) => {
-            let store = state.store.clone();
-            let known = blocking(move || store.custom_emoji()).await?;
+            let known = state.db(move |store| store.custom_emoji()).await?;
             if on && !known.iter().any(|e| e.name == name) {
                 return Err(ApiError(Error::invalid("unknown_emoji", format!("There is no custom emoji :{name}:."))));
             }
             format!(":{name}:")
         }
     };
-    let store = state.store.clone();
-    blocking(move || store.react(id, &key, on, now_ms(), actor)).await
+    state.db(move |store| store.react(id, &key, on, now_ms(), actor)).await
 }
 
 pub async fn pin(state: &AppState, actor: Actor, id: MessageId, on: bool) -> ApiResult<Message> {
     state.rate(actor, Limited::Pin)?;
-    let store = state.store.clone();
-    blocking(move || store.pin(id, on, now_ms(), actor)).await
+    state.db(move |store| store.pin(id, on, now_ms(), actor)).await
 }
 
 pub async fn read_ack(state: &AppState, actor: Actor, channel: ChannelId, message: MessageId) -> ApiResult<ReadState> {
     state.rate(actor, Limited::ReadAck)?;
-    let store = state.store.clone();
-    blocking(move || {
+    state.db(move |store| {
         store.authorize(actor, channel, Action::ViewChannel)?;
         store.mark_read(actor.id, channel, message, now_ms())
     })
@@ -203,8 +208,7 @@ pub async fn read_ack(state: &AppState, actor: Actor, channel: ChannelId, messag
 
 pub async fn typing(state: &AppState, actor: Actor, channel: ChannelId) -> ApiResult<()> {
     state.rate(actor, Limited::Typing)?;
-    let store = state.store.clone();
-    blocking(move || store.authorize(actor, channel, Action::SendMessage)).await?;
+    state.db(move |store| store.authorize(actor, channel, Action::SendMessage)).await?;
     state.hub.send_ephemeral(
         Audience::Channel(channel),
         "typing.start",
@@ -222,15 +226,13 @@ pub struct UserView {
 }
 
 pub async fn users_with_presence(state: &AppState) -> ApiResult<Vec<UserView>> {
-    let store = state.store.clone();
-    let users = blocking(move || store.users()).await?;
+    let users = state.db(move |store| store.users()).await?;
     Ok(users.into_iter().map(|u| UserView { presence: state.hub.presence_of(u.id), user: u }).collect())
 }
 
 /// Everything a client needs to start from scratch.
 pub async fn snapshot(state: &AppState, actor: Actor) -> ApiResult<serde_json::Value> {
-    let store = state.store.clone();
-    let (me, channels, roles, emoji) = blocking(move || {
+    let (me, channels, roles, emoji) = state.db(move |store| {
         Ok((store.user(actor.id)?, store.channels_for(actor)?, store.roles()?, store.custom_emoji()?))
     })
     .await?;

@@ -102,8 +102,7 @@ struct MePatch {
 async fn update_me(State(state): S, a: Authed, Json(p): Json<MePatch>) -> ApiResult<impl IntoResponse> {
     let name = rules::display_name(&p.display_name)?;
     state.rate(a.actor(), actions::Limited::Profile)?;
-    let store = state.store.clone();
-    let user = blocking(move || store.set_display_name(a.user.id, &name, now_ms())).await?;
+    let user = state.db(move |store| store.set_display_name(a.user.id, &name, now_ms())).await?;
     Ok(axum::Json(json!({"user": user})))
 }
 
@@ -195,8 +194,7 @@ async fn reorder_channels(State(state): S, a: Authed, Json(r): Json<Reorder>) ->
     if r.ids.len() > 1000 {
         return Err(ApiError(Error::invalid("invalid_order", "Too many channels.")));
     }
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.reorder_channels(&r.ids, now_ms())).await?))
+    Ok(axum::Json(state.db(move |store| store.reorder_channels(&r.ids, now_ms())).await?))
 }
 
 // --- messages ---------------------------------------------------------------------------------
@@ -297,8 +295,7 @@ async fn admin_create_user(State(state): S, a: Authed, Json(u): Json<NewUser>) -
     let display = rules::display_name(u.display_name.as_deref().unwrap_or(&username))?;
     rules::password(&u.password)?;
     let hash = auth::hash_password(&state.lane, u.password).await?;
-    let store = state.store.clone();
-    let user = blocking(move || store.create_user(&username, &display, &hash, u.role, now_ms())).await?;
+    let user = state.db(move |store| store.create_user(&username, &display, &hash, u.role, now_ms())).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
@@ -352,8 +349,7 @@ async fn admin_set_password(State(state): S, a: Authed, Path(id): Path<String>, 
     let id: UserId = parse_id(&id)?;
     rules::password(&p.password)?;
     let hash = auth::hash_password(&state.lane, p.password).await?;
-    let store = state.store.clone();
-    blocking(move || store.set_password_hash(id, &hash, None)).await?;
+    state.db(move |store| store.set_password_hash(id, &hash, None)).await?;
     state.hub.end_user(id, None);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -362,8 +358,7 @@ async fn admin_set_password(State(state): S, a: Authed, Path(id): Path<String>, 
 
 async fn list_invites(State(state): S, a: Authed) -> ApiResult<impl IntoResponse> {
     a.require_admin()?;
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.invites()).await?))
+    Ok(axum::Json(state.db(move |store| store.invites()).await?))
 }
 
 #[derive(Deserialize)]
@@ -400,8 +395,7 @@ async fn create_invite(State(state): S, a: Authed, headers: HeaderMap, Json(i): 
 async fn revoke_invite(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
     a.require_admin()?;
     let id: InviteId = parse_id(&id)?;
-    let store = state.store.clone();
-    blocking(move || store.delete_invite(id)).await?;
+    state.db(move |store| store.delete_invite(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -449,7 +443,6 @@ async fn accept_invite(
         }
     }
     let pw_hash = auth::hash_password(&state.lane, input.password).await?;
-    let store = state.store.clone();
-    let user = blocking(move || store.accept_invite(&hash, &username, &display, &pw_hash, now_ms())).await?;
+    let user = state.db(move |store| store.accept_invite(&hash, &username, &display, &pw_hash, now_ms())).await?;
     start_session(&state, user, &headers, &ip).await
 }

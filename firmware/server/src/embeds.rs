@@ -95,8 +95,7 @@ pub async fn worker(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver
             _ = stop.wait_for(|v| *v) => break,
         };
         while jobs.try_join_next().is_some() {}
-        let store = state.store.clone();
-        let settings = match blocking(move || store.settings()).await {
+        let settings = match state.db(move |store| store.settings()).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e.0, "link previews: settings unreadable");

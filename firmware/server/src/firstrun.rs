@@ -112,8 +112,7 @@ pub fn forget_net_cache(state: &AppState) {
 }
 
 pub async fn setup_complete(state: &Arc<AppState>) -> bool {
-    let store = state.store.clone();
-    blocking(move || store.setup_state()).await.is_ok_and(|s| s.complete)
+    state.db(move |store| store.setup_state()).await.is_ok_and(|s| s.complete)
 }
 
 /// The host name a box name becomes (`Anna's Café` → `annas-cafe`): the one rule, in
@@ -152,8 +151,7 @@ fn url_host(ip: &IpAddr) -> String {
 // --- GET /api/setup -----------------------------------------------------------------------------------
 
 async fn info(State(state): S, Extension(ip): Extension<ClientIp>, Extension(local): Extension<crate::LocalAddr>, headers: HeaderMap) -> ApiResult<Response> {
-    let store = state.store.clone();
-    let st = blocking(move || store.setup_state()).await?;
+    let st = state.db(move |store| store.setup_state()).await?;
     let refusal = claim_refusal(st.claimed, ip.0, &headers);
     let admin = match auth::session_from_headers(&state, &headers).await {
         Ok(a) => auth::is_admin(&a.user),
@@ -225,8 +223,7 @@ async fn claim(
     Json(input): Json<ClaimInput>,
 ) -> ApiResult<Response> {
     state.rate_login_ip(ip.0)?;
-    let store = state.store.clone();
-    let claimed = blocking(move || store.is_claimed()).await?;
+    let claimed = state.db(move |store| store.is_claimed()).await?;
     if let Some(e) = claim_refusal(claimed, ip.0, &headers) {
         return Err(ApiError(e));
     }
@@ -275,23 +272,20 @@ struct StepInput {
 
 async fn step(State(state): S, a: Authed, Json(s): Json<StepInput>) -> ApiResult<StatusCode> {
     a.require_admin()?;
-    let store = state.store.clone();
-    blocking(move || store.set_setup_step(&s.step, &s.outcome)).await?;
+    state.db(move |store| store.set_setup_step(&s.step, &s.outcome)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn finish(State(state): S, a: Authed) -> ApiResult<StatusCode> {
     a.require_admin()?;
-    let store = state.store.clone();
-    blocking(move || store.set_setup_value("complete", "1")).await?;
+    state.db(move |store| store.set_setup_value("complete", "1")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // --- the local CA and HTTPS -------------------------------------------------------------------------
 
 async fn load_ca(state: &Arc<AppState>) -> ApiResult<LocalCa> {
-    let store = state.store.clone();
-    let st = blocking(move || store.setup_state()).await?;
+    let st = state.db(move |store| store.setup_state()).await?;
     let (host, _) = box_addresses(state).await;
     let dir = state.cfg.data_dir.clone();
     let labels = vec![host, hostname_for(&st.box_name), "spot".to_owned()];
@@ -320,8 +314,7 @@ async fn ca_crt(State(state): S) -> ApiResult<Response> {
 async fn ca_mobileconfig(State(state): S) -> ApiResult<Response> {
     let ca = load_ca(&state).await?;
     let der = localca::pem_to_der(&ca.cert_pem).ok_or_else(|| ApiError(Error::internal("the CA certificate is unreadable")))?;
-    let store = state.store.clone();
-    let name = blocking(move || store.setup_state()).await?.box_name;
+    let name = state.db(move |store| store.setup_state()).await?.box_name;
     let body = localca::mobileconfig(&der, &name, &der);
     Ok(download("application/x-apple-aspen-config", "spot-ca.mobileconfig", body.into_bytes()))
 }
@@ -369,8 +362,7 @@ async fn tls(State(state): S, a: Authed, Json(input): Json<TlsInput>) -> ApiResu
         .await?
         .map_err(|e| ApiError(Error::internal(format!("saving the certificate: {e}"))))?;
     let port = system.enable_tls().map_err(|e| ApiError(Error::internal(format!("switching to HTTPS: {e}"))))?;
-    let store = state.store.clone();
-    blocking(move || store.set_setup_step("tls", "done")).await?;
+    state.db(move |store| store.set_setup_step("tls", "done")).await?;
     let (host, _) = box_addresses(&state).await;
     tracing::info!(by = %a.user.username, "switching to HTTPS");
     // Answer first, then restart: the browser needs this reply to know where to go.

@@ -1,7 +1,6 @@
 //! Admin → Network (also the wizard's Wi-Fi step) and factory reset. The daemon holds no
 //! network privileges: every change is a request to the helper, which validates it again.
 
-use crate::actions::blocking;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -79,8 +78,7 @@ async fn join(State(state): S, a: Authed, Json(j): Json<JoinInput>) -> ApiResult
     tracing::info!(by = %a.user.username, ssid = %j.ssid.escape_debug(), "joining a Wi-Fi network");
     state.cfg.helper.done(&Request::WifiJoin { ssid: j.ssid, psk, hidden: j.hidden }).await?;
     forget_net_cache(&state);
-    let store = state.store.clone();
-    let _ = blocking(move || store.set_setup_step("network", "done")).await;
+    let _ = state.db(move |store| store.set_setup_step("network", "done")).await;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response())
 }
 

@@ -205,8 +205,7 @@ async fn search(State(state): S, a: Authed, Query(q): Query<SearchQuery>) -> Api
 // --- roles, overrides -------------------------------------------------------------------------
 
 async fn roles(State(state): S, _a: Authed) -> ApiResult<impl IntoResponse> {
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.roles()).await?))
+    Ok(axum::Json(state.db(move |store| store.roles()).await?))
 }
 
 #[derive(Deserialize)]
@@ -400,14 +399,12 @@ async fn audit(State(state): S, a: Authed, Query(q): Query<AuditQuery>) -> ApiRe
     a.require_admin()?;
     let before: Option<AuditId> = q.before.as_deref().map(parse_id).transpose()?;
     let limit = crate::extract::page_limit(q.limit.as_deref())?;
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.audit_log(before, limit)).await?))
+    Ok(axum::Json(state.db(move |store| store.audit_log(before, limit)).await?))
 }
 
 async fn settings(State(state): S, a: Authed) -> ApiResult<impl IntoResponse> {
     a.require_admin()?;
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.settings()).await?))
+    Ok(axum::Json(state.db(move |store| store.settings()).await?))
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,6 @@
 //! serving, the daemon tells the helper it is healthy (`heartbeat`), which is what commits a new
 //! system on trial.
 
-use crate::actions::blocking;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -266,8 +265,7 @@ pub fn heartbeat(state: Arc<AppState>) {
     }
     tokio::spawn(async move {
         loop {
-            let store = state.store.clone();
-            let db_ok = blocking(move || store.current_seq()).await.is_ok();
+            let db_ok = state.db(move |store| store.current_seq()).await.is_ok();
             if db_ok {
                 if let Err(e) = state.cfg.helper.done(&Request::OtaHealthy).await {
                     tracing::debug!(error = %e.message, "update heartbeat not delivered");

@@ -8,7 +8,6 @@
 //! same file the helper checks bundles with); what it verified since lives in
 //! `DATA/ota/trust/`.
 
-use crate::actions::blocking;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -95,8 +94,7 @@ fn trust_dir(state: &AppState) -> PathBuf {
 }
 
 async fn feed_url(state: &AppState) -> ApiResult<Option<String>> {
-    let store = state.store.clone();
-    Ok(blocking(move || store.meta_get(FEED_KEY)).await?.filter(|u| !u.is_empty()))
+    Ok(state.db(move |store| store.meta_get(FEED_KEY)).await?.filter(|u| !u.is_empty()))
 }
 
 async fn get_feed(State(state): S, a: Authed) -> ApiResult<Response> {
@@ -139,8 +137,7 @@ async fn set_feed(State(state): S, a: Authed, Json(f): Json<FeedInput>) -> ApiRe
         Some(raw) => parse_feed_url(raw)?.to_string(),
         None => String::new(),
     };
-    let store = state.store.clone();
-    blocking(move || store.meta_set(FEED_KEY, &value)).await?;
+    state.db(move |store| store.meta_set(FEED_KEY, &value)).await?;
     *state.updates.feed.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     Ok(StatusCode::NO_CONTENT)
 }

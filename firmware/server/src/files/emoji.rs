@@ -21,14 +21,12 @@ fn unknown_emoji() -> ApiError {
 }
 
 pub(super) async fn list_emoji(State(state): S, _a: Authed) -> ApiResult<axum::Json<Vec<chat::model::CustomEmoji>>> {
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || store.custom_emoji()).await?))
+    Ok(axum::Json(state.db(move |store| store.custom_emoji()).await?))
 }
 
 pub(super) async fn emoji_image(State(state): S, _a: Authed, Path(id): Path<String>) -> ApiResult<Response> {
     let id: EmojiId = parse_id(id.trim_end_matches(".png")).map_err(|_| unknown_emoji())?;
-    let store = state.store.clone();
-    let (name, ct) = blocking(move || store.emoji_file(id)).await?;
+    let (name, ct) = state.db(move |store| store.emoji_file(id)).await?;
     if !is_stored_name(&name) {
         return Err(unknown_emoji());
     }

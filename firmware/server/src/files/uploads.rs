@@ -76,8 +76,7 @@ pub(super) async fn upload(State(state): S, a: Authed, headers: HeaderMap, body:
     let filename = filename_header(&headers, "x-filename")?;
     let claimed = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (max, quota) = (state.cfg.limits.upload_max_bytes, state.cfg.limits.upload_quota_bytes);
-    let store = state.store.clone();
-    let used = blocking(move || store.storage_used(actor.id)).await?;
+    let used = state.db(move |store| store.storage_used(actor.id)).await?;
     let room = quota.saturating_sub(used);
     // Refuse before reading when the client says how much is coming.
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
@@ -170,13 +169,11 @@ pub(super) async fn upload(State(state): S, a: Authed, headers: HeaderMap, body:
 /// them; an unsent upload is its uploader's only. Hidden and missing look the same.
 async fn visible_attachment(state: &AppState, actor: Actor, id: &str) -> ApiResult<store::StoredAttachment> {
     let id: AttachmentId = parse_id(id).map_err(|_| unknown_attachment())?;
-    let store = state.store.clone();
-    let att = blocking(move || store.attachment(id)).await?.ok_or_else(unknown_attachment)?;
+    let att = state.db(move |store| store.attachment(id)).await?.ok_or_else(unknown_attachment)?;
     match (att.message_id, att.channel_id) {
         (None, _) if att.uploader_id == actor.id => Ok(att),
         (Some(_), Some(ch)) => {
-            let store = state.store.clone();
-            match blocking(move || store.authorize(actor, ch, Action::ViewChannel)).await {
+            match state.db(move |store| store.authorize(actor, ch, Action::ViewChannel)).await {
                 Ok(_) => Ok(att),
                 Err(ApiError(e)) if e.kind != ErrorKind::Internal => Err(unknown_attachment()),
                 Err(e) => Err(e),
