@@ -74,17 +74,15 @@ pub(crate) async fn start_session(state: &AppState, user: chat::model::User, hea
 }
 
 async fn logout(State(state): S, a: Authed) -> ApiResult<Response> {
-    let store = state.store.clone();
     let h = a.token_hash.clone();
-    blocking(move || store.delete_session(&h)).await?;
+    state.db(move |store| store.delete_session(&h)).await?;
     state.hub.end_session(&a.token_hash);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, auth::set_cookie(None, state.cfg.tls))]).into_response())
 }
 
 async fn logout_all(State(state): S, a: Authed) -> ApiResult<Response> {
-    let store = state.store.clone();
     let uid = a.user.id;
-    blocking(move || store.delete_user_sessions(uid)).await?;
+    state.db(move |store| store.delete_user_sessions(uid)).await?;
     state.hub.end_user(uid, None);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, auth::set_cookie(None, state.cfg.tls))]).into_response())
 }
@@ -113,9 +111,8 @@ async fn list_users(State(state): S, _a: Authed) -> ApiResult<impl IntoResponse>
 // --- channels ---------------------------------------------------------------------------------
 
 async fn list_channels(State(state): S, a: Authed) -> ApiResult<impl IntoResponse> {
-    let store = state.store.clone();
     let actor = a.actor();
-    Ok(axum::Json(blocking(move || store.channels_for(actor)).await?))
+    Ok(axum::Json(state.db(move |store| store.channels_for(actor)).await?))
 }
 
 #[derive(Deserialize)]
@@ -138,9 +135,8 @@ async fn create_channel(State(state): S, a: Authed, Json(c): Json<NewChannel>) -
     let name = rules::channel_name(&c.name)?;
     let topic = rules::topic(&c.topic)?;
     let limit = rules::user_limit(c.user_limit)?;
-    let store = state.store.clone();
     let by = a.user.id;
-    let ch = blocking(move || {
+    let ch = state.db(move |store| {
         let ch = store.create_channel_of(c.kind, &name, &topic, limit, now_ms())?;
         store.audit(by, "channel.create", &format!("channel:{}", ch.id), json!({"name": ch.name, "kind": ch.kind}), now_ms())?;
         Ok(ch)
@@ -222,9 +218,8 @@ async fn history(State(state): S, a: Authed, Path(id): Path<String>, Query(q): Q
         _ => return Err(ApiError(Error::invalid("invalid_query", "Use only one of before, after, around."))),
     };
     let limit = crate::extract::page_limit(q.limit.as_deref())?;
-    let store = state.store.clone();
     let actor = a.actor();
-    let msgs = blocking(move || {
+    let msgs = state.db(move |store| {
         store.authorize(actor, channel, Action::ViewChannel)?;
         store.history(channel, page, limit)
     })
@@ -379,9 +374,8 @@ async fn create_invite(State(state): S, a: Authed, headers: HeaderMap, Json(i): 
     let token = auth::new_token()?;
     let hash = auth::token_hash(&token);
     let now = now_ms();
-    let store = state.store.clone();
     let by = a.user.id;
-    let invite = blocking(move || store.create_invite(&hash, by, i.role, now, now + i64::from(hours) * 3_600_000)).await?;
+    let invite = state.db(move |store| store.create_invite(&hash, by, i.role, now, now + i64::from(hours) * 3_600_000)).await?;
     let base = state.cfg.public_origin.clone().unwrap_or_else(|| {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("spot.local");
         format!("{}://{host}", if state.cfg.tls { "https" } else { "http" })
@@ -403,9 +397,8 @@ async fn check_invite(State(state): S, Path(token): Path<String>) -> ApiResult<i
     if token.len() > 128 {
         return Err(ApiError(store::invite_invalid()));
     }
-    let store = state.store.clone();
     let hash = auth::token_hash(&token);
-    let inv = blocking(move || store.usable_invite(&hash, now_ms())).await?;
+    let inv = state.db(move |store| store.usable_invite(&hash, now_ms())).await?;
     let inv = inv.ok_or_else(|| ApiError(store::invite_invalid()))?;
     Ok(axum::Json(json!({"valid": true, "expires_at": inv.expires_at, "role": inv.role})))
 }
@@ -436,9 +429,8 @@ async fn accept_invite(
     rules::password(&input.password)?;
     let hash = auth::token_hash(&token);
     {
-        let store = state.store.clone();
         let h = hash.clone();
-        if blocking(move || store.usable_invite(&h, now_ms())).await?.is_none() {
+        if state.db(move |store| store.usable_invite(&h, now_ms())).await?.is_none() {
             return Err(ApiError(store::invite_invalid()));
         }
     }

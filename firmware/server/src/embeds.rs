@@ -139,18 +139,16 @@ async fn run_job(state: &Arc<AppState>, f: &fetch::Fetcher, job: Job) {
             ids.push(id);
         }
     }
-    let store = state.store.clone();
     let (message, content) = (job.message, job.content);
-    if let Err(e) = blocking(move || store.set_message_embeds(message, &content, &ids, now_ms())).await {
+    if let Err(e) = state.db(move |store| store.set_message_embeds(message, &content, &ids, now_ms())).await {
         tracing::info!(%message, error = %e.0, "link preview not attached");
     }
 }
 
 /// The preview for one URL, from the cache or fetched now. `None` if there is nothing to show.
 async fn preview(state: &Arc<AppState>, f: &fetch::Fetcher, url: &str) -> Option<EmbedId> {
-    let store = state.store.clone();
     let u = url.to_owned();
-    let cached = blocking(move || store.cached_embed(&u)).await.ok().flatten();
+    let cached = state.db(move |store| store.cached_embed(&u)).await.ok().flatten();
     let now = now_ms();
     if let Some(c) = cached {
         let fresh = if c.status == "ok" { FRESH_MS } else { RETRY_AFTER_MS };

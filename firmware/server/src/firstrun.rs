@@ -4,7 +4,6 @@
 //! page on the internet cannot reach it through a victim's browser). The claim is one SQLite
 //! transaction: two racing claims, exactly one wins. See README "Claiming the box".
 
-use crate::actions::blocking;
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -232,9 +231,8 @@ async fn claim(
     let tz = input.timezone.as_deref().map(timezone).transpose()?;
     crate::strength::check(&input.password, &[&username, &name])?;
     let hash = auth::hash_password(&state.lane, input.password).await?;
-    let store = state.store.clone();
     let (u, n, t) = (username.clone(), name.clone(), tz.clone());
-    let user = blocking(move || {
+    let user = state.db(move |store| {
         store.claim(&store::Claim { username: &u, password_hash: &hash, box_name: &n, timezone: t.as_deref(), preset: false }, now_ms())
     })
     .await?;

@@ -190,9 +190,8 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, Extension(ip): Ext
     if input.password.len() > 1024 || username.len() > 64 {
         return Err(ApiError(Error::invalid("invalid_credentials", "Wrong user name or password.")));
     }
-    let store = state.store.clone();
     let u = username.clone();
-    let found = blocking(move || store.user_credentials(&u)).await?;
+    let found = state.db(move |store| store.user_credentials(&u)).await?;
     let device = state.device_from(&headers, found.as_ref().map(|(u, _)| u.id));
     state.limits().charge_user(&username, ip.0, device, Instant::now())?;
     let (user, hash) = match found {
@@ -212,9 +211,8 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, Extension(ip): Ext
         return Err(ApiError(Error::forbidden("account_disabled", "This account is disabled. Ask an admin.")));
     }
     if user.banned {
-        let store = state.store.clone();
         let uid = user.id;
-        let why = blocking(move || store.ban_reason(uid)).await?.unwrap_or_default();
+        let why = state.db(move |store| store.ban_reason(uid)).await?.unwrap_or_default();
         let msg = if why.is_empty() { "You are banned from this box.".to_owned() } else { format!("You are banned from this box: {why}") };
         return Err(ApiError(Error::forbidden("account_banned", msg)));
     }

@@ -71,24 +71,21 @@ async fn create_thread(State(state): S, a: Authed, Path(id): Path<String>, body:
     let body: Option<NewThread> = optional_body(&body)?;
     state.rate(a.actor(), Limited::Create)?;
     let name = body.and_then(|b| b.name).map(|n| rules::channel_title(&n)).transpose()?;
-    let store = state.store.clone();
     let actor = a.actor();
-    let (thread, created) = blocking(move || store.create_thread(id, name.as_deref(), now_ms(), actor)).await?;
+    let (thread, created) = state.db(move |store| store.create_thread(id, name.as_deref(), now_ms(), actor)).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, axum::Json(thread)))
 }
 
 async fn threads(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    Ok(axum::Json(blocking(move || store.threads(id, actor)).await?))
+    Ok(axum::Json(state.db(move |store| store.threads(id, actor)).await?))
 }
 
 async fn set_follow(state: &AppState, a: &Authed, id: &str, on: bool) -> ApiResult<StatusCode> {
     let id: ChannelId = parse_id(id)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    blocking(move || store.set_channel_settings(id, None, Some(on), now_ms(), actor)).await?;
+    state.db(move |store| store.set_channel_settings(id, None, Some(on), now_ms(), actor)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,9 +105,8 @@ struct SettingsInput {
 
 async fn channel_settings(State(state): S, a: Authed, Path(id): Path<String>, Json(s): Json<SettingsInput>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    Ok(axum::Json(blocking(move || store.set_channel_settings(id, Some(s.muted), None, now_ms(), actor)).await?))
+    Ok(axum::Json(state.db(move |store| store.set_channel_settings(id, Some(s.muted), None, now_ms(), actor)).await?))
 }
 
 // --- reactions, pins --------------------------------------------------------------------------
@@ -165,9 +161,8 @@ async fn open_dm(State(state): S, a: Authed, Json(d): Json<NewDm>) -> ApiResult<
         return Err(ApiError(Error::invalid("invalid_dm", "A DM is between 2 and 10 people, you included.")));
     }
     state.rate(a.actor(), Limited::Create)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    let (ch, created) = blocking(move || store.open_dm(&d.user_ids, now_ms(), actor)).await?;
+    let (ch, created) = state.db(move |store| store.open_dm(&d.user_ids, now_ms(), actor)).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, axum::Json(ch)))
 }
 
@@ -196,9 +191,8 @@ async fn search(State(state): S, a: Authed, Query(q): Query<SearchQuery>) -> Api
     };
     let limit = num(&q.limit, 50, 25)?.max(1);
     let offset = num(&q.offset, 1000, 0)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    let (results, total) = blocking(move || store.search(&query, limit, offset, actor)).await?;
+    let (results, total) = state.db(move |store| store.search(&query, limit, offset, actor)).await?;
     Ok(axum::Json(json!({"results": results, "total": total})))
 }
 
@@ -222,9 +216,8 @@ async fn create_role(State(state): S, a: Authed, Json(r): Json<NewRole>) -> ApiR
     a.require_admin()?;
     let name = rules::role_name(&r.name)?;
     let color = rules::color(&r.color)?;
-    let store = state.store.clone();
     let by = a.user.id;
-    let role = blocking(move || store.create_role(&name, &color, r.permissions, now_ms(), by)).await?;
+    let role = state.db(move |store| store.create_role(&name, &color, r.permissions, now_ms(), by)).await?;
     Ok((StatusCode::CREATED, axum::Json(role)))
 }
 
@@ -254,9 +247,8 @@ async fn update_role(State(state): S, a: Authed, Path(id): Path<String>, Json(p)
 async fn delete_role(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
     a.require_admin()?;
     let id: RoleId = parse_id(&id)?;
-    let store = state.store.clone();
     let by = a.user.id;
-    blocking(move || store.delete_role(id, now_ms(), by)).await?;
+    state.db(move |store| store.delete_role(id, now_ms(), by)).await?;
     state.hub.permissions_changed_all();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -273,18 +265,16 @@ async fn set_user_roles(State(state): S, a: Authed, Path(id): Path<String>, Json
     if r.role_ids.len() > 50 {
         return Err(ApiError(Error::invalid("too_many_roles", "The box holds at most 50 roles.")));
     }
-    let store = state.store.clone();
     let by = a.user.id;
-    let user = blocking(move || store.set_user_roles(id, &r.role_ids, now_ms(), by)).await?;
+    let user = state.db(move |store| store.set_user_roles(id, &r.role_ids, now_ms(), by)).await?;
     state.hub.permissions_changed(id);
     Ok(axum::Json(user))
 }
 
 async fn overrides(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    Ok(axum::Json(blocking(move || store.channel_overrides(id, actor)).await?))
+    Ok(axum::Json(state.db(move |store| store.channel_overrides(id, actor)).await?))
 }
 
 #[derive(Deserialize)]
@@ -335,9 +325,8 @@ fn check_reason(r: String) -> ApiResult<String> {
 async fn kick(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
     let id: UserId = parse_id(&id)?;
     let why = reason(&body)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    blocking(move || store.kick(id, &why, now_ms(), actor)).await?;
+    state.db(move |store| store.kick(id, &why, now_ms(), actor)).await?;
     state.hub.end_user(id, None);
     crate::voice::evict(&state, id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -346,9 +335,8 @@ async fn kick(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -
 async fn ban(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
     let id: UserId = parse_id(&id)?;
     let why = reason(&body)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    blocking(move || store.ban(id, true, &why, now_ms(), actor)).await?;
+    state.db(move |store| store.ban(id, true, &why, now_ms(), actor)).await?;
     state.hub.end_user(id, None);
     crate::voice::evict(&state, id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -356,9 +344,8 @@ async fn ban(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) ->
 
 async fn unban(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id: UserId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    blocking(move || store.ban(id, false, "", now_ms(), actor)).await?;
+    state.db(move |store| store.ban(id, false, "", now_ms(), actor)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -376,9 +363,8 @@ async fn timeout(State(state): S, a: Authed, Path(id): Path<String>, Json(t): Js
         return Err(ApiError(Error::invalid("invalid_timeout", "A timeout lasts 0 minutes (none) to 28 days.")));
     }
     let why = check_reason(t.reason)?;
-    let store = state.store.clone();
     let actor = a.actor();
-    let user = blocking(move || store.timeout(id, t.minutes, &why, now_ms(), actor)).await?;
+    let user = state.db(move |store| store.timeout(id, t.minutes, &why, now_ms(), actor)).await?;
     state.hub.permissions_changed(id);
     if t.minutes > 0 {
         crate::voice::evict(&state, id).await;
@@ -419,9 +405,8 @@ async fn update_settings(State(state): S, a: Authed, Json(p): Json<SettingsPatch
     if let Some(list) = &p.embed_allowlist {
         crate::embeds::check_allowlist(list)?;
     }
-    let store = state.store.clone();
     let by = a.user.id;
-    let s = blocking(move || {
+    let s = state.db(move |store| {
         let mut s = store.settings()?;
         if let Some(e) = p.embeds_enabled {
             s.embeds_enabled = e;

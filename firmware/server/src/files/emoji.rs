@@ -4,7 +4,7 @@ use super::disk::{fsync_dir, io_error, read_limited, serve_file, write_durable, 
 use super::names::{copy_extension, is_stored_name, percent_decode, random_name};
 use super::view::{bad_file, disposition, media_error, too_large};
 use super::{S, CACHE, EMOJI_MAX_BYTES, EMOJI_SIDE};
-use crate::actions::{blocking, Limited};
+use crate::actions::Limited;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_id;
@@ -62,9 +62,8 @@ pub(super) async fn create_emoji(State(state): S, a: Authed, headers: HeaderMap,
     tokio::task::spawn_blocking(move || write_durable(&dir, &sn, &p.bytes).and_then(|_| fsync_dir(&dir)))
         .await?
         .map_err(|e| io_error(e, "storing an emoji"))?;
-    let store = state.store.clone();
     let (sn, ct) = (stored.clone(), p.content_type);
-    match blocking(move || store.create_emoji(&name, &sn, ct, actor.id, now_ms())).await {
+    match state.db(move |store| store.create_emoji(&name, &sn, ct, actor.id, now_ms())).await {
         Ok(emoji) => Ok((StatusCode::CREATED, axum::Json(emoji)).into_response()),
         Err(e) => {
             let _ = tokio::fs::remove_file(dirs.emoji.join(&stored)).await;
@@ -76,9 +75,8 @@ pub(super) async fn create_emoji(State(state): S, a: Authed, headers: HeaderMap,
 pub(super) async fn delete_emoji(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
     a.require_admin()?;
     let id: EmojiId = parse_id(&id).map_err(|_| unknown_emoji())?;
-    let store = state.store.clone();
     let by = a.user.id;
-    let stored = blocking(move || store.delete_emoji(id, by, now_ms())).await?;
+    let stored = state.db(move |store| store.delete_emoji(id, by, now_ms())).await?;
     if is_stored_name(&stored) {
         if let Err(e) = tokio::fs::remove_file(Dirs::of(&state).emoji.join(&stored)).await {
             tracing::warn!(error = %e, name = %stored, "could not remove an emoji's file");

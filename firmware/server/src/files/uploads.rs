@@ -205,9 +205,8 @@ pub(super) async fn thumb(State(state): S, a: Authed, Path(id): Path<String>) ->
 }
 
 pub(super) async fn storage(State(state): S, a: Authed) -> ApiResult<axum::Json<serde_json::Value>> {
-    let store = state.store.clone();
     let id = a.user.id;
-    let used = blocking(move || store.storage_used(id)).await?;
+    let used = state.db(move |store| store.storage_used(id)).await?;
     Ok(axum::Json(serde_json::json!({"used_bytes": used, "quota_bytes": state.cfg.limits.upload_quota_bytes})))
 }
 
