@@ -226,7 +226,7 @@ async fn check(State(state): S, a: Authed) -> ApiResult<Response> {
                 .filter(|(_, t)| t.custom.boards.contains(&board) && t.custom.version > running && t.custom.version >= floor)
                 .map(|(name, t)| (t.custom.version, Offer { name, version: t.custom.version.to_string(), notes: t.custom.notes, length: t.length }))
                 .collect();
-            updates.sort_by(|a, b| b.0.cmp(&a.0));
+            updates.sort_by_key(|u| std::cmp::Reverse(u.0));
             Check { at: now(), updates: updates.into_iter().map(|(_, o)| o).collect(), error: None }
         }
         Err(e) => Check { at: now(), updates: vec![], error: Some(feed_err(&e)) },
