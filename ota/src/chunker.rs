@@ -105,18 +105,8 @@ impl<R: std::io::Read> Chunks<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::noise;
 
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
 
     fn lens(data: &[u8]) -> Vec<usize> {
         let mut c = Chunks::new(data, u64::MAX);

@@ -18,3 +18,4 @@ pub mod assemble;
 pub mod install;
 pub mod check;
 pub mod lifecycle;
+pub mod testdata;

@@ -9,6 +9,7 @@ use ota::bootstate::{self, DirStore, Slot};
 use ota::bundle::Meta;
 use ota::feed::{Repo, RoleKeys, RootKeys};
 use ota::keys::PrivateKey;
+use ota::testdata::noise;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -35,16 +36,6 @@ impl Drop for Helper {
     }
 }
 
-fn noise(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
 
 impl Box_ {
     fn new() -> Box_ {

@@ -17,18 +17,7 @@ pub fn trusted() -> (BTreeMap<KeyId, PublicKey>, Role) {
     (ota::keys::keyring(&[&k]), Role { keyids: vec![k.id()], threshold: 1 })
 }
 
-/// Deterministic noise.
-pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+pub use ota::testdata::noise;
 
 /// A "root file system" of `size` bytes: files of noise, then free space (zeros).
 pub fn image_v1(size: usize) -> Vec<u8> {

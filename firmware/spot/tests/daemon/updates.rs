@@ -9,6 +9,7 @@ use crate::network::helper_bin;
 use ota::bootstate::{self, DirStore, Slot};
 use ota::feed::{Repo, RoleKeys, RootKeys};
 use ota::keys::PrivateKey;
+use ota::testdata::noise;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,16 +26,6 @@ impl Drop for Helper {
     }
 }
 
-fn noise(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
 
 /// The box's side of the hardware: slot files, boot dir, the trusted root.
 fn make_box(dir: &Path) -> PrivateKey {
