@@ -16,6 +16,7 @@ use axum::Router;
 use chat::error::ErrorKind;
 use chat::Error;
 use futures_util::StreamExt;
+use ota::bundle::MAGIC;
 use serde_json::json;
 use setup::proto::{Reply, Request};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,6 @@ type S = State<Arc<AppState>>;
 pub const MAX_BUNDLE: u64 = 4 << 30;
 /// How often a healthy daemon says so.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
-const MAGIC: &[u8; 8] = b"SPOTOTA\x01";
 const BODY_IDLE: Duration = Duration::from_secs(60);
 
 /// One upload at a time; the feed's last check and download; a scheduled restart.

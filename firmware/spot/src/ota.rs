@@ -95,7 +95,7 @@ pub fn run(data_dir: &Path, cmd: OtaCmd) -> Result<()> {
 fn install(data_dir: &Path, file: &Path) -> Result<()> {
     let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let mut magic = [0u8; 8];
-    if f.read_exact(&mut magic).is_err() || &magic != b"SPOTOTA\x01" {
+    if f.read_exact(&mut magic).is_err() || &magic != ota::bundle::MAGIC {
         bail!("{} is not a Spot box update bundle (.spotota)", file.display());
     }
     let before = report()?.history.first().cloned();
