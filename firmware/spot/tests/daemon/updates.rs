@@ -141,7 +141,9 @@ async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_i
     member.get("/api/admin/updates").await.expect_error(403, "admin_only");
     upload(&member, b"SPOTOTA\x01".to_vec(), true).await.expect_error(403, "admin_only");
     let v2 = bundle(hw.path(), "0.2.0", &noise(SLOT / 2, 2), &key);
-    upload(&admin, v2.clone(), false).await.expect_error(403, "csrf_failed");
+    // (A small body: the refusal comes before the body is read, and a large one still being
+    // sent then sees the connection close instead of the answer.)
+    upload(&admin, v2[..64].to_vec(), false).await.expect_error(403, "csrf_failed");
     upload(&admin, b"PK\x03\x04 a zip file, not a bundle".to_vec(), true).await.expect_error(400, "not_a_bundle");
     upload(&admin, Vec::new(), true).await.expect_error(400, "not_a_bundle");
     upload(&admin, b"SPOT".to_vec(), true).await.expect_error(400, "not_a_bundle");
