@@ -87,6 +87,59 @@ impl<R: std::io::Read> Payload for StreamPayload<R> {
     }
 }
 
+/// A payload read from a bundle file by offset: `start` is the payload's offset in the file
+/// (`bundle::payload_start`). The file may be sparse, holding only the ranges a box fetched
+/// (see [`plan`]); whatever else it reads is checked against the manifest like any byte.
+pub struct FilePayload {
+    pub file: std::fs::File,
+    pub start: u64,
+}
+
+impl Payload for FilePayload {
+    fn read_range(&mut self, offset: u64, len: u64, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; (64 << 10).min(len as usize)];
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(buf.len() as u64) as usize;
+            let at = self.start.checked_add(offset + done).ok_or_else(|| Error::new(Kind::Malformed, "a payload offset past any file"))?;
+            self.file.read_exact_at(&mut buf[..n], at).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    Error::new(Kind::Truncated, format!("the bundle file ends before payload byte {}", offset + done + n as u64))
+                }
+                _ => Error::new(Kind::Io, format!("reading the bundle: {e}")),
+            })?;
+            sink(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// What a box lacks of a bundle's root image, given its running slot's chunk index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Payload ranges `(offset, len)` to fetch, sorted, neighbours merged.
+    pub ranges: Vec<(u64, u64)>,
+    /// Bytes in `ranges`.
+    pub wanted: u64,
+    /// Bytes of the new image copied from the running slot instead.
+    pub local: u64,
+}
+
+/// The payload ranges an [`Install`] with `active: Some((_, index))` will read: the same
+/// choice of chunks, so a box that fetched exactly these can install from a sparse file.
+pub fn plan(verified: &Verified, index: &ChunkIndex) -> Result<Plan> {
+    let img = verified
+        .images
+        .iter()
+        .position(|i| i.name == ROOTFS)
+        .ok_or_else(|| Error::new(Kind::Malformed, "no rootfs image"))?;
+    let asm = Assembler::new(verified, &[img], |h| !index.contains_key(h));
+    let local = asm.local().map(|(_, l, t)| l as u64 * t.len() as u64).sum();
+    Ok(Plan { ranges: asm.wanted_ranges(), wanted: asm.wanted_bytes(), local })
+}
+
 /// What a resumed install needs: which bundle, which slot, how far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
@@ -353,5 +406,143 @@ impl Install<'_> {
         journal.save(None).map_err(io("clearing the install journal"))?;
         progress(Progress { step: Step::Staged, done: image.size, total: image.size });
         Ok(slot)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::bootstate::DirStore;
+    use crate::testdata::noise;
+
+    const LEN: usize = 2 << 20;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        bundle: Vec<u8>,
+        verified: Verified,
+        new: Vec<u8>,
+    }
+
+    /// A running slot of `noise(LEN, 1)` and a bundle whose image differs from it in 8 KiB.
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let old = noise(LEN, 1);
+        let mut new = old.clone();
+        new[LEN / 2..LEN / 2 + 8192].copy_from_slice(&noise(8192, 2));
+        std::fs::write(dir.path().join("running.img"), &old).unwrap();
+        std::fs::write(dir.path().join("new.img"), &new).unwrap();
+        let meta = crate::bundle::Meta {
+            version: "0.2.0".parse().unwrap(),
+            boards: vec!["test".into()],
+            min_version: None,
+            created: 1,
+            notes: String::new(),
+            needs_eeprom: None,
+        };
+        let key = crate::keys::PrivateKey::from_seed([5; 32]);
+        let mut out = std::io::Cursor::new(vec![]);
+        let verified = crate::bundle::build(&mut out, &meta, &[(ROOTFS.into(), dir.path().join("new.img"))], &[&key]).unwrap();
+        Fixture { dir, bundle: out.into_inner(), verified, new }
+    }
+
+    impl Fixture {
+        fn index(&self) -> ChunkIndex {
+            let mut f = std::fs::File::open(self.dir.path().join("running.img")).unwrap();
+            index_slot(&mut f, LEN as u64).unwrap()
+        }
+
+        fn start(&self) -> u64 {
+            crate::bundle::payload_start(self.verified.envelope_len)
+        }
+
+        /// A sparse copy of the bundle holding only its header and `ranges` (payload offsets).
+        fn sparse(&self, name: &str, ranges: &[(u64, u64)]) -> std::path::PathBuf {
+            use std::os::unix::fs::FileExt;
+            let path = self.dir.path().join(name);
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_len(self.bundle.len() as u64).unwrap();
+            let start = self.start() as usize;
+            f.write_all_at(&self.bundle[..start], 0).unwrap();
+            for &(off, len) in ranges {
+                let at = start + off as usize;
+                f.write_all_at(&self.bundle[at..at + len as usize], at as u64).unwrap();
+            }
+            path
+        }
+
+        fn install(&self, payload: &std::path::Path) -> Result<Vec<u8>> {
+            let boot = self.dir.path().join(format!("boot-{}", payload.display().to_string().len()));
+            std::fs::create_dir_all(&boot).unwrap();
+            let target_path = self.dir.path().join("target.img");
+            std::fs::write(&target_path, vec![0u8; LEN]).unwrap();
+            let mut target = std::fs::OpenOptions::new().read(true).write(true).open(&target_path).unwrap();
+            let mut running = std::fs::File::open(self.dir.path().join("running.img")).unwrap();
+            let index = self.index();
+            let mut journal = FileJournal(self.dir.path().join("journal.json"));
+            let _ = journal.save(None);
+            Install {
+                verified: &self.verified,
+                boot: &mut DirStore(boot),
+                journal: &mut journal,
+                target: &mut target,
+                active: Some((&mut running, &index)),
+                factory_version: "0.1.0",
+                running: Slot::A,
+                progress: &mut |_| {},
+                checkpoint: CHECKPOINT,
+            }
+            .run(&mut FilePayload { file: std::fs::File::open(payload).unwrap(), start: self.start() })?;
+            Ok(std::fs::read(&target_path).unwrap())
+        }
+    }
+
+    #[test]
+    fn a_file_payload_reads_at_the_payload_offset_and_knows_where_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = noise(300_000, 9);
+        std::fs::write(dir.path().join("b"), &bytes).unwrap();
+        let mut p = FilePayload { file: std::fs::File::open(dir.path().join("b")).unwrap(), start: 4096 };
+        let mut got = vec![];
+        p.read_range(100_000, 150_000, &mut |b| {
+            got.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, &bytes[104_096..254_096]);
+        // Backwards is fine (unlike a stream); past the end is truncated.
+        got.clear();
+        p.read_range(0, 10, &mut |b| {
+            got.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, &bytes[4096..4106]);
+        let e = p.read_range(290_000, 10_000, &mut |_| Ok(())).unwrap_err();
+        assert_eq!(e.kind, Kind::Truncated);
+    }
+
+    #[test]
+    fn a_delta_install_reads_only_the_planned_ranges_of_a_sparse_bundle() {
+        let fx = fixture();
+        let plan = plan(&fx.verified, &fx.index()).unwrap();
+        assert!(!plan.ranges.is_empty() && plan.wanted < 1 << 20, "{plan:?}");
+        assert_eq!(plan.wanted, plan.ranges.iter().map(|r| r.1).sum::<u64>());
+        assert_eq!(plan.wanted + plan.local, LEN as u64);
+        assert!(plan.ranges.windows(2).all(|w| w[0].0 + w[0].1 < w[1].0), "sorted and merged: {plan:?}");
+        // Only the header and the planned ranges are there; the rest of the file is holes.
+        let sparse = fx.sparse("sparse.spotota", &plan.ranges);
+        assert_eq!(fx.install(&sparse).unwrap(), fx.new);
+        // A planned range with a changed byte is refused before it is written.
+        let (off, len) = plan.ranges[0];
+        let path = fx.sparse("tampered.spotota", &plan.ranges);
+        let mut b = std::fs::read(&path).unwrap();
+        b[(fx.start() + off + len / 2) as usize] ^= 1;
+        std::fs::write(&path, b).unwrap();
+        assert_eq!(fx.install(&path).unwrap_err().kind, Kind::TamperedBlock);
+        // A range left out (a hole) is refused too: the zeros are not the chunk.
+        let holey = fx.sparse("holey.spotota", &plan.ranges[1..]);
+        assert_eq!(fx.install(&holey).unwrap_err().kind, Kind::TamperedBlock);
     }
 }

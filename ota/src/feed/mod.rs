@@ -150,6 +150,33 @@ pub struct TargetEntry {
     pub custom: TargetCustom,
 }
 
+impl TargetEntry {
+    /// Bytes of the bundle's header (magic, manifest length, signed manifest, padding): what a
+    /// box fetches first when it downloads only the chunks it lacks.
+    pub fn header_len(&self) -> u64 {
+        crate::bundle::payload_start(self.custom.manifest_len)
+    }
+
+    /// Checks a bundle's first [`Self::header_len`] bytes against this pin (the signed
+    /// `manifest_sha256`/`manifest_len` stand in for the whole-file hash a partial download
+    /// cannot check) and returns the signed manifest envelope, still to be verified by the
+    /// root's targets keys. Every chunk is then checked against that manifest.
+    pub fn check_header<'a>(&self, head: &'a [u8]) -> Result<&'a [u8]> {
+        let len = self.custom.manifest_len;
+        if head.len() as u64 != self.header_len() || self.header_len() > self.length {
+            return fail(Kind::MixedRelease, "the bundle's header is not as long as the update feed pins it");
+        }
+        if &head[..8] != crate::bundle::MAGIC || u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]])) != len {
+            return fail(Kind::MixedRelease, "the bundle's header is not the one the update feed lists");
+        }
+        let envelope = &head[12..12 + len as usize];
+        if sha256_hex(envelope) != self.custom.manifest_sha256 || head[12 + len as usize..].iter().any(|b| *b != 0) {
+            return fail(Kind::MixedRelease, "the bundle is not the one the update feed lists (its manifest differs)");
+        }
+        Ok(envelope)
+    }
+}
+
 /// What the box needs to choose a bundle before downloading it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetCustom {
@@ -259,6 +286,9 @@ impl Metadata for Targets {
             check_target_name(name)?;
             check_sha256(&entry.sha256, &format!("targets: {name}'s hash"))?;
             check_sha256(&entry.custom.manifest_sha256, &format!("targets: {name}'s manifest hash"))?;
+            if entry.custom.manifest_len > crate::manifest::MAX_MANIFEST as u64 {
+                return fail(Kind::Malformed, format!("targets: {name}'s manifest is longer than any bundle's"));
+            }
         }
         Ok(())
     }

@@ -655,3 +655,35 @@ fn repo_loads_its_files_and_goes_on() {
     assert_eq!(state.refresh(&mut w.feed, NOW).unwrap().version, 2);
     assert_eq!(state.timestamp().unwrap().version, 2);
 }
+
+#[test]
+fn the_pinned_header_is_checked_before_a_partial_download_trusts_it() {
+    let envelope = br#"{"signed":"pretend","signatures":[]}"#;
+    let mut head = vec![];
+    crate::bundle::write_header(&mut head, envelope).unwrap();
+    let mut pin = entry("1.2.0");
+    pin.length = head.len() as u64 + 100_000;
+    pin.custom.manifest_len = envelope.len() as u64;
+    pin.custom.manifest_sha256 = sha256_hex(envelope);
+    assert_eq!(pin.header_len(), head.len() as u64);
+    assert_eq!(pin.check_header(&head).unwrap(), &envelope[..]);
+    // Any changed byte (the envelope, its length, the magic, the padding), a short or long
+    // header, a pin whose file would end inside its own header: mixed_release.
+    for at in [0, 9, 12, 12 + envelope.len() - 1, head.len() - 1] {
+        let mut bad = head.clone();
+        bad[at] ^= 1;
+        assert_eq!(kind(pin.check_header(&bad)), Kind::MixedRelease, "byte {at}");
+    }
+    assert_eq!(kind(pin.check_header(&head[..head.len() - 1])), Kind::MixedRelease);
+    let mut long = head.clone();
+    long.push(0);
+    assert_eq!(kind(pin.check_header(&long)), Kind::MixedRelease);
+    let short = TargetEntry { length: 100, ..pin.clone() };
+    assert_eq!(kind(short.check_header(&head)), Kind::MixedRelease);
+    // The pin survives the metadata round trip, and a manifest no bundle can have is refused.
+    let json = serde_json::to_string(&pin).unwrap();
+    assert_eq!(serde_json::from_str::<TargetEntry>(&json).unwrap(), pin);
+    let huge = TargetEntry { custom: TargetCustom { manifest_len: u64::MAX, ..pin.custom.clone() }, ..pin };
+    let t = Targets { type_: "targets".into(), version: 1, expires: NOW, targets: BTreeMap::from([("a.spotota".to_string(), huge)]) };
+    assert_eq!(kind(t.check()), Kind::Malformed);
+}
