@@ -11,7 +11,9 @@
 //!   SPOT_HELPER_OTA_INCOMING  where the daemon leaves bundles (/data/spot/ota/incoming)
 //!   SPOT_HELPER_OTA_ROOT      the feed's root.json the box trusts (/usr/share/spot/ota/root.json)
 //!   SPOT_HELPER_OTA_BOARD     board name (SPOT_BOARD from /etc/spot/board.env)
-//!   SPOT_HELPER_OTA_VERSION   the running version (default: this build's)
+//!   SPOT_HELPER_OTA_VERSION   the running version (default: MAJOR.MINOR.PATCH at the start of
+//!                             SPOT_HELPER_OTA_RELEASE, /etc/spot-release, which the image
+//!                             builder writes; else this build's)
 //!   SPOT_HELPER_OTA_TIMING    JSON `ota::lifecycle::Config` (tests shorten the health window)
 //!   SPOT_HELPER_OTA_DT        the device tree (/proc/device-tree): the Pi 4 bootloader EEPROM's
 //!                             build date, `chosen/bootloader/build-timestamp`
@@ -19,11 +21,11 @@
 use crate::driver::{Call, Command};
 use anyhow::{Context, Result};
 use ota::bootstate::{self, BootState, Change, DirStore, Slot, SlotState};
-use ota::install::{FileJournal, Install, Progress, StreamPayload};
+use ota::install::{ChunkIndex, FileJournal, FilePayload, Install, Progress, StreamPayload};
 use ota::lifecycle::{Action, Config, Event, Lifecycle, Outcome, Phase};
 use ota::manifest::Installed;
 use ota::{Kind, Version};
-use setup::proto::{OtaPhase, OtaRecord, OtaReport, OtaSlot, Reply};
+use setup::proto::{OtaPhase, OtaPlanReport, OtaRecord, OtaReport, OtaSlot, Reply};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,9 @@ pub struct Ota {
     applying: Mutex<()>,
     installing: Mutex<bool>,
     calls: SyncSender<Call>,
+    /// The running slot's chunks, indexed once (it is mounted read-only and never changes
+    /// while it runs) for `OtaPlan` and the delta install after it.
+    index: Mutex<Option<Arc<ChunkIndex>>>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -91,7 +96,10 @@ impl Ota {
             }
             None => devs.unwrap_or_else(|| [PathBuf::new(), PathBuf::new()]),
         };
-        let version = env("SPOT_HELPER_OTA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
+        let release = env("SPOT_HELPER_OTA_RELEASE").unwrap_or_else(|| "/etc/spot-release".into());
+        let version = env("SPOT_HELPER_OTA_VERSION")
+            .or_else(|| release_version(&std::fs::read_to_string(release).unwrap_or_default()))
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
         let version: Version = version.parse().map_err(|e: ota::Error| anyhow::anyhow!("SPOT_HELPER_OTA_VERSION: {e}"))?;
         let cfg: Config = match env("SPOT_HELPER_OTA_TIMING") {
             Some(t) => {
@@ -119,6 +127,7 @@ impl Ota {
             applying: Mutex::new(()),
             installing: Mutex::new(false),
             calls,
+            index: Mutex::new(None),
         });
         ota.booted();
         let o = ota.clone();
@@ -366,6 +375,174 @@ impl Ota {
     }
 }
 
+/// A delta install from the update feed: the daemon fetched the bundle's header, asks what
+/// else it needs (`OtaPlan`: the ranges of the chunks the running slot lacks), fetches only
+/// those into the same (sparse) file and asks for `OtaInstallDelta`, which copies the other
+/// chunks from the running slot. Both check the bundle as `run_install` does; every chunk is
+/// checked against the signed manifest before it is written and the slot read back after.
+impl Ota {
+    /// `incoming/NAME`, if NAME is a plain file name and the file a plain file (never a
+    /// symlink: the directory is the daemon's).
+    fn incoming_file(&self, name: &str) -> std::result::Result<PathBuf, Reply> {
+        let ok_name = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            && !name.starts_with('.');
+        if !ok_name {
+            return Err(Reply::error("invalid_argument", "A bundle is named by a plain file name."));
+        }
+        let path = self.paths.incoming.join(name);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            return Err(Reply::error("invalid_argument", format!("No downloaded bundle {name:?}.")));
+        }
+        Ok(path)
+    }
+
+    /// The bundle file's signed manifest, checked like `run_install` checks it: the box's
+    /// root.json, board, version, floor, bootloader. Only the header is read.
+    fn check_file(&self, path: &Path) -> ota::Result<(ota::manifest::Verified, std::fs::File)> {
+        let io = |what: &'static str| move |e: std::io::Error| ota::Error::new(Kind::Io, format!("{what}: {e}"));
+        let file = std::fs::File::open(path).map_err(io("opening the bundle"))?;
+        let envelope = ota::bundle::read_header(&mut std::io::BufReader::with_capacity(1 << 16, &file))?;
+        let root = std::fs::read(&self.paths.root).map_err(io("reading the box's update key (root.json)"))?;
+        let trust = ota::feed::TrustedState::new(&root)?;
+        let dt = env("SPOT_HELPER_OTA_DT").map_or_else(|| PathBuf::from("/proc/device-tree"), PathBuf::from);
+        let installed = Installed { board: self.board.clone(), version: self.version, floor: self.floor(), eeprom: eeprom_date(&dt) };
+        let v = ota::check::check_bundle(&envelope, trust.targets_role(), &installed, None)?;
+        Ok((v, file))
+    }
+
+    /// The running slot's device, read only.
+    fn running_slot(&self) -> ota::Result<std::fs::File> {
+        std::fs::File::open(&self.paths.slots[self.running.index()])
+            .map_err(|e| ota::Error::new(Kind::Io, format!("opening the running slot {}: {e}", self.running)))
+    }
+
+    fn running_index(&self) -> ota::Result<Arc<ChunkIndex>> {
+        use ota::install::Device;
+        let mut cached = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = cached.as_ref() {
+            return Ok(i.clone());
+        }
+        let mut dev = self.running_slot()?;
+        let len = dev.size().map_err(|e| ota::Error::new(Kind::Io, format!("the running slot's size: {e}")))?;
+        let index = Arc::new(ota::install::index_slot(&mut dev, len)?);
+        *cached = Some(index.clone());
+        Ok(index)
+    }
+
+    /// `OtaPlan`: what of the bundle `name` the box still needs. A refused bundle is recorded
+    /// in the history like a refused install.
+    pub fn plan(&self, name: &str) -> Reply {
+        let path = match self.incoming_file(name) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let planned = (|| {
+            let (v, _) = self.check_file(&path)?;
+            let index = self.running_index()?;
+            let p = ota::install::plan(&v, &index)?;
+            let start = ota::bundle::payload_start(v.envelope_len);
+            Ok::<_, ota::Error>(OtaPlanReport {
+                version: v.manifest.version.to_string(),
+                ranges: p.ranges.iter().map(|&(off, len)| [start + off, len]).collect(),
+                wanted: p.wanted,
+                local: p.local,
+            })
+        })();
+        match planned {
+            Ok(plan) => Reply::OtaPlan { ok: true, plan },
+            Err(e) => {
+                eprintln!("spot-helper: update refused: {e}");
+                self.event(Event::InstallFailed { code: e.code().into(), message: e.message.clone() });
+                Reply::error(if e.kind == Kind::Busy { "busy" } else { "failed" }, e.to_string())
+            }
+        }
+    }
+
+    /// `OtaInstallDelta`: installs `name` (header and planned ranges) in the background.
+    pub fn install_delta(self: &Arc<Self>, name: &str) -> Reply {
+        let path = match self.incoming_file(name) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        {
+            let mut busy = self.installing.lock().unwrap_or_else(|p| p.into_inner());
+            if *busy {
+                return Reply::error("busy", "An update is being installed already.");
+            }
+            *busy = true;
+        }
+        let me = self.clone();
+        let spawned = std::thread::Builder::new().name("ota-install".into()).spawn(move || {
+            let res = me.run_install_delta(&path);
+            let _ = std::fs::remove_file(&path);
+            match res {
+                Ok((slot, version)) => me.event(Event::SlotWritten { slot, version }),
+                Err(e) => {
+                    eprintln!("spot-helper: update failed: {e}");
+                    me.event(Event::InstallFailed { code: e.code().into(), message: e.message.clone() });
+                }
+            }
+            *me.installing.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        });
+        match spawned {
+            Ok(_) => Reply::Done { ok: true },
+            Err(e) => {
+                *self.installing.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                Reply::error("failed", format!("Could not start the install: {e}"))
+            }
+        }
+    }
+
+    fn run_install_delta(&self, path: &Path) -> ota::Result<(Slot, Version)> {
+        let (v, file) = self.check_file(path)?;
+        let version = v.manifest.version;
+        let index = self.running_index()?;
+        let mut running = self.running_slot()?;
+        self.event(Event::InstallStarted { version, total: v.manifest.payload_len });
+        let target_slot = self.boot_state().primary.other();
+        let mut target = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.paths.slots[target_slot.index()])
+            .map_err(|e| ota::Error::new(Kind::Io, format!("opening slot {target_slot}: {e}")))?;
+        // Its own journal: a full install's says "local chunks done" without having copied any.
+        let mut journal = FileJournal(self.paths.state.join("ota-journal-delta.json"));
+        let mut last = 0u64;
+        let mut progress = |p: Progress| {
+            let t = now();
+            if t != last || p.done == p.total {
+                last = t;
+                self.lc.lock().unwrap_or_else(|x| x.into_inner()).handle(t, Event::BytesArrived { done: p.done, total: p.total });
+            }
+        };
+        let version_s = self.version.to_string();
+        let start = ota::bundle::payload_start(v.envelope_len);
+        let slot = Install {
+            verified: &v,
+            boot: &mut self.store(),
+            journal: &mut journal,
+            target: &mut target,
+            active: Some((&mut running, &index)),
+            factory_version: &version_s,
+            running: self.running,
+            progress: &mut progress,
+            checkpoint: ota::install::CHECKPOINT,
+        }
+        .run(&mut FilePayload { file, start })?;
+        Ok((slot, version))
+    }
+}
+
+/// `MAJOR.MINOR.PATCH` at the start of the image's release string (`0.1.0-3f2a9c1`).
+fn release_version(release: &str) -> Option<String> {
+    let first = release.lines().next()?.trim();
+    let end = first.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(first.len());
+    let v = &first[..end];
+    v.parse::<Version>().is_ok().then(|| v.to_string())
+}
+
 /// The bootloader EEPROM's build date (`YYYY-MM-DD`, UTC) as the Pi firmware reports it in the
 /// device tree: a big-endian u32 of seconds since the epoch. `None` where there is none (Pi 3,
 /// Zero 2 W, QEMU).
@@ -409,6 +586,15 @@ mod tests {
         assert_eq!(d[0], PathBuf::from("/dev/disk/by-partuuid/5b0e2c7a-02"));
         assert_eq!(d[1], PathBuf::from("/dev/disk/by-partuuid/5b0e2c7a-03"));
         assert_eq!(from_cmdline("quiet"), (None, None));
+    }
+
+    #[test]
+    fn the_version_comes_from_the_release_string() {
+        assert_eq!(release_version("0.1.2-3f2a9c1\n").as_deref(), Some("0.1.2"));
+        assert_eq!(release_version("1.20.3").as_deref(), Some("1.20.3"));
+        assert_eq!(release_version("dev\n"), None);
+        assert_eq!(release_version("1.2-x"), None);
+        assert_eq!(release_version(""), None);
     }
 
     #[test]

@@ -149,6 +149,8 @@ fn answer(line: &str, calls: &SyncSender<Call>, snapshot: &Snapshot, ota: &Arc<O
         // Updates have their own thread and state (crate::ota), apart from the network driver.
         Request::OtaStatus => return ota.report(),
         Request::OtaInstall { name } => return ota.install(name),
+        Request::OtaPlan { name } => return ota.plan(name),
+        Request::OtaInstallDelta { name } => return ota.install_delta(name),
         Request::OtaHealthy => return ota.healthy(),
         Request::OtaRollback => return ota.rollback(),
         _ => {}
@@ -188,6 +190,11 @@ pub fn validate(req: Request) -> Result<Option<Command>, Invalid> {
         // the box's state is the driver's to check.
         Request::DataFix { action } => Command::DataFix(action),
         // Answered before the driver (see `answer`).
-        Request::OtaStatus | Request::OtaInstall { .. } | Request::OtaHealthy | Request::OtaRollback => return Ok(None),
+        Request::OtaStatus
+        | Request::OtaInstall { .. }
+        | Request::OtaPlan { .. }
+        | Request::OtaInstallDelta { .. }
+        | Request::OtaHealthy
+        | Request::OtaRollback => return Ok(None),
     }))
 }

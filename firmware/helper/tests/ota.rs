@@ -162,8 +162,12 @@ impl Helper {
 
     /// Installs `name` and waits for it to end; returns the newest history entry.
     fn install(&self, name: &str) -> Value {
+        self.install_with("ota_install", name)
+    }
+
+    fn install_with(&self, cmd: &str, name: &str) -> Value {
         let before = self.ota()["history"].as_array().map_or(0, Vec::len);
-        let r = self.call(json!({"cmd": "ota_install", "name": name}));
+        let r = self.call(json!({"cmd": cmd, "name": name}));
         assert_eq!(r["ok"], true, "{r}");
         let t = Instant::now();
         loop {
@@ -301,4 +305,82 @@ fn a_pi_4_with_an_old_bootloader_is_told_to_update_it_first() {
     assert!(rec["message"].as_str().is_some_and(|m| m.contains("2023-01-11") && m.contains("Imager")), "{rec}");
     b.bundle_eeprom("ok.spotota", "0.2.0", "rpi4", &noise(1 << 20, 7), &b.key, Some("2022-12-01"));
     assert_eq!(h.install("ok.spotota")["outcome"], "staged");
+}
+
+/// `name` in the incoming directory as the daemon's delta download leaves it: the bundle's
+/// header and the given file ranges, holes everywhere else.
+fn sparse(b: &Box_, name: &str, bundle: &[u8], ranges: &[[u64; 2]]) {
+    use std::os::unix::fs::FileExt;
+    let path = b.p(&format!("data/ota/incoming/{name}"));
+    let _ = std::fs::remove_file(&path);
+    let f = std::fs::File::create(&path).expect("sparse");
+    f.set_len(bundle.len() as u64).expect("len");
+    let envelope = ota::bundle::read_header(&mut &bundle[..]).expect("header");
+    let head = ota::bundle::payload_start(envelope.len() as u64) as usize;
+    f.write_all_at(&bundle[..head], 0).expect("header");
+    for &[off, len] in ranges {
+        f.write_all_at(&bundle[off as usize..(off + len) as usize], off).expect("range");
+    }
+}
+
+fn ranges_of(plan: &Value) -> Vec<[u64; 2]> {
+    plan["ranges"].as_array().expect("ranges").iter().map(|r| [r[0].as_u64().expect("off"), r[1].as_u64().expect("len")]).collect()
+}
+
+#[test]
+fn a_delta_install_takes_only_the_planned_ranges_and_copies_the_rest_from_the_running_slot() {
+    let b = Box_::new();
+    let h = b.start(Slot::A, "0.1.0");
+    // The new system: the running one with 16 KiB rewritten (a new daemon binary, in small).
+    let mut v2 = noise(SLOT, 1);
+    v2[SLOT / 3..SLOT / 3 + 16384].copy_from_slice(&noise(16384, 22));
+    let bundle = b.bundle("v2.spotota", "0.2.0", "qemu-arm64", &v2, &b.key);
+
+    // Hostile names are refused as for an install; a header by a stranger is refused and
+    // recorded with its code.
+    for name in ["../root.json", "", ".hidden", "a/b", "missing.spotota"] {
+        assert_eq!(h.call(json!({"cmd": "ota_plan", "name": name}))["error"]["code"], "invalid_argument", "{name:?}");
+        assert_eq!(h.call(json!({"cmd": "ota_install_delta", "name": name}))["error"]["code"], "invalid_argument", "{name:?}");
+    }
+    std::os::unix::fs::symlink(b.p("data/ota/incoming/v2.spotota"), b.p("data/ota/incoming/link.spotota")).expect("symlink");
+    assert_eq!(h.call(json!({"cmd": "ota_plan", "name": "link.spotota"}))["error"]["code"], "invalid_argument");
+    let stranger = b.bundle("stranger.spotota", "0.2.0", "qemu-arm64", &v2, &PrivateKey::from_seed([9; 32]));
+    sparse(&b, "stranger.spotota", &stranger, &[]);
+    let r = h.call(json!({"cmd": "ota_plan", "name": "stranger.spotota"}));
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(h.ota()["history"][0]["code"], "wrong_key");
+
+    // The plan, from the header alone: a few chunks around the change.
+    sparse(&b, "v2.spotota", &bundle, &[]);
+    let r = h.call(json!({"cmd": "ota_plan", "name": "v2.spotota"}));
+    assert_eq!(r["ok"], true, "{r}");
+    let plan = &r["plan"];
+    assert_eq!(plan["version"], "0.2.0");
+    let ranges = ranges_of(plan);
+    let wanted: u64 = ranges.iter().map(|r| r[1]).sum();
+    assert_eq!(plan["wanted"], wanted);
+    assert_eq!(wanted + plan["local"].as_u64().expect("local"), SLOT as u64);
+    assert!(!ranges.is_empty() && wanted < (SLOT / 8) as u64, "{plan}");
+    assert!(ranges.windows(2).all(|w| w[0][0] + w[0][1] < w[1][0]), "sorted, merged: {plan}");
+    let envelope = ota::bundle::read_header(&mut &bundle[..]).expect("header");
+    assert!(ranges[0][0] >= ota::bundle::payload_start(envelope.len() as u64), "{plan}");
+    assert!(ranges.iter().all(|r| r[0] + r[1] <= bundle.len() as u64));
+
+    // One planned range with a changed byte: refused before it is written.
+    let mut tampered = bundle.clone();
+    tampered[(ranges[0][0] + ranges[0][1] / 2) as usize] ^= 1;
+    sparse(&b, "tampered.spotota", &tampered, &ranges);
+    let rec = h.install_with("ota_install_delta", "tampered.spotota");
+    assert_eq!((rec["outcome"].as_str(), rec["code"].as_str()), (Some("install_failed"), Some("tampered_block")), "{rec}");
+    assert!(!b.p("data/ota/incoming/tampered.spotota").exists());
+
+    // The header and the planned ranges, holes elsewhere: installed, B is the new system, A
+    // was only read.
+    sparse(&b, "v2.spotota", &bundle, &ranges);
+    let rec = h.install_with("ota_install_delta", "v2.spotota");
+    assert_eq!((rec["outcome"].as_str(), rec["version"].as_str()), (Some("staged"), Some("0.2.0")), "{rec}");
+    assert_eq!(std::fs::read(b.p("slot-b.img")).expect("B"), v2);
+    assert_eq!(std::fs::read(b.p("slot-a.img")).expect("A"), noise(SLOT, 1), "the running slot was written");
+    assert!(!b.p("data/ota/incoming/v2.spotota").exists(), "the bundle was left behind");
+    eprintln!("delta: {wanted} of {} bundle bytes in {} ranges (+ {} header)", bundle.len(), ranges.len(), ota::bundle::payload_start(envelope.len() as u64));
 }

@@ -36,7 +36,12 @@ impl HelperClient {
             return Err(Error::invalid("network_unmanaged", "This box's network is managed by its operating system, not by Spot."));
         };
         let unavailable = |what: &str| Error::unavailable("helper_unavailable", format!("The box's system helper is not answering ({what}). Try again in a moment."));
-        let limit = if matches!(req, Request::WifiScan) { 30 } else { 15 };
+        // A plan reads the whole running slot once (a 1 GiB slot on a slow card: a minute).
+        let limit = match req {
+            Request::WifiScan => 30,
+            Request::OtaPlan { .. } => 300,
+            _ => 15,
+        };
         let work = async {
             let mut s = UnixStream::connect(path).await.map_err(|e| unavailable(&e.to_string()))?;
             let mut line = serde_json::to_vec(req).map_err(|e| Error::internal(e.to_string()))?;

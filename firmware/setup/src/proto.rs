@@ -40,6 +40,13 @@ pub enum Request {
     /// Install the bundle the daemon saved as `OTA_INCOMING/<name>` (a bare file name; the
     /// helper checks its signature and everything else again). Progress shows in `OtaStatus`.
     OtaInstall { name: String },
+    /// A bundle from the update feed, of which `OTA_INCOMING/<name>` holds the header (the
+    /// rest may be holes): the helper checks it as for an install and answers, from the running
+    /// slot's chunks, the byte ranges of the file it still needs (`Reply::OtaPlan`).
+    OtaPlan { name: String },
+    /// Install `OTA_INCOMING/<name>` holding the header and the ranges `OtaPlan` named (a
+    /// sparse file): the other chunks are copied from the running slot.
+    OtaInstallDelta { name: String },
     /// The daemon is READY with its migrations done (sent every few seconds): what commits a
     /// slot on trial once it stayed so long enough.
     OtaHealthy,
@@ -110,6 +117,19 @@ pub struct OtaReport {
     pub status: OtaPhase,
     /// Newest first.
     pub history: Vec<OtaRecord>,
+}
+
+/// What a box lacks of a bundle (`OtaPlan`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtaPlanReport {
+    /// The bundle's version (checked: signature, board, floor, downgrade).
+    pub version: String,
+    /// Byte ranges of the bundle file still needed, `[offset, length]`, sorted and merged.
+    pub ranges: Vec<[u64; 2]>,
+    /// Bytes in `ranges`.
+    pub wanted: u64,
+    /// Bytes of the new system copied from the running slot instead.
+    pub local: u64,
 }
 
 /// What the data-problem page may ask for; the helper maps each to one fixed unit.
@@ -226,6 +246,7 @@ pub struct Status {
 pub enum Reply {
     Status { ok: bool, status: Status },
     Ota { ok: bool, ota: OtaReport },
+    OtaPlan { ok: bool, plan: OtaPlanReport },
     Networks { ok: bool, networks: Vec<Network> },
     // Before `Done`: untagged tries in order, and `{"ok":false,"error":..}` also fits `Done`.
     Error { ok: bool, error: HelperError },
@@ -252,7 +273,8 @@ mod tests {
 
     #[test]
     fn replies_read_back_as_what_was_sent() {
-        for r in [Reply::Done { ok: true }, Reply::error("invalid_argument", "The Wi-Fi name must be 1 to 32 bytes long.")] {
+        let plan = OtaPlanReport { version: "0.2.0".into(), ranges: vec![[4096, 70_000]], wanted: 70_000, local: 1 << 20 };
+        for r in [Reply::Done { ok: true }, Reply::error("invalid_argument", "The Wi-Fi name must be 1 to 32 bytes long."), Reply::OtaPlan { ok: true, plan }] {
             let line = serde_json::to_string(&r).expect("json");
             assert_eq!(serde_json::from_str::<Reply>(&line).expect("parse"), r, "{line}");
         }
