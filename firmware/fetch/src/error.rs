@@ -44,6 +44,11 @@ pub enum Reason {
     /// The caller's sink refused the body (a streamed download that failed its own checks or
     /// could not be written).
     Aborted,
+    /// A ranged GET answered with the whole file (200): the server does not do `Range`. Nothing
+    /// of the body was read; the caller may fetch it whole instead.
+    RangeIgnored,
+    /// A ranged GET answered 206 with a `Content-Range` other than the range asked for.
+    BadRange,
 }
 
 impl Reason {
@@ -68,6 +73,8 @@ impl Reason {
             Reason::BadContentEncoding => "bad_content_encoding",
             Reason::TooLarge => "too_large",
             Reason::Aborted => "aborted",
+            Reason::RangeIgnored => "range_ignored",
+            Reason::BadRange => "bad_range",
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION,
-    USER_AGENT,
+    ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HOST,
+    LOCATION, RANGE, USER_AGENT,
 };
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -122,7 +122,7 @@ impl Fetcher {
     /// GET `url` under the policy. Every refusal is logged once (`tracing::info!` with `url` and
     /// `reason`) and returned.
     pub async fn get(&self, url: &str, opts: &GetOptions) -> Result<Response, Refused> {
-        self.get_inner(url, opts, self.policy.total_timeout, None).await
+        self.get_inner(url, opts, self.policy.total_timeout, None, None).await
     }
 
     /// GET `url` under the same policy, handing the body to `sink` as it arrives instead of
@@ -137,11 +137,38 @@ impl Fetcher {
         sink: &mut (dyn FnMut(&[u8]) -> Result<(), String> + Send),
     ) -> Result<Response, Refused> {
         let opts = GetOptions { truncate: false, ..opts.clone() };
-        self.get_inner(url, &opts, total, Some(sink)).await
+        self.get_inner(url, &opts, total, Some(sink), None).await
     }
 
-    async fn get_inner(&self, url: &str, opts: &GetOptions, total: std::time::Duration, sink: Option<&mut Sink<'_>>) -> Result<Response, Refused> {
-        let result = match tokio::time::timeout(total, self.follow(url, opts, sink)).await {
+    /// [`Self::get_streaming`] of the `len` bytes from `start` on only (`Range: bytes=`, a
+    /// resumed or partial download). The answer must be 206 with exactly that `Content-Range`
+    /// (`bad_range` otherwise) and exactly `len` bytes (`too_large` past them, `http_error`
+    /// short of them); a server that sends the whole file (200) is `range_ignored`, before
+    /// any byte reaches `sink`. `len` is also the body cap.
+    pub async fn get_range_streaming(
+        &self,
+        url: &str,
+        opts: &GetOptions,
+        (start, len): (u64, u64),
+        total: std::time::Duration,
+        sink: &mut (dyn FnMut(&[u8]) -> Result<(), String> + Send),
+    ) -> Result<Response, Refused> {
+        if len == 0 || start.checked_add(len).is_none() || len > usize::MAX as u64 {
+            return Err(Refused::new(Reason::BadRange, url, format!("no range of {len} bytes from {start}")));
+        }
+        let opts = GetOptions { truncate: false, max_bytes: len as usize, ..opts.clone() };
+        self.get_inner(url, &opts, total, Some(sink), Some((start, len))).await
+    }
+
+    async fn get_inner(
+        &self,
+        url: &str,
+        opts: &GetOptions,
+        total: std::time::Duration,
+        sink: Option<&mut Sink<'_>>,
+        range: Option<(u64, u64)>,
+    ) -> Result<Response, Refused> {
+        let result = match tokio::time::timeout(total, self.follow(url, opts, sink, range)).await {
             Ok(r) => r,
             Err(_) => Err(Refused::new(
                 Reason::Timeout,
@@ -155,11 +182,11 @@ impl Fetcher {
         result
     }
 
-    async fn follow(&self, url: &str, opts: &GetOptions, mut sink: Option<&mut Sink<'_>>) -> Result<Response, Refused> {
+    async fn follow(&self, url: &str, opts: &GetOptions, mut sink: Option<&mut Sink<'_>>, range: Option<(u64, u64)>) -> Result<Response, Refused> {
         let mut url = Url::parse(url).map_err(|e| Refused::new(Reason::BadUrl, url, e.to_string()))?;
         let mut redirects = 0;
         loop {
-            match self.hop(&url, opts, sink.as_deref_mut()).await? {
+            match self.hop(&url, opts, sink.as_deref_mut(), range).await? {
                 Hop::Done(response) => return Ok(response),
                 Hop::Redirect(next) => {
                     if redirects >= self.policy.max_redirects {
@@ -177,7 +204,7 @@ impl Fetcher {
     }
 
     /// One request: vet, look up once, vet the answers, connect to a vetted address, exchange.
-    async fn hop(&self, url: &Url, opts: &GetOptions, sink: Option<&mut Sink<'_>>) -> Result<Hop, Refused> {
+    async fn hop(&self, url: &Url, opts: &GetOptions, sink: Option<&mut Sink<'_>>, range: Option<(u64, u64)>) -> Result<Hop, Refused> {
         let allowlist = &self.policy.allowlist;
         let target = vet_url(url, allowlist)?;
         let addrs: Vec<IpAddr> = match &target.host {
@@ -196,10 +223,10 @@ impl Fetcher {
         let vetted = vet_addrs(url, &target, &addrs, &own, allowlist)?;
         let tcp = self.connect_vetted(url, &vetted, target.port).await?;
         match target.scheme {
-            Scheme::Http => exchange(tcp, url, opts, &self.policy.user_agent, sink).await,
+            Scheme::Http => exchange(tcp, url, opts, &self.policy.user_agent, sink, range).await,
             Scheme::Https => {
                 let tls = self.tls_handshake(url, &target, tcp).await?;
-                exchange(tls, url, opts, &self.policy.user_agent, sink).await
+                exchange(tls, url, opts, &self.policy.user_agent, sink, range).await
             }
         }
     }
@@ -318,7 +345,27 @@ pub(crate) fn accepts(patterns: &[String], mime: &str) -> bool {
 /// Where a streamed body goes.
 type Sink<'s> = dyn FnMut(&[u8]) -> Result<(), String> + Send + 's;
 
-async fn exchange<T>(io: T, url: &Url, opts: &GetOptions, user_agent: &str, sink: Option<&mut Sink<'_>>) -> Result<Hop, Refused>
+/// `Content-Range: bytes A-B/TOTAL` (or `/*`) → (A, B, TOTAL).
+pub(crate) fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (a, b) = span.trim().split_once('-')?;
+    let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    (a <= b && total.is_none_or(|t| b < t)).then_some((a, b, total))
+}
+
+async fn exchange<T>(
+    io: T,
+    url: &Url,
+    opts: &GetOptions,
+    user_agent: &str,
+    sink: Option<&mut Sink<'_>>,
+    range: Option<(u64, u64)>,
+) -> Result<Hop, Refused>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -333,7 +380,11 @@ where
     }));
 
     let accept = if opts.accept.is_empty() { "*/*".to_owned() } else { opts.accept.join(", ") };
-    let request = http::Request::get(&url[Position::BeforePath..Position::AfterQuery])
+    let mut request = http::Request::get(&url[Position::BeforePath..Position::AfterQuery]);
+    if let Some((start, len)) = range {
+        request = request.header(RANGE, format!("bytes={start}-{}", start + len - 1));
+    }
+    let request = request
         .header(HOST, host_header(url))
         .header(USER_AGENT, user_agent)
         .header(ACCEPT, accept)
@@ -361,6 +412,19 @@ where
         return Err(refuse(Reason::HttpStatus, format!("status {status}")));
     }
     let headers = response.headers();
+    if let Some((start, len)) = range {
+        if status.as_u16() != 206 {
+            return Err(refuse(Reason::RangeIgnored, format!("status {status} to a Range request")));
+        }
+        let asked = (start, start + len - 1);
+        match headers.get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range) {
+            Some((a, b, _)) if (a, b) == asked => {}
+            _ => {
+                let got = headers.get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("none");
+                return Err(refuse(Reason::BadRange, format!("Content-Range {got:?} for bytes {}-{}", asked.0, asked.1)));
+            }
+        }
+    }
     if let Some(enc) = headers.get(CONTENT_ENCODING) {
         let enc = enc.to_str().unwrap_or("?").trim();
         if !enc.is_empty() && !enc.eq_ignore_ascii_case("identity") {
@@ -381,7 +445,21 @@ where
             return Err(refuse(Reason::TooLarge, format!("Content-Length {len} > {}", opts.max_bytes)));
         }
     }
-    let (body, truncated) = read_capped(response.into_body(), opts, &refuse, sink).await?;
+    let mut streamed = 0u64;
+    let (body, truncated) = match (range, sink) {
+        (Some((_, len)), Some(sink)) => {
+            let mut counting = |b: &[u8]| {
+                streamed += b.len() as u64;
+                sink(b)
+            };
+            let r = read_capped(response.into_body(), opts, &refuse, Some(&mut counting)).await?;
+            if streamed != len {
+                return Err(refuse(Reason::HttpError, format!("the range ended after {streamed} of {len} bytes")));
+            }
+            r
+        }
+        (_, sink) => read_capped(response.into_body(), opts, &refuse, sink).await?,
+    };
     Ok(Hop::Done(Response {
         url: url.clone(),
         status: status.as_u16(),
@@ -440,6 +518,15 @@ mod tests {
         send(f.get("http://example.com/", &opts));
         send(crate::page_preview(&f, "http://example.com/"));
         send(crate::fetch_image(&f, "http://example.com/", 1));
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 0-99/1000"), Some((0, 99, Some(1000))));
+        assert_eq!(parse_content_range("bytes  4096-8191/*"), Some((4096, 8191, None)));
+        for bad in ["bytes 10-9/100", "bytes 0-100/100", "items 0-1/2", "bytes */100", "bytes 0-1", "bytes a-b/c", "", "bytes -5/10"] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@
 //!   types (`bad_content_type`), `Accept-Encoding: identity` and nothing decompressed
 //!   (`bad_content_encoding`), non-2xx (`http_status`), a redirect without a usable `Location`
 //!   (`bad_redirect`).
+//! - **Ranges** (`Fetcher::get_range_streaming`, a partial or resumed update download): 206
+//!   with exactly the `Content-Range` asked and exactly that many bytes (`bad_range`,
+//!   `too_large`, `http_error`); a 200 is `range_ignored` before any byte is taken.
 //!
 //! NAT64 (`64:ff9b::/96`) is refused outright, as the product issue asks: on an IPv6-only network
 //! with DNS64 that refuses every IPv4-only site; judging the embedded IPv4 instead would be the
