@@ -316,21 +316,9 @@ impl BootStore for DirStore {
         }
     }
     fn write(&mut self, copy: usize, bytes: &[u8]) -> std::io::Result<()> {
-        use std::io::Write;
-        let path = self.0.join(FILES[copy]);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // In place, not a rename: on FAT a rename is two directory writes; an in-place rewrite of
-        // a file of the same size touches only its own clusters, and a torn one fails its CRC.
-        let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path)?;
-        f.write_all(bytes)?;
-        f.set_len(bytes.len() as u64)?;
-        f.sync_all()?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        // In place, not a rename (the directory code the boot-files switch shares): a torn
+        // rewrite fails its CRC.
+        crate::bootfiles::write_in_place(&self.0.join(FILES[copy]), bytes)
     }
 }
 

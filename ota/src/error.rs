@@ -36,6 +36,9 @@ pub enum Kind {
     ImageMismatch,
     /// The Raspberry Pi 4 bootloader EEPROM is older than the bundle needs.
     EepromTooOld,
+    /// A boot file a bundle may not bring (`config.txt`, the Pi firmware, `boot.scr`, an odd
+    /// path), or boot files for a box whose boot partition has no switch (`ota::bootfiles`).
+    BootFileRefused,
     /// Another install is running, or the state does not allow this step now.
     Busy,
     /// Reading or writing a device or file failed.
@@ -60,6 +63,7 @@ impl Kind {
             Kind::TamperedBlock => "tampered_block",
             Kind::ImageMismatch => "image_mismatch",
             Kind::EepromTooOld => "eeprom_too_old",
+            Kind::BootFileRefused => "boot_file_refused",
             Kind::Busy => "busy",
             Kind::Io => "io",
         }

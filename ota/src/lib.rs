@@ -11,6 +11,7 @@ pub mod version;
 pub use error::{Error, Kind, Result};
 pub use version::Version;
 pub mod bootstate;
+pub mod bootfiles;
 pub mod bundle;
 pub mod chunker;
 pub mod manifest;

@@ -135,12 +135,11 @@ fn decode(manifest: Manifest, envelope: &[u8]) -> Result<Verified> {
         if !names.insert(entry.name.as_str()) {
             return fail(Kind::Malformed, format!("image {:?} is listed twice", entry.name));
         }
-        let valid_name = entry.name == ROOTFS
-            || entry.name.strip_prefix("boot/").is_some_and(|f| {
-                !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            });
-        if !valid_name {
-            return fail(Kind::Malformed, format!("image name {:?} is not rootfs or boot/<file>", entry.name));
+        match entry.name.strip_prefix("boot/") {
+            // The boot partition's policy: which files an update may bring (`bootfiles`).
+            Some(f) => crate::bootfiles::check_name(f)?,
+            None if entry.name == ROOTFS => {}
+            None => return fail(Kind::Malformed, format!("image name {:?} is not rootfs or boot/<file>", entry.name)),
         }
         if entry.size > MAX_IMAGE {
             return fail(Kind::Oversized, format!("image {} is larger than 16 GiB", entry.name));
