@@ -61,6 +61,8 @@ pub const LIST: &str = "spot-set.txt";
 pub const SECTOR: usize = 512;
 /// The first line of the factory switch the image builder writes.
 pub const FACTORY_LINE: &str = "# Spot box boot files: the partition's root (as the image was built)";
+/// No boot file is larger (U-Boot is under 1 MiB, a device tree under 100 KiB).
+pub const MAX_FILE: u64 = 64 << 20;
 /// The line `config.txt` must end with for the switch to mean anything.
 pub const INCLUDE: &str = "include spot/fw.txt";
 

@@ -8,7 +8,9 @@
 //!   3. the payload's chunks are verified one by one and written; every `CHECKPOINT` bytes the
 //!      slot is synced and the journal records how far the payload got (a resume starts there);
 //!   4. the whole slot is read back and compared with the manifest's image hash;
-//!   5. the slot is staged: on trial for the next boot.
+//!   5. the bundle's boot files, assembled in the same pass into `Extra`'s devices, are read back
+//!      too, and `Extra::before_stage` runs (the helper: `bootfiles`' new set and switch);
+//!   6. the slot is staged: on trial for the next boot.
 //!
 //! The running slot is only ever read.
 
@@ -135,7 +137,11 @@ pub fn plan(verified: &Verified, index: &ChunkIndex) -> Result<Plan> {
         .iter()
         .position(|i| i.name == ROOTFS)
         .ok_or_else(|| Error::new(Kind::Malformed, "no rootfs image"))?;
-    let asm = Assembler::new(verified, &[img], |h| !index.contains_key(h));
+    // The boot files too (`Install::run_with`'s extra images): they are small, and a box that
+    // has no use for them only fetched a few blocks more.
+    let mut images = vec![img];
+    images.extend((0..verified.images.len()).filter(|&i| i != img));
+    let asm = Assembler::new(verified, &images, |h| !index.contains_key(h));
     let local = asm.local().map(|(_, l, t)| l as u64 * t.len() as u64).sum();
     Ok(Plan { ranges: asm.wanted_ranges(), wanted: asm.wanted_bytes(), local })
 }
@@ -265,9 +271,58 @@ fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::new(Kind::Io, format!("{what}: {e}"))
 }
 
+/// A bundle's images other than `rootfs` (its boot files), assembled in the same payload pass as
+/// the root slot, and the step between the slot read back whole and its staging (the helper's:
+/// `bootfiles`, the new set and the switch).
+pub trait Extra {
+    /// Where image `index` of the manifest is assembled (a temporary file); `None` leaves it out.
+    fn device(&mut self, index: usize) -> Option<&mut dyn Device>;
+    /// Every image written and read back whole: the last step before the slot is staged.
+    fn before_stage(&mut self) -> Result<()>;
+}
+
+/// No extra images (`Install::run`).
+pub struct NoExtra;
+
+impl Extra for NoExtra {
+    fn device(&mut self, _: usize) -> Option<&mut dyn Device> {
+        None
+    }
+    fn before_stage(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One verified chunk to the root slot or to the extra image it belongs to.
+fn put(target: &mut dyn Device, extra: &mut dyn Extra, root: usize, (img, at): (usize, u64), data: &[u8]) -> Result<()> {
+    if img == root {
+        target.write_at(at, data).map_err(io("writing the update slot"))
+    } else if let Some(d) = extra.device(img) {
+        d.write_at(at, data).map_err(io("writing a boot file"))
+    } else {
+        Ok(())
+    }
+}
+
+fn sync_all(target: &mut dyn Device, extra: &mut dyn Extra, extras: &[usize]) -> Result<()> {
+    target.sync().map_err(io("syncing the update slot"))?;
+    for &i in extras {
+        if let Some(d) = extra.device(i) {
+            d.sync().map_err(io("syncing a boot file"))?;
+        }
+    }
+    Ok(())
+}
+
 impl Install<'_> {
     /// Runs (or resumes) the install; on success the slot is staged for the next boot.
     pub fn run(self, payload: &mut dyn Payload) -> Result<Slot> {
+        self.run_with(payload, &mut NoExtra)
+    }
+
+    /// `run`, with the bundle's boot files assembled into `extra`'s devices and read back, and
+    /// `extra.before_stage()` after the slot is whole and before it is staged.
+    pub fn run_with(self, payload: &mut dyn Payload, extra: &mut dyn Extra) -> Result<Slot> {
         let Install { verified, boot, journal, target, mut active, factory_version, running, progress, checkpoint } = self;
         let (state, _) = bootstate::load(boot)?
             .unwrap_or_else(|| (bootstate::BootState::factory(factory_version), 0));
@@ -312,13 +367,15 @@ impl Install<'_> {
         };
 
         let have = |h: &[u8; 32]| active.as_ref().is_some_and(|(_, idx)| idx.contains_key(h));
-        let mut asm = Assembler::new(verified, &[img_index], |h| !have(h));
+        let extras: Vec<usize> = (0..verified.images.len()).filter(|&i| i != img_index && extra.device(i).is_some()).collect();
+        let mut images = vec![img_index];
+        images.extend(&extras);
+        let mut asm = Assembler::new(verified, &images, |h| !have(h));
 
         // 2. Chunks the running slot has.
         if !j.local_done {
             if let Some((dev, idx)) = active.as_mut() {
-                let local: Vec<([u8; 32], u32, Vec<u64>)> =
-                    asm.local().map(|(h, l, t)| (h, l, t.iter().map(|(_, o)| *o).collect())).collect();
+                let local: Vec<([u8; 32], u32, Vec<(usize, u64)>)> = asm.local().map(|(h, l, t)| (h, l, t.to_vec())).collect();
                 let total: u64 = local.iter().map(|(_, l, t)| *l as u64 * t.len() as u64).sum();
                 let mut done = 0;
                 let mut buf = vec![0u8; MAX_CHUNK];
@@ -329,13 +386,13 @@ impl Install<'_> {
                     if <[u8; 32]>::from(Sha256::digest(&*b)) != hash {
                         return fail(Kind::ImageMismatch, "the running slot changed while the update read it");
                     }
-                    for off in offsets {
-                        target.write_at(off, b).map_err(io("writing the update slot"))?;
+                    for t in offsets {
+                        put(target, extra, img_index, t, b)?;
                         done += len as u64;
                     }
                     progress(Progress { step: Step::Copying, done, total });
                 }
-                target.sync().map_err(io("syncing the update slot"))?;
+                sync_all(target, extra, &extras)?;
             }
             j.local_done = true;
             journal.save(Some(&j)).map_err(io("saving the install journal"))?;
@@ -360,15 +417,15 @@ impl Install<'_> {
                     let used = asm.feed(bytes)?;
                     bytes = &bytes[used..];
                     if let Some(r) = asm.ready() {
-                        for &(_, at) in r.targets {
-                            target.write_at(at, r.data).map_err(io("writing the update slot"))?;
+                        for &t in r.targets {
+                            put(target, extra, img_index, t, r.data)?;
                             since_sync += r.data.len() as u64;
                         }
                         done += r.data.len() as u64;
                         asm.consumed();
                         progress(Progress { step: Step::Writing, done, total });
                         if since_sync >= checkpoint {
-                            target.sync().map_err(io("syncing the update slot"))?;
+                            sync_all(target, extra, &extras)?;
                             j.payload_done = asm.position();
                             journal.save(Some(&j)).map_err(io("saving the install journal"))?;
                             since_sync = 0;
@@ -383,7 +440,7 @@ impl Install<'_> {
             asm.skip_to(j.payload_done)?;
         }
         asm.finish()?;
-        target.sync().map_err(io("syncing the update slot"))?;
+        sync_all(target, extra, &extras)?;
 
         // 4. The whole image, read back.
         let mut whole = Sha256::new();
@@ -400,6 +457,19 @@ impl Install<'_> {
             journal.save(None).map_err(io("clearing the install journal"))?;
             return fail(Kind::ImageMismatch, "the slot read back is not the new system: the card may be failing");
         }
+        for &i in &extras {
+            let img = &verified.images[i];
+            let mut b = vec![0u8; img.size as usize];
+            if let Some(d) = extra.device(i) {
+                d.read_at(0, &mut b).map_err(io("reading a boot file back"))?;
+            }
+            if <[u8; 32]>::from(Sha256::digest(&b)) != img.sha256 {
+                journal.save(None).map_err(io("clearing the install journal"))?;
+                return fail(Kind::ImageMismatch, format!("{} read back is not the bundle's", img.name));
+            }
+        }
+        // The boot files' new set and switch: after the slot is whole, before it is staged.
+        extra.before_stage()?;
 
         // 5. Staged: on trial at the next boot.
         bootstate::apply(boot, Change::Stage { slot, version }, factory_version)?;

@@ -141,6 +141,9 @@ fn decode(manifest: Manifest, envelope: &[u8]) -> Result<Verified> {
             None if entry.name == ROOTFS => {}
             None => return fail(Kind::Malformed, format!("image name {:?} is not rootfs or boot/<file>", entry.name)),
         }
+        if entry.name != ROOTFS && entry.size > crate::bootfiles::MAX_FILE {
+            return fail(Kind::Oversized, format!("boot file {} is larger than 64 MiB", entry.name));
+        }
         if entry.size > MAX_IMAGE {
             return fail(Kind::Oversized, format!("image {} is larger than 16 GiB", entry.name));
         }
