@@ -449,6 +449,8 @@ pub fn write_set(
         check_name(name)?;
     }
     check_switch_in_use(fs)?;
+    // Whatever the switch names now is never deleted, whatever the caller keeps.
+    let live = read_switch(fs)?.ok();
     let base_set = current_set(fs, base)?;
     let mut set = base_set.clone();
     let mut from_new = std::collections::HashSet::new();
@@ -464,7 +466,7 @@ pub fn write_set(
     let which = Which::Set(id.clone());
     for entry in fs.list(SETS).map_err(io(format!("listing {SETS}")))? {
         let stale = match entry.strip_suffix('/').and_then(SetId::parse) {
-            Some(d) => d != id && !keep.contains(&Which::Set(d)),
+            Some(d) => d != id && !keep.contains(&Which::Set(d.clone())) && live != Some(Which::Set(d)),
             None => true,
         };
         if stale {
