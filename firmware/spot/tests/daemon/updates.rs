@@ -12,6 +12,7 @@ use ota::keys::PrivateKey;
 use ota::testdata::noise;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -273,8 +274,42 @@ fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// What the feed's test server does and saw.
+#[derive(Clone, Default)]
+struct FeedServer {
+    /// Answer `Range: bytes=a-b` with 206 (else the whole file, 200, as many servers do).
+    ranges: bool,
+    /// Drop the connection once, after this many body bytes of bundles in all (not counting
+    /// whole files sent to a Range request, which the box does not read).
+    cut_after: Arc<Mutex<Option<u64>>>,
+    /// Every bundle body sent: (first byte, bytes sent).
+    sent: Arc<Mutex<Vec<(u64, u64)>>>,
+}
+
+impl FeedServer {
+    fn bundle_bytes(&self) -> u64 {
+        self.sent.lock().expect("lock").iter().map(|s| s.1).sum()
+    }
+
+    /// Bytes sent more than once.
+    fn overlap(&self) -> u64 {
+        let mut v = self.sent.lock().expect("lock").clone();
+        v.sort_unstable();
+        let (mut twice, mut end) = (0, 0u64);
+        for (off, len) in v {
+            twice += end.min(off + len).saturating_sub(off);
+            end = end.max(off + len);
+        }
+        twice
+    }
+}
+
 /// A plain static file server for the feed directory on 127.0.0.1:0 (404 for what is not there).
 async fn serve_dir(dir: PathBuf) -> u16 {
+    serve_dir_with(dir, FeedServer::default()).await
+}
+
+async fn serve_dir_with(dir: PathBuf, srv: FeedServer) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
@@ -282,6 +317,7 @@ async fn serve_dir(dir: PathBuf) -> u16 {
         loop {
             let Ok((mut s, _)) = l.accept().await else { return };
             let dir = dir.clone();
+            let srv = srv.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let mut n = 0;
@@ -293,16 +329,46 @@ async fn serve_dir(dir: PathBuf) -> u16 {
                 }
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
                 let path = head.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+                let range = head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    let (a, b) = v.trim().strip_prefix("bytes=")?.split_once('-')?;
+                    k.eq_ignore_ascii_case("range").then(|| (a.parse::<u64>().ok(), b.parse::<u64>().ok()))
+                });
                 let file = dir.join(&path);
-                let reply = match (path.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(body)) => {
-                        let mut r = format!("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes();
-                        r.extend_from_slice(&body);
-                        r
-                    }
-                    _ => b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
+                let Ok(body) = std::fs::read(&file).map_err(|_| ()).and_then(|b| if path.contains("..") { Err(()) } else { Ok(b) }) else {
+                    let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                    return;
                 };
-                let _ = s.write_all(&reply).await;
+                let total = body.len() as u64;
+                let (status, start, end) = match range {
+                    Some((Some(a), Some(b))) if srv.ranges && a <= b && b < total => ("206 Partial Content", a, b + 1),
+                    _ => ("200 OK", 0, total),
+                };
+                let mut reply = format!("HTTP/1.1 {status}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n", end - start);
+                if start != 0 || end != total {
+                    reply.push_str(&format!("content-range: bytes {start}-{}/{total}\r\n", end - 1));
+                }
+                reply.push_str("\r\n");
+                if s.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut len = end - start;
+                // A Range answered with the whole file: the box reads none of it (not counted).
+                let ignored = range.is_some() && !srv.ranges;
+                if path.starts_with("feed/bundles/") && !ignored {
+                    let mut cut = srv.cut_after.lock().expect("lock");
+                    if let Some(left) = *cut {
+                        let before = srv.bundle_bytes();
+                        if before + len > left {
+                            len = left.saturating_sub(before);
+                            *cut = None;
+                        }
+                    }
+                    srv.sent.lock().expect("lock").push((start, len));
+                }
+                let _ = s.write_all(&body[start as usize..(start + len) as usize]).await;
+                let _ = s.flush().await;
+                // A cut connection just closes, short of its content-length.
             });
         }
     });
@@ -387,6 +453,8 @@ async fn the_feed_lists_newer_versions_and_a_download_installs_only_what_it_pins
     let r = admin.get("/api/admin/updates").await.expect_status(200);
     assert_eq!(r.body["download"]["state"], "installing");
     assert_eq!(r.body["download"]["done"], v2.len());
+    // This server sends whole files only: the box fell back to the whole bundle.
+    assert_eq!(r.body["download"]["mode"], "full", "{}", r.text);
 
     // Replaying the feed's older timestamp after a newer one was seen is refused.
     let second = repo.publish(&[&tkey], &[&rkey], &[&rkey], now, &lifetimes).expect("publish");
@@ -395,4 +463,128 @@ async fn the_feed_lists_newer_versions_and_a_download_installs_only_what_it_pins
     write_files(&feed, &first);
     let c = admin.post("/api/admin/updates/check", json!({})).await.expect_status(200);
     assert_eq!(c.body["error"]["code"], "replayed_metadata", "{}", c.text);
+}
+
+/// A daemon and helper on slot A (0.1.0) with a feed of `bundle` as `spot-0.2.0.spotota`,
+/// served by `srv`.
+struct FeedBox {
+    hw: tempfile::TempDir,
+    d: Daemon,
+    _h: Helper,
+    admin: Client,
+    incoming: PathBuf,
+}
+
+async fn feed_box(make: impl FnOnce(&Path, &PrivateKey) -> Vec<u8>, srv: FeedServer) -> (FeedBox, Vec<u8>) {
+    let hw = tempfile::tempdir().expect("tmp");
+    let key = make_box(hw.path());
+    let feed = hw.path().join("feed");
+    std::fs::create_dir_all(feed.join("bundles")).expect("feed dir");
+    let (mut repo, tkey, rkey) = feed_repo();
+    std::fs::copy(hw.path().join("root.json"), feed.join("root.json")).expect("root");
+    let bundle = make(hw.path(), &key);
+    std::fs::write(feed.join("bundles/spot-0.2.0.spotota"), &bundle).expect("bundle");
+    repo.set_target("spot-0.2.0.spotota", entry_of(&bundle)).expect("target");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    write_files(&feed, &repo.publish(&[&tkey], &[&rkey], &[&rkey], now, &ota::feed::Lifetimes::default()).expect("publish"));
+    let port = serve_dir_with(hw.path().to_path_buf(), srv).await;
+    let sock = hw.path().join("helper.sock");
+    let mut d = Daemon::start();
+    d.stop();
+    let root = hw.path().join("root.json");
+    d.spawn_env("127.0.0.1:0", &[("SPOT_HELPER_SOCKET", sock.to_str().expect("utf-8")), ("SPOT_OTA_ROOT", root.to_str().expect("utf-8"))]);
+    let incoming = d.db_path().with_file_name("ota").join("incoming");
+    let h = start_helper(hw.path(), &incoming, &sock, Slot::A, "0.1.0");
+    let admin = d.admin().await;
+    admin.put("/api/admin/updates/feed", json!({"url": format!("http://127.0.0.1:{port}/feed")})).await.expect_status(204);
+    (FeedBox { hw, d, _h: h, admin, incoming }, bundle)
+}
+
+/// Asks for the download and waits for it to fail or be handed to the helper.
+async fn download_until_settled(admin: &Client) -> Value {
+    admin.post("/api/admin/updates/download", json!({"name": "spot-0.2.0.spotota"})).await.expect_status(202);
+    let t = Instant::now();
+    loop {
+        let r = admin.get("/api/admin/updates").await.expect_status(200);
+        if r.body["download"]["state"] != "downloading" {
+            return r.body;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "the download never ended: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The running system with 16 KiB of it rewritten (a new daemon binary, in small).
+fn daemon_only_update(dir: &Path, key: &PrivateKey) -> Vec<u8> {
+    let mut v2 = noise(SLOT, 1);
+    v2[SLOT / 3..SLOT / 3 + 16384].copy_from_slice(&noise(16384, 22));
+    std::fs::write(dir.join("v2-rootfs.img"), &v2).expect("v2");
+    bundle(dir, "0.2.0", &v2, key)
+}
+
+#[tokio::test]
+async fn a_daemon_only_update_downloads_only_the_chunks_the_box_lacks_and_resumes_after_a_cut() {
+    let srv = FeedServer { ranges: true, ..FeedServer::default() };
+    let envelope_len = |b: &[u8]| ota::bundle::read_header(&mut &b[..]).expect("header").len() as u64;
+    // Cut the first attempt 40 000 bytes into the chunks after the header.
+    let (fb, bundle) = feed_box(daemon_only_update, srv.clone()).await;
+    let head = ota::bundle::payload_start(envelope_len(&bundle));
+    *srv.cut_after.lock().expect("lock") = Some(head + 40_000);
+    let st = download_until_settled(&fb.admin).await;
+    assert_eq!((st["download"]["state"].as_str(), st["download"]["error"]["code"].as_str()), (Some("failed"), Some("download_failed")), "{st}");
+    assert_eq!(st["download"]["mode"], "delta", "{st}");
+    let part: Vec<PathBuf> = incoming_files(&fb.incoming);
+    assert!(part.iter().any(|p| p.to_string_lossy().ends_with(".part.json")), "no progress record: {part:?}");
+    let first = srv.bundle_bytes();
+
+    // Asked again: it goes on from where it stopped, the helper installs it.
+    let st = download_until_settled(&fb.admin).await;
+    assert_eq!(st["download"]["state"], "installing", "{st}");
+    let o = wait_for(&fb.admin, "staging the delta", 30, |o| o["history"][0]["outcome"] == "staged" || o["history"][0]["outcome"] == "install_failed").await;
+    assert_eq!((o["history"][0]["outcome"].as_str(), slot(&o, "B")["version"].as_str()), (Some("staged"), Some("0.2.0")), "{o}");
+    let v2 = std::fs::read(fb.hw.path().join("v2-rootfs.img")).expect("v2");
+    assert_eq!(std::fs::read(fb.hw.path().join("slot-b.img")).expect("B"), v2, "slot B is not the new system");
+    assert!(incoming_files(&fb.incoming).is_empty(), "{:?}", incoming_files(&fb.incoming));
+
+    let fetched = srv.bundle_bytes();
+    let st = fb.admin.get("/api/admin/updates").await.expect_status(200).body;
+    eprintln!("delta download: {fetched} bytes fetched ({first} before the cut) of a {} byte bundle; overlap {}", bundle.len(), srv.overlap());
+    // (16 KiB changed in a 2 MiB system touches one or two chunks of 16–256 KiB.)
+    assert!(fetched * 4 < bundle.len() as u64, "{fetched} of {} bytes", bundle.len());
+    assert_eq!(srv.overlap(), 0, "bytes fetched twice: {:?}", srv.sent.lock().expect("lock"));
+    assert_eq!(st["download"]["total"], fetched, "{st}");
+    assert_eq!(st["download"]["done"], fetched, "{st}");
+    assert!(st["download"]["speed"].as_u64().is_some(), "{st}");
+    let _ = &fb.d;
+}
+
+#[tokio::test]
+async fn a_feed_server_without_ranges_gets_the_whole_bundle_even_after_a_cut() {
+    let srv = FeedServer::default();
+    let (fb, bundle) = feed_box(daemon_only_update, srv.clone()).await;
+    *srv.cut_after.lock().expect("lock") = Some(bundle.len() as u64 / 2);
+    let st = download_until_settled(&fb.admin).await;
+    assert_eq!(st["download"]["error"]["code"], "download_failed", "{st}");
+    // The second attempt asks for the rest, gets the whole file, and takes it whole.
+    let st = download_until_settled(&fb.admin).await;
+    assert_eq!((st["download"]["state"].as_str(), st["download"]["mode"].as_str()), (Some("installing"), Some("full")), "{st}");
+    assert_eq!(st["download"]["done"], bundle.len());
+    let o = wait_for(&fb.admin, "staging", 30, |o| o["history"][0]["outcome"] == "staged").await;
+    assert_eq!(slot(&o, "B")["version"], "0.2.0", "{o}");
+    let _ = &fb.d;
+}
+
+#[tokio::test]
+async fn a_delta_from_a_feed_serving_another_header_is_refused() {
+    let srv = FeedServer { ranges: true, ..FeedServer::default() };
+    let (fb, _) = feed_box(daemon_only_update, srv.clone()).await;
+    // Same name, another bundle (another manifest): its header does not match the pin.
+    let key = PrivateKey::from_seed([3; 32]);
+    let evil = bundle(fb.hw.path(), "0.2.0", &noise(SLOT, 5), &key);
+    std::fs::write(fb.hw.path().join("feed/bundles/spot-0.2.0.spotota"), evil).expect("swap");
+    let st = download_until_settled(&fb.admin).await;
+    assert_eq!(st["download"]["error"]["code"], "download_mismatch", "{st}");
+    assert_eq!(st["ota"]["status"]["phase"], "idle");
+    assert!(incoming_files(&fb.incoming).is_empty(), "{:?}", incoming_files(&fb.incoming));
+    assert!(srv.bundle_bytes() <= 64 << 10, "more than the header was fetched: {}", srv.bundle_bytes());
 }
