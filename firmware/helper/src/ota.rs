@@ -383,17 +383,17 @@ impl Ota {
 impl Ota {
     /// `incoming/NAME`, if NAME is a plain file name and the file a plain file (never a
     /// symlink: the directory is the daemon's).
-    fn incoming_file(&self, name: &str) -> std::result::Result<PathBuf, Reply> {
+    fn incoming_file(&self, name: &str) -> std::result::Result<PathBuf, Box<Reply>> {
         let ok_name = !name.is_empty()
             && name.len() <= 64
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
             && !name.starts_with('.');
         if !ok_name {
-            return Err(Reply::error("invalid_argument", "A bundle is named by a plain file name."));
+            return Err(Box::new(Reply::error("invalid_argument", "A bundle is named by a plain file name.")));
         }
         let path = self.paths.incoming.join(name);
         if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
-            return Err(Reply::error("invalid_argument", format!("No downloaded bundle {name:?}.")));
+            return Err(Box::new(Reply::error("invalid_argument", format!("No downloaded bundle {name:?}."))));
         }
         Ok(path)
     }
@@ -436,7 +436,7 @@ impl Ota {
     pub fn plan(&self, name: &str) -> Reply {
         let path = match self.incoming_file(name) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let planned = (|| {
             let (v, _) = self.check_file(&path)?;
@@ -464,7 +464,7 @@ impl Ota {
     pub fn install_delta(self: &Arc<Self>, name: &str) -> Reply {
         let path = match self.incoming_file(name) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         {
             let mut busy = self.installing.lock().unwrap_or_else(|p| p.into_inner());
