@@ -645,6 +645,98 @@ pub fn settle(fs: &mut dyn BootFs, record: &Record, boot: &BootState) -> Result<
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The helper's IO: the record's file, and the install step.
+
+/// The record's file name in the helper's state directory (the data partition).
+pub const RECORD: &str = "ota-bootfiles.json";
+
+/// The record in `path`; the factory record when there is none (or it does not parse).
+pub fn load_record(path: &Path) -> Record {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_else(Record::factory)
+}
+
+/// Replaces the record atomically: a temporary name, fsync, rename, directory fsync.
+pub fn save_record(path: &Path, r: &Record) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// `install::Extra` for a bundle's boot files: each `boot/<name>` image is assembled into a
+/// file in `tmp` (on the data partition; kept for a resumed install), and `before_stage` runs
+/// steps (1)–(3): the new set, the record, the switch. A bundle without boot files changes
+/// nothing, unless a set of an earlier staged (never booted) install is pending: then the
+/// switch goes back to the committed set, as the new slot expects.
+pub struct BootStage<'a> {
+    fs: &'a mut dyn BootFs,
+    record: PathBuf,
+    pending: Pending,
+    /// (image index, name without `boot/`, SHA-256, temporary file)
+    files: Vec<(usize, String, [u8; 32], std::fs::File)>,
+}
+
+impl<'a> BootStage<'a> {
+    pub fn new(fs: &'a mut dyn BootFs, v: &crate::manifest::Verified, tmp: &Path, record: PathBuf, slot: Slot) -> Result<Self> {
+        let mut files = vec![];
+        for (i, img) in v.images.iter().enumerate() {
+            let Some(name) = img.name.strip_prefix("boot/") else { continue };
+            check_name(name)?;
+            std::fs::create_dir_all(tmp).map_err(io(format!("creating {}", tmp.display())))?;
+            let path = tmp.join(format!("{i}.part"));
+            // Not truncated: a resumed install finds what it wrote before.
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io(format!("opening {}", path.display())))?;
+            f.set_len(img.size).map_err(io(format!("sizing {}", path.display())))?;
+            files.push((i, name.to_string(), img.sha256, f));
+        }
+        Ok(BootStage { fs, record, pending: Pending { slot, version: v.manifest.version.to_string() }, files })
+    }
+}
+
+impl crate::install::Extra for BootStage<'_> {
+    fn device(&mut self, index: usize) -> Option<&mut dyn crate::install::Device> {
+        self.files.iter_mut().find(|f| f.0 == index).map(|f| &mut f.3 as &mut dyn crate::install::Device)
+    }
+
+    fn before_stage(&mut self) -> Result<()> {
+        let rec = load_record(&self.record);
+        let save = |r: &Record| save_record(&self.record, r).map_err(io(format!("saving {}", self.record.display())));
+        if self.files.is_empty() {
+            if rec.pending.is_some() {
+                switch(self.fs, &rec.previous)?;
+                save(&Record { current: rec.previous.clone(), previous: rec.previous.clone(), pending: None })?;
+            }
+            return Ok(());
+        }
+        let base = rec.committed().clone();
+        let new: Vec<NewFile> = self.files.iter().map(|f| (f.1.clone(), f.2)).collect();
+        let files = &mut self.files;
+        let mut read_new = |name: &str| -> Result<Vec<u8>> {
+            use std::io::{Read, Seek};
+            let f = files.iter_mut().find(|f| f.1 == name).ok_or_else(|| Error::new(Kind::Malformed, format!("no boot file {name}")))?;
+            let mut b = vec![];
+            f.3.seek(std::io::SeekFrom::Start(0)).and_then(|_| f.3.read_to_end(&mut b)).map_err(io(format!("reading boot file {name}")))?;
+            Ok(b)
+        };
+        let (which, _) = write_set(self.fs, &base, std::slice::from_ref(&base), &new, &mut read_new)?;
+        save(&Record { current: which.clone(), previous: base, pending: Some(self.pending.clone()) })?;
+        switch(self.fs, &which)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

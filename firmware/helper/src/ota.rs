@@ -7,7 +7,9 @@
 //!   SPOT_HELPER_OTA_SLOTS     "DEV_A,DEV_B"  (default: partitions 2 and 3 of the root's disk,
 //!                             from `root=PARTUUID=…-0N` on the kernel command line)
 //!   SPOT_HELPER_OTA_CMDLINE   file with the kernel command line (/proc/cmdline): `spot.slot=`
-//!   SPOT_HELPER_BOOT          the boot partition (/boot/firmware): `spot/boot{0,1}.env`
+//!   SPOT_HELPER_BOOT          the boot partition (/boot/firmware): `spot/boot{0,1}.env`, and
+//!                             the boot files' switch `spot/fw.txt` and sets `spot/fw/<ID>/`
+//!                             (`ota::bootfiles`; the record is `ota-bootfiles.json` in the state)
 //!   SPOT_HELPER_OTA_INCOMING  where the daemon leaves bundles (/data/spot/ota/incoming)
 //!   SPOT_HELPER_OTA_ROOT      the feed's root.json the box trusts (/usr/share/spot/ota/root.json)
 //!   SPOT_HELPER_OTA_BOARD     board name (SPOT_BOARD from /etc/spot/board.env)
@@ -20,6 +22,7 @@
 
 use crate::driver::{Call, Command};
 use anyhow::{Context, Result};
+use ota::bootfiles::{self, BootStage, DirFs};
 use ota::bootstate::{self, BootState, Change, DirStore, Slot, SlotState};
 use ota::install::{ChunkIndex, FileJournal, FilePayload, Install, Progress, StreamPayload};
 use ota::lifecycle::{Action, Config, Event, Lifecycle, Outcome, Phase};
@@ -149,8 +152,40 @@ impl Ota {
         }
     }
 
+    /// The boot files at start, after a commit and after a give-up: the switch must name a whole
+    /// set (`at_start`: mended and logged if not), and a pending set whose slot committed stays
+    /// (the others are deleted) or, given up or never staged, is switched back.
+    fn settle_boot_files(&self, at_start: bool) {
+        let path = self.paths.state.join(bootfiles::RECORD);
+        let rec = bootfiles::load_record(&path);
+        let mut fs = DirFs(self.paths.boot.clone());
+        if at_start {
+            match bootfiles::mend(&mut fs, &[rec.current.clone(), rec.previous.clone()]) {
+                Ok(Some((why, to))) => eprintln!("spot-helper: boot files: {why}; switched to {to}"),
+                Ok(None) => {}
+                Err(e) => eprintln!("spot-helper: checking the boot files: {e}"),
+            }
+        }
+        match bootfiles::settle(&mut fs, &rec, &self.boot_state()) {
+            Ok(Some(r)) => {
+                eprintln!("spot-helper: boot files: {} (was {})", r.current, rec.current);
+                if let Err(e) = bootfiles::save_record(&path, &r) {
+                    eprintln!("spot-helper: saving {}: {e}", path.display());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("spot-helper: settling the boot files: {e}"),
+        }
+    }
+
+    /// The bundle's boot files, assembled next to the state and switched before staging.
+    fn boot_stage<'a>(&self, fs: &'a mut DirFs, v: &ota::manifest::Verified, slot: Slot) -> ota::Result<BootStage<'a>> {
+        BootStage::new(fs, v, &self.paths.state.join("ota-bootfiles.parts"), self.paths.state.join(bootfiles::RECORD), slot)
+    }
+
     /// At start: are we on trial, and did the boot script give a trial up since last time?
     fn booted(&self) {
+        self.settle_boot_files(true);
         let st = self.boot_state();
         let trial = matches!(st.trial, Some((s, _)) if s == self.running) && st.primary != self.running;
         let gave_up = st.failed.as_ref().and_then(|(slot, why)| {
@@ -179,6 +214,7 @@ impl Ota {
                                 let _ = write_atomic(&self.paths.state.join("ota-floor"), version.to_string().as_bytes());
                             }
                             eprintln!("spot-helper: update {version} in slot {slot} committed");
+                            self.settle_boot_files(false);
                         }
                         Err(e) => eprintln!("spot-helper: committing slot {slot}: {e}"),
                     }
@@ -188,6 +224,7 @@ impl Ota {
                     if let Err(e) = bootstate::apply(&mut self.store(), Change::GiveUp { slot, why }, &self.version.to_string()) {
                         eprintln!("spot-helper: giving up slot {slot}: {e}");
                     }
+                    self.settle_boot_files(false);
                     self.reboot();
                 }
             }
@@ -359,6 +396,8 @@ impl Ota {
             }
         };
         let version_s = self.version.to_string();
+        let mut boot_fs = DirFs(self.paths.boot.clone());
+        let mut boot_files = self.boot_stage(&mut boot_fs, &v, target_slot)?;
         let slot = Install {
             verified: &v,
             boot: &mut boot,
@@ -370,7 +409,8 @@ impl Ota {
             progress: &mut progress,
             checkpoint: ota::install::CHECKPOINT,
         }
-        .run(&mut StreamPayload { reader: r, pos: 0, len: total })?;
+        .run_with(&mut StreamPayload { reader: r, pos: 0, len: total }, &mut boot_files)?;
+        let _ = std::fs::remove_dir_all(self.paths.state.join("ota-bootfiles.parts"));
         Ok((slot, version))
     }
 }
@@ -519,6 +559,8 @@ impl Ota {
         };
         let version_s = self.version.to_string();
         let start = ota::bundle::payload_start(v.envelope_len);
+        let mut boot_fs = DirFs(self.paths.boot.clone());
+        let mut boot_files = self.boot_stage(&mut boot_fs, &v, target_slot)?;
         let slot = Install {
             verified: &v,
             boot: &mut self.store(),
@@ -530,7 +572,8 @@ impl Ota {
             progress: &mut progress,
             checkpoint: ota::install::CHECKPOINT,
         }
-        .run(&mut FilePayload { file, start })?;
+        .run_with(&mut FilePayload { file, start }, &mut boot_files)?;
+        let _ = std::fs::remove_dir_all(self.paths.state.join("ota-bootfiles.parts"));
         Ok((slot, version))
     }
 }

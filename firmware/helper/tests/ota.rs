@@ -5,6 +5,7 @@
 //! refused with their codes; v0.3.0 whose daemon never reports healthy → given up, reboot,
 //! back on v0.2.0 with the failure in the history; below the floor refused.
 
+use ota::bootfiles::{self, DirFs, Which};
 use ota::bootstate::{self, DirStore, Slot};
 use ota::bundle::Meta;
 use ota::feed::{Repo, RoleKeys, RootKeys};
@@ -383,4 +384,108 @@ fn a_delta_install_takes_only_the_planned_ranges_and_copies_the_rest_from_the_ru
     assert_eq!(std::fs::read(b.p("slot-a.img")).expect("A"), noise(SLOT, 1), "the running slot was written");
     assert!(!b.p("data/ota/incoming/v2.spotota").exists(), "the bundle was left behind");
     eprintln!("delta: {wanted} of {} bundle bytes in {} ranges (+ {} header)", bundle.len(), ranges.len(), ota::bundle::payload_start(envelope.len() as u64));
+}
+
+/// A Pi's boot partition as the image leaves it: firmware, `config.txt` including the
+/// boot-files switch, the factory switch, U-Boot, a device tree and overlays at the root.
+fn pi_boot_partition(b: &Box_) {
+    let mut factory = b"# Spot box boot files: the partition's root (as the image was built)\n".to_vec();
+    factory.resize(512, b'\n');
+    for (name, bytes) in [
+        ("config.txt", b"arm_64bit=1\nkernel=u-boot.bin\nupstream_kernel=1\n[all]\ninclude spot/fw.txt\n".to_vec()),
+        ("spot/fw.txt", factory),
+        ("start4.elf", noise(2000, 40)),
+        ("u-boot.bin", noise(3000, 41)),
+        ("bcm2711-rpi-4-b.dtb", noise(1500, 42)),
+        ("overlays/README", b"overlays\n".to_vec()),
+    ] {
+        let p = b.p("boot").join(name);
+        std::fs::create_dir_all(p.parent().expect("dir")).expect("mkdir");
+        std::fs::write(p, bytes).expect("boot file");
+    }
+}
+
+/// A bundle of `rootfs` and `boot/u-boot.bin`, in the incoming directory.
+fn bundle_with_u_boot(b: &Box_, name: &str, version: &str, rootfs: &[u8], u_boot: &[u8]) {
+    std::fs::write(b.p(&format!("{name}.rootfs")), rootfs).expect("image");
+    std::fs::write(b.p(&format!("{name}.u-boot")), u_boot).expect("u-boot");
+    let meta = Meta {
+        version: version.parse().expect("version"),
+        boards: vec!["qemu-arm64".into()],
+        min_version: None,
+        created: 1_700_000_000,
+        notes: String::new(),
+        needs_eeprom: None,
+    };
+    let images = [("rootfs".to_string(), b.p(&format!("{name}.rootfs"))), ("boot/u-boot.bin".to_string(), b.p(&format!("{name}.u-boot")))];
+    let mut out = std::io::Cursor::new(Vec::new());
+    ota::bundle::build(&mut out, &meta, &images, &[&b.key]).expect("bundle");
+    std::fs::write(b.p(&format!("data/ota/incoming/{name}")), out.into_inner()).expect("incoming");
+}
+
+/// What `spot/fw.txt` names, and the boot partition's sets.
+fn switched(b: &Box_) -> (Which, Vec<String>) {
+    let sw = std::fs::read(b.p("boot/spot/fw.txt")).expect("fw.txt");
+    assert_eq!(sw.len(), 512, "the switch changed size");
+    let which = bootfiles::decode_switch(&sw).expect("the switch is whole");
+    let mut sets: Vec<String> = std::fs::read_dir(b.p("boot/spot/fw"))
+        .map(|d| d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    sets.sort();
+    (which, sets)
+}
+
+#[test]
+fn a_bundle_with_u_boot_installs_a_new_boot_set_switches_to_it_and_back_when_given_up() {
+    let b = Box_::new();
+    pi_boot_partition(&b);
+    let root_u_boot = std::fs::read(b.p("boot/u-boot.bin")).expect("u-boot");
+    let h = b.start(Slot::A, "0.1.0");
+    let new_u_boot = noise(5000, 43);
+    bundle_with_u_boot(&b, "v2.spotota", "0.2.0", &noise(1 << 20, 44), &new_u_boot);
+    let rec = h.install("v2.spotota");
+    assert_eq!(rec["outcome"], "staged", "{rec}");
+    let (which, sets) = switched(&b);
+    let Which::Set(id) = which.clone() else { panic!("the switch still names the root") };
+    assert_eq!(sets, vec![id.as_str().to_string()]);
+    let dir = b.p("boot").join(id.dir());
+    assert_eq!(std::fs::read(dir.join("u-boot.bin")).expect("new u-boot"), new_u_boot);
+    // The rest of the set is copied from the root: the set is whole.
+    assert_eq!(std::fs::read(dir.join("bcm2711-rpi-4-b.dtb")).expect("dtb"), std::fs::read(b.p("boot/bcm2711-rpi-4-b.dtb")).expect("dtb"));
+    assert!(dir.join("overlays/README").exists());
+    assert!(bootfiles::check_set(&mut DirFs(b.p("boot")), &id).expect("check").is_ok());
+    // The root is untouched; the firmware's files are never written.
+    assert_eq!(std::fs::read(b.p("boot/u-boot.bin")).expect("u-boot"), root_u_boot);
+    assert_eq!(std::fs::read(b.p("boot/start4.elf")).expect("start4"), noise(2000, 40));
+    drop(h);
+
+    // The new system never gets healthy: given up, and the boot files switch back.
+    assert_eq!(b.boot(), (Slot::B, true));
+    let h = b.start(Slot::B, "0.2.0");
+    let o = h.wait_phase("idle", false, 30);
+    assert_eq!(o["history"][0]["outcome"], "rolled_back", "{o}");
+    drop(h);
+    assert_eq!(switched(&b), (Which::Root, vec![]), "given up: back to the root's boot files, the new set deleted");
+    assert_eq!(b.boot(), (Slot::A, false));
+
+    // Again, and this time it commits: the set stays, named by the switch.
+    let h = b.start(Slot::A, "0.1.0");
+    bundle_with_u_boot(&b, "v21.spotota", "0.2.1", &noise(1 << 20, 45), &new_u_boot);
+    assert_eq!(h.install("v21.spotota")["outcome"], "staged");
+    drop(h);
+    assert_eq!(b.boot(), (Slot::B, true));
+    let h = b.start(Slot::B, "0.2.1");
+    let o = h.wait_phase("idle", true, 15);
+    assert_eq!(o["history"][0]["outcome"], "committed", "{o}");
+    drop(h);
+    assert_eq!(switched(&b), (which, vec![id.as_str().to_string()]));
+
+    // A hand-damaged switch (a set that is not there) is mended at start.
+    let mut gone = bootfiles::encode_switch(&Which::Set(bootfiles::SetId::parse("0000000000000000").expect("id")));
+    std::fs::write(b.p("boot/spot/fw.txt"), gone).expect("damage");
+    let h = b.start(Slot::B, "0.2.1");
+    let _ = h.ota();
+    drop(h);
+    gone = bootfiles::encode_switch(&Which::Set(id.clone()));
+    assert_eq!(std::fs::read(b.p("boot/spot/fw.txt")).expect("fw.txt"), gone.to_vec(), "mended to the committed set");
 }
