@@ -465,3 +465,29 @@ fn a_hand_damaged_switch_is_reported_at_start_and_a_whole_set_switched_to() {
     assert!(why.contains("not text"), "{why}");
     assert_eq!(to, which);
 }
+
+#[test]
+fn the_release_tool_signs_boot_files_and_refuses_the_firmware_s() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tool = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_spot-ota")).current_dir(d).args(args).output().unwrap();
+    assert!(tool(&["keygen", "targets"]).status.success());
+    std::fs::write(d.join("rootfs.img"), noise(300_000, 1)).unwrap();
+    std::fs::write(d.join("u-boot.bin"), noise(5000, 2)).unwrap();
+    std::fs::write(d.join("x.dtbo"), noise(700, 3)).unwrap();
+    let sign = |images: &[&str]| {
+        let mut args = vec!["sign", "--key", "targets.key", "--version", "1.2.0", "--board", "rpi4", "-o", "out.spotota"];
+        for i in images {
+            args.extend(["--image", i]);
+        }
+        tool(&args)
+    };
+    let out = sign(&["rootfs=rootfs.img", "boot/u-boot.bin=u-boot.bin", "boot/overlays/x.dtbo=x.dtbo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 image(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    for bad in ["boot/config.txt=x.dtbo", "boot/start4.elf=x.dtbo", "boot/../u-boot.bin=x.dtbo", "boot/boot.scr=x.dtbo"] {
+        let out = sign(&["rootfs=rootfs.img", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("boot_file_refused"), "{bad}: {err}");
+    }
+}
