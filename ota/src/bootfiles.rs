@@ -738,6 +738,7 @@ impl crate::install::Extra for BootStage<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -843,17 +844,17 @@ mod tests {
         let (w, _) = write_set(&mut fs, &Which::Root, &[], &new, &mut |_| Ok(b"new dtb".to_vec())).unwrap();
         let Which::Set(id) = w.clone() else { panic!() };
         switch(&mut fs, &w).unwrap();
-        assert_eq!(mend(&mut fs, &[w.clone()]).unwrap(), None);
+        assert_eq!(mend(&mut fs, std::slice::from_ref(&w)).unwrap(), None);
         // Names a directory that is gone.
         let gone = encode_switch(&Which::Set(SetId::parse("ffffffffffffffff").unwrap()));
         fs.rewrite(SWITCH, &gone).unwrap();
-        let (why, to) = mend(&mut fs, &[w.clone()]).unwrap().unwrap();
+        let (why, to) = mend(&mut fs, std::slice::from_ref(&w)).unwrap().unwrap();
         assert!(why.contains("ffffffffffffffff"), "{why}");
         assert_eq!(to, w);
         assert_eq!(read_switch(&mut fs).unwrap(), Ok(w.clone()));
         // A damaged file in the set it names: the root.
         fs.write_new(&format!("{}/u-boot.bin", id.dir()), b"bit rot").unwrap();
-        let (why, to) = mend(&mut fs, &[w.clone()]).unwrap().unwrap();
+        let (why, to) = mend(&mut fs, std::slice::from_ref(&w)).unwrap().unwrap();
         assert!(why.contains("damaged"), "{why}");
         assert_eq!(to, Which::Root);
         // Garbage of another size.

@@ -375,7 +375,7 @@ impl Install<'_> {
         // 2. Chunks the running slot has.
         if !j.local_done {
             if let Some((dev, idx)) = active.as_mut() {
-                let local: Vec<([u8; 32], u32, Vec<(usize, u64)>)> = asm.local().map(|(h, l, t)| (h, l, t.to_vec())).collect();
+                let local: Vec<([u8; 32], u32, Vec<crate::assemble::Target>)> = asm.local().map(|(h, l, t)| (h, l, t.to_vec())).collect();
                 let total: u64 = local.iter().map(|(_, l, t)| *l as u64 * t.len() as u64).sum();
                 let mut done = 0;
                 let mut buf = vec![0u8; MAX_CHUNK];
