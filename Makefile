@@ -61,7 +61,7 @@ bench: deps-build spot
 ## in .ci/image-tested (commit it).
 image-check: image-deps
 	@inputs=$$(.ci/image-inputs.sh) && \
-	$(MAKE) cross test-aarch64 qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b image-repro && \
+	$(MAKE) cross test-aarch64 qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b qemu-test-ota image-repro && \
 	.ci/image-inputs.sh record all "$$inputs"
 
 ## Build outputs only; the local box's data ($(DATA)) stays (`make clean-data` deletes it).

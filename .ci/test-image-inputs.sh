@@ -32,7 +32,7 @@ case_() {
 	pass=$((pass + 1))
 	echo "ok   $name: $group"
 }
-exe=rootfs/usr/libexec/spot/boot-ok
+exe=rootfs/usr/lib/systemd/system-generators/spot-trial
 case_ "an exec bit dropped in rootfs/" system "chmod -x $exe" "chmod +x $exe"
 case_ "an exec bit set on a unit" system "chmod +x rootfs/usr/lib/systemd/system/spot.service" "chmod -x rootfs/usr/lib/systemd/system/spot.service"
 case_ "an untracked file under rootfs/" system "echo x >rootfs/etc/untracked" "rm rootfs/etc/untracked"

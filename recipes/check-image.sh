@@ -48,7 +48,10 @@ if [ "$PI_FIRMWARE" = yes ]; then
 	check "config.txt: 64-bit, U-Boot as kernel" grep -qx 'kernel=u-boot.bin' "$RUN/config.txt"
 fi
 mcopy -i "$BOOT" ::boot.scr "$RUN/boot.scr"
-check "boot.scr: A/B boot counting" grep -q 'BOOT_A_LEFT' "$RUN/boot.scr"
+check "boot.scr: A/B with a trial counter in spot/boot{0,1}.env" grep -q 'spot_trial_left' "$RUN/boot.scr"
+check "boot.scr: never saveenv (one small write on a trial boot only)" sh -c "! grep -q saveenv '$RUN/boot.scr'"
+check "boot: the factory boot state" sh -c "MTOOLS_SKIP_CHECK=1 mcopy -n -i '$BOOT' ::spot/boot0.env ::spot/boot1.env '$RUN/' && python3 '$RECIPES/bootenv.py' state '$RUN/boot0.env' '$RUN/boot1.env' | grep -qx spot_primary=A"
+check "boot: no uboot.env (U-Boot's own environment is never written)" sh -c "! grep -qix uboot.env '$RUN/boot.ls'"
 check "boot.scr: a saved machine-id goes on the command line" grep -q 'systemd.machine_id=${spot_machine_id}' "$RUN/boot.scr"
 # Raspberry Pi Imager's customisation reads and appends to cmdline.txt: it must exist, one line.
 check "boot: cmdline.txt for Raspberry Pi Imager" has_boot cmdline.txt
@@ -95,6 +98,20 @@ check "root A: spot.service stays off with a data-partition problem, the problem
 check "root A: fstab has no rw root entry" sh -c "! grep -qE '^[^#]\S*\s+/\s' '$RUN/fstab'"
 check "root A: kernel and initrd for the boot script" sh -c "debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'vmlinuz ' && debugfs -R 'ls /boot' '$ROOTA' 2>/dev/null | grep -q 'initrd.img '"
 check "boot.scr: root mounted read-only" grep -q ' ro rootwait' "$RUN/boot.scr"
+check "root A: the slot's kernel command line (/usr/lib/spot/boot.env)" sh -c "debugfs -R 'cat /usr/lib/spot/boot.env' '$ROOTA' 2>/dev/null | grep -q '^spot_cmdline=.'"
+
+# Updates: the feed's root of trust, the trial boot's generator, the helper may write the slots.
+dbg 'cat /usr/share/spot/ota/root.json' >"$RUN/root.json"
+check "root A: the update feed's root.json (root role, signed)" \
+	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['signed']['_type']=='root' and r['signatures'], r" "$RUN/root.json"
+check "root A: the spot-trial generator, executable" sh -c "debugfs -R 'stat /usr/lib/systemd/system-generators/spot-trial' '$ROOTA' 2>/dev/null | grep -q 'Mode:  0755'"
+dbg 'cat /usr/lib/systemd/system/spot-helper.service' >"$RUN/spot-helper.service"
+check "root A: spot-helper may write the boot partition and the root slots" \
+	sh -c "grep -q '^ReadWritePaths=.*/boot/firmware' '$RUN/spot-helper.service' && grep -q '^DeviceAllow=block-mmc rw' '$RUN/spot-helper.service'"
+if [ "$PI_FIRMWARE" = yes ]; then
+	check "config.txt: ends by including spot/fw.txt (the boot files' switch)" sh -c "tail -1 '$RUN/config.txt' | grep -qx 'include spot/fw.txt'"
+	check "boot: spot/fw.txt, one sector" sh -c "MTOOLS_SKIP_CHECK=1 mcopy -n -i '$BOOT' ::spot/fw.txt '$RUN/fw.txt' && [ \$(stat -c %s '$RUN/fw.txt') = 512 ]"
+fi
 
 # First boot: the Imager preset, the clock, the DHCP and machine identity.
 check "root A: spot-preset.service runs spot-helper apply-preset before the daemon" \

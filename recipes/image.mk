@@ -20,7 +20,14 @@
 #   make image-smoke                 cross build, qemu-image, qemu-test.sh's boot and smoke test:
 #                                    what CI runs for a daemon-only change (.ci/run)
 #   make qemu-test-raspi3b           builds the rpi3 image and boots that very image under
-#                                    qemu-system-aarch64 -M raspi3b (Pi U-Boot, boot.scr, uboot.env)
+#                                    qemu-system-aarch64 -M raspi3b (Pi U-Boot, boot.scr, the
+#                                    boot state on FAT): a trial boot of slot B, then its commit
+#   make ota BOARD=rpi4              out/spot-BOARD-VERSION.spotota: the update bundle of the
+#                                    image `make image` builds (OTA_KEY=targets.key for a release;
+#                                    OTA_ROOT=feed/root.json for the images that trust it)
+#   make qemu-test-ota               updates end to end on the qemu-arm64 image: v1 -> v2 through
+#                                    the admin API, commit; a v3 whose daemon never gets ready
+#                                    falls back to v2 by itself; v2 again is refused
 #
 # Every image gets the image-contents test (recipes/check-image.sh).
 #
@@ -32,7 +39,7 @@ IMAGE_CACHE ?= /var/cache/spot-image
 SPOT_CACHE ?= $(HOME)/.cache/spot
 IMAGE_ENV = IMAGE_CACHE=$(IMAGE_CACHE) SPOT_CACHE=$(SPOT_CACHE) CROSS_TARGET_DIR=$(SPOT_CACHE)/target-cross
 
-.PHONY: image-deps cross test-aarch64 image qemu-image qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b image-repro image-smoke
+.PHONY: image-deps cross test-aarch64 image ota qemu-image qemu-test qemu-test-powercut qemu-test-dataproblem qemu-test-wifi qemu-test-raspi3b qemu-test-ota image-repro image-smoke
 
 image-deps:
 	$(IMAGE_ENV) bash recipes/deps.sh
@@ -51,6 +58,10 @@ CROSS_BIN = $(SPOT_CACHE)/target-cross/aarch64-unknown-linux-musl/release/spot
 image: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) bash recipes/image.sh $(BOARD)
 	bash recipes/check-image.sh out/spot-$(BOARD).img $(BOARD)
+
+# The update bundle from the same inputs as `make image` (it builds the image first).
+ota: $(if $(SPOT_BIN),,cross)
+	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) bash recipes/ota.sh bundle $(BOARD)
 
 qemu-image: $(if $(SPOT_BIN),,cross)
 	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) NO_XZ=1 bash recipes/image.sh qemu-arm64
@@ -74,6 +85,11 @@ qemu-test-powercut: qemu-image
 
 qemu-test-dataproblem: qemu-image
 	$(IMAGE_ENV) bash recipes/qemu-test-dataproblem.sh
+
+# Updates end to end (recipes/qemu-test-ota.sh): builds its own v1 image and v2 bundle (make ota's
+# recipe) and a v3 made from v2's root slot whose daemon never gets ready.
+qemu-test-ota: $(if $(SPOT_BIN),,cross)
+	$(IMAGE_ENV) SPOT_BIN=$(or $(SPOT_BIN),$(CROSS_BIN)) bash recipes/qemu-test-ota.sh
 
 # A daemon-only change (firmware/, web/, Cargo.*): the cross build, the image with the cached
 # Debian tree and its contents test, the QEMU boot and smoke test. Records the daemon inputs it

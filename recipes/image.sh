@@ -47,10 +47,14 @@ install -m755 "$SPOT_BIN" "$ROOT/usr/bin/spot"
 install -m755 "${HELPER_BIN:-$(dirname "$SPOT_BIN")/spot-helper}" "$ROOT/usr/bin/spot-helper"
 install -D -m644 "$TOP/README.md" "$ROOT/usr/share/doc/spot/README.md"
 echo "$VERSION" >"$ROOT/etc/spot-release"
+# The update feed's root of trust (recipes/ota.sh root: OTA_ROOT=feed/root.json for a release,
+# else this machine's development feed). Bundles and feeds not signed under it are refused.
+install -D -m644 "$(bash "$RECIPES/ota.sh" root)" "$ROOT/usr/share/spot/ota/root.json"
+OTA_VERSION=$(echo "$VERSION" | grep -oE '^[0-9]+\.[0-9]+\.[0-9]+') || die "VERSION=$VERSION does not start with MAJOR.MINOR.PATCH"
 
 # Users (spot) and unit enablement with the host's systemd tools, which act on --root.
 systemd-sysusers --root="$ROOT" >/dev/null
-systemctl --root="$ROOT" --quiet enable spot.service spot-grow-data.service spot-boot-ok.service spot-helper.service spot-factory-reset.service spot-preset.service spot-machine-id.service \
+systemctl --root="$ROOT" --quiet enable spot.service spot-grow-data.service spot-helper.service spot-factory-reset.service spot-preset.service spot-machine-id.service \
 	spot-data-check.service spot-data-problem.service \
 	systemd-networkd.service systemd-resolved.service systemd-timesyncd.service avahi-daemon.service
 # Units that write to the root slot or ask questions at boot have no place on a read-only root.
@@ -96,8 +100,15 @@ if [ "$PI_FIRMWARE" = yes ]; then
 		install -m644 "$ROOT/usr/lib/linux-image-$kver/broadcom/$dtb" "$BOOT/$dtb"
 	done
 	# The base's config.txt with the board's own section appended.
-	board_cat "$BOARD" config.txt >"$BOOT/config.txt"
+	# Last: the switch an update with new boot files flips (ota::bootfiles): spot/fw.txt is one
+	# sector, rewritten in place; the factory one names nothing, the files at the root are used.
+	{ board_cat "$BOARD" config.txt && printf '\n[all]\ninclude spot/fw.txt\n'; } >"$BOOT/config.txt"
 	chmod 644 "$BOOT/config.txt"
+	mkdir -p "$BOOT/spot"
+	printf '# Spot box boot files: the partition'"'"'s root (as the image was built)\n' >"$BOOT/spot/fw.txt"
+	truncate -s 512 "$BOOT/spot/fw.txt"
+	# truncate pads with NULs: the padding is newlines.
+	python3 -c "import sys; p=sys.argv[1]; b=open(p,'rb').read(); open(p,'wb').write(b.replace(b'\0', b'\n'))" "$BOOT/spot/fw.txt"
 fi
 # Raspberry Pi Imager's OS customisation reads cmdline.txt and appends to it (systemd.run=…).
 # The kernel never sees this file: the boot script builds the command line itself, so what
@@ -105,6 +116,17 @@ fi
 # the additions). The board's arguments, so the file says what the box boots with.
 CMDLINE=$(sed 's/#.*//' "$(board_file "$BOARD" cmdline.txt)" | xargs)
 echo "$CMDLINE" >"$BOOT/cmdline.txt"
+# The slot's own kernel command line: the boot script reads it from the slot it boots, so an
+# update can change it.
+install -d "$ROOT/usr/lib/spot"
+printf 'spot_cmdline=%s\n' "$CMDLINE" >"$ROOT/usr/lib/spot/boot.env"
+# The boot slot state (ota::bootstate, recipes/boot.cmd.in): the factory state in both copies
+# (copy 0 newer), so that every later write rewrites a file of the same size in place.
+mkdir -p "$BOOT/spot"
+for copy in 0 1; do
+	python3 "$RECIPES/bootenv.py" make "$BOOT/spot/boot$copy.env" spot_seq=$((1 - copy)) spot_primary=A \
+		spot_trial_left=0 spot_state_A=good spot_state_B=empty spot_version_A="$OTA_VERSION"
+done
 # The disk id (MBR signature, the PARTUUID prefix) is derived from the inputs, like every UUID here.
 seed=$(echo "$BOARD $SOURCE_DATE_EPOCH $VERSION" | sha256sum)
 DISKID=${seed:0:8}

@@ -50,19 +50,14 @@ t_all=$(now)
 
 cp --sparse=always "$IMG" "$RUN/disk.raw"
 truncate -s 3G "$RUN/disk.raw"
-MTOOLS_SKIP_CHECK=1 mcopy -i "$IMG@@$(part_start "$IMG" 1)" ::u-boot.bin "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/flash1.img"
+virt_machine "$IMG" "$RUN"
 : >"$RUN/serial.log"
 
 start_qemu() {
-	"${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
-		-drive if=pflash,format=raw,file="$RUN/u-boot.bin",readonly=on \
-		-drive if=pflash,format=raw,file="$RUN/flash1.img" \
+	"${VIRT[@]}" \
 		-drive if=none,id=hd,format=raw,file="$RUN/disk.raw" -device virtio-blk-pci,drive=hd \
 		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:80 -device virtio-net-pci,netdev=n0,romfile= \
-		-device virtio-rng-pci -device i6300esb \
-		-monitor unix:"$RUN/monitor.sock",server,nowait \
+			-monitor unix:"$RUN/monitor.sock",server,nowait \
 		-chardev file,id=ser,path="$RUN/serial.log",append=on -serial chardev:ser -display none &
 	QEMU_PID=$!
 }

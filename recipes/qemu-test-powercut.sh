@@ -83,9 +83,7 @@ exists "$S/multi-user.target.wants/spot-powercut-probe.service" || die "the test
 e2fsck -fn "$slot_a" >"$RUN/e2fsck.log" 2>&1 || die "slot A is damaged after the edits: $(tail -5 "$RUN/e2fsck.log")"
 
 # U-Boot and its environment (boot counters), kept across every boot like a box's.
-MTOOLS_SKIP_CHECK=1 mcopy -i "$IMG@@$(part_start "$IMG" 1)" ::u-boot.bin "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/flash1.img"
+virt_machine "$IMG" "$RUN"
 
 BOOT=0
 boot() {
@@ -97,14 +95,11 @@ boot() {
 	[ -S "$RUN/nbd.sock" ] || fail "the NBD server did not start: $(cat "$RUN/nbd-$BOOT.log")"
 	: >"$RUN/probe-$BOOT.log"
 	t_boot=$(now)
-	"${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+	"${VIRT[@]}" \
 		-rtc base=2001-01-01T00:00:00 \
-		-drive if=pflash,format=raw,file="$RUN/u-boot.bin",readonly=on \
-		-drive if=pflash,format=raw,file="$RUN/flash1.img" \
 		-drive if=none,id=hd,format=raw,file.driver=nbd,file.server.type=unix,file.server.path="$RUN/nbd.sock",cache.writeback=on,cache.no-flush=off \
 		-device virtio-blk-pci,drive=hd \
 		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:80 -device virtio-net-pci,netdev=n0,romfile= \
-		-device virtio-rng-pci -device i6300esb \
 		-device virtio-serial-pci -chardev file,id=probe,path="$RUN/probe-$BOOT.log" \
 		-device virtserialport,chardev=probe,name=spot.probe \
 		-monitor unix:"$RUN/monitor.sock",server,nowait \

@@ -1,8 +1,11 @@
 #!/bin/bash
 # qemu-test-raspi3b.sh [IMAGE]: boot the real rpi3 image under qemu-system-aarch64 -M raspi3b, through
-# Debian's rpi_arm64 U-Boot and the image's boot.scr (uboot.env on the FAT partition, slot counters),
-# wait for the daemon's GET /api/health through a forwarded port (usb-net, user networking) and
-# print the boot-to-ready time; then check what the boot left in uboot.env.
+# Debian's rpi_arm64 U-Boot and the image's boot.scr, as a slot switch: slot B gets a copy of slot
+# A and the boot state (spot/boot{0,1}.env on the FAT partition) puts it on trial, as an update
+# does. The boot script must count the trial boot (its one FAT write, U-Boot's fatwrite) and boot
+# B; the daemon answers GET /api/health through a forwarded port (usb-net, user networking), and
+# spot-helper commits slot B once the daemon has been healthy (the admin API says so). Then the
+# card's boot state must say B committed.
 #
 # QEMU never runs the VideoCore firmware, so the test plays its part: U-Boot (u-boot.bin from the
 # image's boot partition) is loaded with -kernel and the Pi 3 B device tree from the boot partition
@@ -54,14 +57,23 @@ monitor() { # one HMP command
 BOOT_OFF=$(part_start "$IMG" 1)
 export MTOOLS_SKIP_CHECK=1
 mcopy -i "$IMG@@$BOOT_OFF" ::u-boot.bin ::bcm2837-rpi-3-b.dtb "$RUN/"
-if mcopy -i "$IMG@@$BOOT_OFF" ::uboot.env "$RUN/" 2>/dev/null; then
-	log "note: the image already holds a uboot.env"
-fi
 fdtput -t s "$RUN/bcm2837-rpi-3-b.dtb" /soc/watchdog@7e100000 status disabled
 
-size=$(stat -c %s "$IMG") card=$((1 << 30))
+# The card: slot B a copy of slot A, on trial (what an install leaves: ota::bootstate Stage).
+CARD=$RUN/card.img
+cp --sparse=always "$IMG" "$CARD"
+a=$(part_start "$IMG" 2) b=$(part_start "$IMG" 3)
+dd if="$IMG" of="$CARD" bs=1M skip=$((a / 1048576)) seek=$((b / 1048576)) \
+	count=$(($(part_size "$IMG" 2) / 1048576)) conv=notrunc,sparse status=none
+v=$(debugfs -R 'cat /etc/spot-release' "$IMG?offset=$a" 2>/dev/null | grep -oE '^[0-9]+\.[0-9]+\.[0-9]+')
+python3 "$RECIPES/bootenv.py" make "$RUN/boot1.env" spot_seq=2 spot_primary=A spot_trial=B spot_trial_left=3 \
+	spot_state_A=good spot_state_B=good spot_version_A="$v" spot_version_B="$v"
+mcopy -o -i "$CARD@@$BOOT_OFF" "$RUN/boot1.env" ::spot/boot1.env
+log "card: slot B holds a copy of slot A ($v), on trial (3 boots)"
+
+size=$(stat -c %s "$CARD") card=$((1 << 30))
 while [ "$card" -le "$size" ]; do card=$((card * 2)); done
-qemu-img create -q -f qcow2 -b "$IMG" -F raw "$RUN/disk.qcow2" "$card"
+qemu-img create -q -f qcow2 -b "$CARD" -F raw "$RUN/disk.qcow2" "$card"
 
 log "booting $(basename "$IMG") under qemu-system-aarch64 -M raspi3b (card $((card >> 30)) GiB, port $PORT)"
 : >"$RUN/serial.log"
@@ -96,17 +108,26 @@ log "ready: GET /api/health -> $body"
 log "boot-to-ready: $ready s ($u_boot; kernel started at ${t_kernel:-?} s, systemd at ${t_systemd:-?} s)"
 [ -n "$u_boot" ] || fail "the serial console does not show the spot boot script"
 [ "$(grep -ac 'spot: booting slot' "$RUN/serial.log")" = 1 ] || fail "the board was reset during the boot"
+grep -aq 'spot: booting slot B (trial, 2 more boots' "$RUN/serial.log" || fail "slot B was not booted on trial: $u_boot"
+grep -aq 'spot: boot state 3 saved in spot/boot0.env' "$RUN/serial.log" || fail "U-Boot did not save the trial boot in spot/boot0.env"
+grep -aq 'spot.slot=B spot.trial=1' "$RUN/serial.log" || fail "the kernel command line lacks spot.slot=B spot.trial=1"
 
-# spot-boot-ok.service gives slot A its attempts back (fw_setenv on uboot.env) once the daemon is
-# ready. The vfat mount has `flush`; give it a moment, then stop the board and read the card.
-sleep "${SETTLE:-30}"
-curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/health" >/dev/null || fail "/api/health stopped answering"
+# The commit: claim the box, then the admin API must report slot B committed.
+export OTA_E2E_SESSION=$RUN/session.json
+t_commit=$(now)
+python3 "$RECIPES/ota-e2e.py" "http://127.0.0.1:$PORT" claim || fail "claiming the box"
+python3 "$RECIPES/ota-e2e.py" "http://127.0.0.1:$PORT" expect-committed "$v" || fail "slot B was not committed"
+log "slot B committed $(elapsed "$t_commit") s after the daemon answered"
 kill "$QEMU_PID"
 wait "$QEMU_PID" 2>/dev/null || true
 QEMU_PID=
 qemu-img convert -O raw "$RUN/disk.qcow2" "$RUN/disk.raw"
-mcopy -i "$RUN/disk.raw@@$BOOT_OFF" ::uboot.env "$RUN/uboot.env" || fail "no uboot.env on the card"
-env=$(tail -c +5 "$RUN/uboot.env" | tr '\0' '\n' | grep -E '^BOOT_(ORDER|A_LEFT|B_LEFT)=' | tr '\n' ' ')
-log "uboot.env after the run: $env"
-echo "$env" | grep -q 'BOOT_A_LEFT=3' || fail "slot A was not marked good (expected BOOT_A_LEFT=3): $env"
+mcopy -n -i "$RUN/disk.raw@@$BOOT_OFF" ::spot/boot0.env ::spot/boot1.env "$RUN/" || fail "no boot state on the card"
+state=$(python3 "$RECIPES/bootenv.py" state "$RUN/boot0.env" "$RUN/boot1.env" | tr '\n' ' ')
+log "boot state on the card after the run: $state"
+for want in spot_seq=4 spot_primary=B spot_state_B=good; do
+	echo " $state" | grep -q " $want " || fail "the card's boot state lacks $want (U-Boot's trial write, then spot-helper's commit)"
+done
+! echo " $state" | grep -q ' spot_trial=' || fail "slot B is still on trial"
+! mdir -b -i "$RUN/disk.raw@@$BOOT_OFF" ::/ | grep -qi uboot.env || fail "something saved U-Boot's own environment (uboot.env)"
 echo "1 passed, 0 failed"

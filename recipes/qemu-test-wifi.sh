@@ -54,9 +54,7 @@ dpkg -x "$deb" "$RUN/bb"
 file -b "$RUN/bb/bin/busybox" | grep -q 'ARM aarch64.*statically linked' || die "$deb: not a static arm64 busybox"
 
 # The test copy: slot A gets the test's files and units.
-MTOOLS_SKIP_CHECK=1 mcopy -i "$IMG@@$(part_start "$IMG" 1)" ::u-boot.bin "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/u-boot.bin"
-truncate -s 64M "$RUN/flash1.img"
+virt_machine "$IMG" "$RUN"
 cp --sparse=always "$IMG" "$RUN/wifi.img"
 slot_a="$RUN/wifi.img?offset=$(part_start "$IMG" 2)"
 L=/usr/lib/spot-wifi-test S=/etc/systemd/system
@@ -83,11 +81,9 @@ log "test copy: slot A has recipes/wifi-test/ and busybox $(dpkg-deb -f "$deb" V
 
 log "booting $(basename "$IMG") under qemu-system-aarch64 -M virt, no NIC, three hwsim radios inside"
 t0=$(now)
-"${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
-	-drive if=pflash,format=raw,file="$RUN/u-boot.bin",readonly=on \
-	-drive if=pflash,format=raw,file="$RUN/flash1.img" \
+"${VIRT[@]}" \
 	-drive if=none,id=hd,format=qcow2,file="$RUN/disk.qcow2" -device virtio-blk-pci,drive=hd \
-	-nic none -device virtio-rng-pci -device i6300esb \
+	-nic none \
 	-device virtio-serial-pci -chardev file,id=wt,path="$RUN/results.log" \
 	-device virtserialport,chardev=wt,name=spot.wifitest \
 	-display none -serial file:"$RUN/serial.log" &

@@ -6,7 +6,8 @@
 //! of the rest, then `name=value` strings, each NUL-terminated, then zeros). A write goes to the
 //! copy that is not the newest, with a higher `spot_seq`; a reader takes the valid copy with the
 //! highest `spot_seq`. A power cut that tears a write leaves that copy's CRC wrong, and the other
-//! copy (the state before) wins: every write is all-or-nothing.
+//! copy (the state before) wins: every write is all-or-nothing. `spot_seq` is hexadecimal, as
+//! U-Boot's `setexpr` writes it and `itest` compares it.
 //!
 //! Writes per boot: none on a committed slot; one (the attempt counter) on each boot of a slot on
 //! trial, and one when it commits or is given up.
@@ -99,7 +100,8 @@ impl BootState {
             SlotState::Empty => "empty".to_string(),
         };
         vec![
-            ("spot_seq", self.seq.to_string()),
+            // Hexadecimal: U-Boot's `setexpr` and `itest` count and compare in hex.
+            ("spot_seq", format!("{:x}", self.seq)),
             ("spot_primary", self.primary.to_string()),
             ("spot_trial", self.trial.map(|(s, _)| s.to_string()).unwrap_or_default()),
             ("spot_trial_left", self.trial.map(|(_, n)| n.to_string()).unwrap_or_else(|| "0".into())),
@@ -164,7 +166,7 @@ impl BootState {
             s => Some((Slot::parse(s)?, get("spot_failed_why").to_string())),
         };
         Some(BootState {
-            seq: get("spot_seq").parse().ok()?,
+            seq: u64::from_str_radix(get("spot_seq"), 16).ok()?,
             primary: Slot::parse(get("spot_primary"))?,
             trial,
             slots: [state("spot_state_A")?, state("spot_state_B")?],
@@ -281,7 +283,9 @@ pub fn apply(store: &mut dyn BootStore, change: Change, factory_version: &str) -
 
 /// What U-Boot's boot script (recipes/boot.cmd.in) decides, as the same rules in Rust: the
 /// model the power-cut tests boot with. Returns the slot to boot, whether it is a trial boot,
-/// and performs the script's one write when there is one.
+/// and performs the script's one write when there is one. (The script also handles a slot
+/// whose kernel does not load, within the same boot and without writing: a trial gives way to
+/// the primary, a primary to the other slot if that one is good.)
 pub fn boot(store: &mut dyn BootStore, factory_version: &str) -> Result<(Slot, bool)> {
     let current = load(store)?;
     let cur = current.as_ref().map(|(s, _)| s.clone()).unwrap_or_else(|| BootState::factory(factory_version));
@@ -349,6 +353,26 @@ mod tests {
         let mut torn = bytes.clone();
         torn[100] ^= 1;
         assert_eq!(BootState::decode(&torn), None);
+    }
+
+    /// What the boot script's `env export -c -s 0x1000` writes: the variables sorted, the empty
+    /// ones left out (U-Boot deletes a variable set to nothing), `spot_seq` counted by `setexpr`.
+    #[test]
+    fn reads_what_u_boot_writes() {
+        let text = "spot_primary=A\0spot_seq=b\0spot_state_A=good\0spot_state_B=good\0spot_trial=B\0spot_trial_left=2\0spot_version_A=0.1.0\0spot_version_B=0.1.1\0\0";
+        let mut data = text.as_bytes().to_vec();
+        data.resize(ENV_SIZE - 4, 0);
+        let mut bytes = crc32fast::hash(&data).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&data);
+        let s = BootState::decode(&bytes).expect("decodes");
+        assert_eq!(s.seq, 11);
+        assert_eq!(s.trial, Some((Slot::B, 2)));
+        assert_eq!(s.failed, None);
+        assert_eq!(s.versions[1], "0.1.1");
+        // And what Rust writes, U-Boot's `itest` reads as the same number.
+        let mut t = s.clone();
+        t.seq = 26;
+        assert!(t.encode().windows(12).any(|w| w == b"spot_seq=1a\0"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `spot ota status|install FILE|rollback`: the admin page's update actions from a shell (over
+//! `spot ota status|install FILE|URL|rollback`: the admin page's update actions from a shell (over
 //! SSH on a box that has it, or on a development box with a helper). The work is the helper's;
-//! this only hands it a file and reads its status.
+//! this only hands it a file (a URL is downloaded first, through the SSRF-safe fetcher: only
+//! that URL's host, within the bundle size limit) and reads its status.
 
 use anyhow::{bail, Context, Result};
 use setup::proto::{OtaReport, Reply, Request};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 pub enum OtaCmd {
     /// The slots, the install in progress and the update history.
     Status,
-    /// Install an update bundle (.spotota) into the other slot; it starts at the next restart.
-    Install { file: std::path::PathBuf },
+    /// Install an update bundle (.spotota: a file, or an http(s) URL to download it from) into
+    /// the other slot; it starts at the next restart.
+    Install { source: String },
     /// Boot the other (complete) system from the next restart on.
     Rollback,
 }
@@ -88,23 +90,75 @@ pub fn run(data_dir: &Path, cmd: OtaCmd) -> Result<()> {
             println!("the other system starts at the next restart");
             Ok(())
         }
-        OtaCmd::Install { file } => install(data_dir, &file),
+        OtaCmd::Install { source } => install(data_dir, &source),
     }
 }
 
-fn install(data_dir: &Path, file: &Path) -> Result<()> {
-    let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let mut magic = [0u8; 8];
-    if f.read_exact(&mut magic).is_err() || &magic != ota::bundle::MAGIC {
-        bail!("{} is not a Spot box update bundle (.spotota)", file.display());
+/// The largest bundle accepted (the upload's limit).
+const MAX_BUNDLE: u64 = server::updates::MAX_BUNDLE;
+
+/// Downloads `url` into `part`: only its own host is reachable (a LAN server is fine: the admin
+/// named it), within `MAX_BUNDLE`, through `fetch` (one vetted connect, redirects re-checked).
+fn download(raw: &str, part: &Path) -> Result<()> {
+    let u = url::Url::parse(raw).with_context(|| format!("{raw} is not a web address"))?;
+    if !matches!(u.scheme(), "http" | "https") || !u.username().is_empty() || u.password().is_some() {
+        bail!("{raw}: only http:// and https:// addresses without a user name or password");
+    }
+    let host = u.host_str().context("the address has no host")?;
+    let entry = match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let allow = fetch::Allowlist::parse([entry]).map_err(|e| anyhow::anyhow!("{raw} cannot be fetched: {}", e.0))?;
+    let fetcher = fetch::Fetcher::new(fetch::Policy::with_allowlist(allow));
+    let mut file = std::fs::File::create(part).with_context(|| format!("creating {}", part.display()))?;
+    let opts = fetch::GetOptions { accept: vec![], max_bytes: MAX_BUNDLE as usize, truncate: false };
+    let (mut got, mut shown) = (0u64, 0u64);
+    let t = Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let res = rt.block_on(fetcher.get_streaming(u.as_str(), &opts, Duration::from_secs(4 * 3600), &mut |b: &[u8]| {
+        if got == 0 && !ota::bundle::MAGIC.starts_with(&b[..b.len().min(8)]) {
+            return Err("not a Spot box update bundle (.spotota)".into());
+        }
+        file.write_all(b).map_err(|e| e.to_string())?;
+        got += b.len() as u64;
+        if got - shown >= 16 << 20 {
+            shown = got;
+            let rate = got as f64 / t.elapsed().as_secs_f64().max(0.001) / 1048576.0;
+            eprintln!("downloading: {} MiB ({rate:.1} MiB/s)", got >> 20);
+        }
+        Ok(())
+    }));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(part);
+        bail!("downloading {raw}: {} ({})", e.detail, e.reason.code());
+    }
+    file.sync_all()?;
+    eprintln!("downloaded {} MiB in {:.0} s", got >> 20, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn install(data_dir: &Path, source: &str) -> Result<()> {
+    let is_url = source.starts_with("http://") || source.starts_with("https://");
+    if !is_url {
+        let file = Path::new(source);
+        let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        let mut magic = [0u8; 8];
+        if f.read_exact(&mut magic).is_err() || &magic != ota::bundle::MAGIC {
+            bail!("{} is not a Spot box update bundle (.spotota)", file.display());
+        }
     }
     let before = report()?.history.first().cloned();
     let dir = data_dir.join("ota").join("incoming");
     std::fs::create_dir_all(&dir)?;
     let name = format!("cli-{}.spotota", std::process::id());
     let part = dir.join(format!("{name}.part"));
-    std::fs::copy(file, &part).with_context(|| format!("copying {} into {}", file.display(), dir.display()))?;
-    std::fs::File::open(&part)?.sync_all()?;
+    if is_url {
+        download(source, &part)?;
+    } else {
+        std::fs::copy(source, &part).with_context(|| format!("copying {source} into {}", dir.display()))?;
+        std::fs::File::open(&part)?.sync_all()?;
+    }
     std::fs::rename(&part, dir.join(&name))?;
     if let Err(e) = call(&Request::OtaInstall { name: name.clone() }) {
         let _ = std::fs::remove_file(dir.join(&name));
