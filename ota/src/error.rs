@@ -46,6 +46,33 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind: refusals the admin is shown in words.
+    pub const ALL: [Kind; 18] = [
+        Kind::Malformed,
+        Kind::BadSignature,
+        Kind::WrongKey,
+        Kind::WrongBoard,
+        Kind::Downgrade,
+        Kind::BelowFloor,
+        Kind::NeedsNewerBase,
+        Kind::ExpiredMetadata,
+        Kind::ReplayedMetadata,
+        Kind::MixedRelease,
+        Kind::Truncated,
+        Kind::Oversized,
+        Kind::TamperedBlock,
+        Kind::ImageMismatch,
+        Kind::EepromTooOld,
+        Kind::BootFileRefused,
+        Kind::Busy,
+        Kind::Io,
+    ];
+
+    /// The kind whose `code()` this is (a code that came over the helper's socket).
+    pub fn from_code(code: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Kind::Malformed => "malformed",
@@ -109,4 +136,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// `Err(Error::new(kind, msg))`, for brevity in the checks.
 pub fn fail<T>(kind: Kind, message: impl Into<String>) -> Result<T> {
     Err(Error::new(kind, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn every_code_names_its_kind() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(Kind::from_code("nonsense"), None);
+    }
 }

@@ -23,6 +23,9 @@ describe('update words', () => {
     expect(recordWords({ at: 0, outcome: 'install_failed', version: null, code: 'wrong_key', message: 'x' })).toBe(
       'An update was refused: it was not signed by the key this box trusts.',
     );
+    expect(recordWords({ at: 0, outcome: 'install_failed', version: null, code: 'boot_file_refused', message: 'x' })).toBe(
+      'An update was refused: it brings boot files this box cannot take safely.',
+    );
     expect(recordWords({ at: 0, outcome: 'install_failed', version: null, code: 'new_code', message: 'Something odd' })).toBe(
       'An update was refused: Something odd.',
     );

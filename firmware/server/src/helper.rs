@@ -58,7 +58,11 @@ impl HelperClient {
                 "bad_request" => Error::invalid("bad_request", error.message),
                 "unsupported" => Error::invalid("unsupported", error.message),
                 "busy" => Error::conflict("busy", error.message),
-                _ => Error::unavailable("helper_failed", error.message),
+                // An update refused (a plan of a downloaded bundle): its own code, in words.
+                c => match ota::Kind::from_code(c).filter(|k| *k != ota::Kind::Io) {
+                    Some(k) => Error::invalid(k.code(), error.message),
+                    None => Error::unavailable("helper_failed", error.message),
+                },
             }),
             Ok(r) => r,
             Err(_) => Err(unavailable("timed out")),

@@ -136,6 +136,7 @@ const CODES: Record<string, string> = {
   tampered_block: 'part of it does not match its signed contents: the file was changed or damaged',
   image_mismatch: 'the written system did not read back as it should',
   malformed: 'it is not a valid update file',
+  boot_file_refused: 'it brings boot files this box cannot take safely',
   busy: 'another update was in progress',
   io: 'the box could not read or write the update',
 };

@@ -120,7 +120,8 @@ fn incoming_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
 }
 
-#[tokio::test]
+// Multi-threaded: the CLI blocks (block_in_place) while this runtime serves its download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_it() {
     let hw = tempfile::tempdir().expect("tmp");
     let key = make_box(hw.path());
@@ -223,9 +224,17 @@ async fn upload_installs_into_the_other_slot_and_the_daemons_heartbeat_commits_i
     std::fs::write(hw.path().join("v15.spotota"), bundle(hw.path(), "0.1.5", &noise(SLOT / 2, 4), &key)).expect("v1.5");
     let (ok, out) = cli(&["install", &path("v15.spotota")]);
     assert!(!ok && out.contains("(downgrade)"), "{out}");
+    // An install from a URL: downloaded through the fetcher (only that host), then the same.
     std::fs::write(hw.path().join("v3.spotota"), bundle(hw.path(), "0.3.0", &noise(SLOT / 2, 3), &key)).expect("v3");
-    let (ok, out) = cli(&["install", &path("v3.spotota")]);
-    assert!(ok && out.contains("installed 0.3.0"), "{out}");
+    let port = serve_dir(hw.path().to_path_buf()).await;
+    let url = |name: &str| format!("http://127.0.0.1:{port}/{name}");
+    let (ok, out) = tokio::task::block_in_place(|| cli(&["install", &url("missing.spotota")]));
+    assert!(!ok && out.contains("404"), "{out}");
+    let (ok, out) = tokio::task::block_in_place(|| cli(&["install", &url("junk.spotota")]));
+    assert!(!ok && out.contains("not a Spot box update bundle"), "{out}");
+    let (ok, out) = tokio::task::block_in_place(|| cli(&["install", &url("v3.spotota")]));
+    assert!(ok && out.contains("downloaded") && out.contains("installed 0.3.0"), "{out}");
+    assert!(incoming_files(&incoming).is_empty(), "the download left files behind: {:?}", incoming_files(&incoming));
     // With 0.3.0 waiting for its first boot there is nothing to roll back to.
     admin.post("/api/admin/updates/rollback", json!({})).await.expect_error(409, "busy");
     let (ok, out) = cli(&["rollback"]);
