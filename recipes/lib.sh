@@ -103,13 +103,14 @@ binfmt_setup() {
 
 # The qemu-arm64 board's machine for the boot tests: QEMU virt with U-Boot (from IMG's boot
 # partition) in the first flash bank, its environment bank beside it (U-Boot's own environment
-# is never saved: the boot state lives on the FAT partition), a hardware RNG and watchdog. Sets
+# is never saved: the boot state lives on the FAT partition), a hardware RNG and watchdog, 1 GiB
+# of RAM (VIRT_MEM, MiB: 512 is a Pi Zero 2 W). Sets
 # VIRT=(the command up to the disk, network and serial options, which each test adds).
 virt_machine() { # IMG RUN
 	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$1@@$(part_start "$1" 1)" ::u-boot.bin "$2/u-boot.bin"
 	truncate -s 64M "$2/u-boot.bin"
 	truncate -s 64M "$2/flash1.img"
-	VIRT=("${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi
+	VIRT=("${NICE[@]}" qemu-system-aarch64 -M virt,acpi=off -cpu cortex-a72 -smp 2 -m "${VIRT_MEM:-1024}" -accel tcg,thread=multi
 		-drive if=pflash,format=raw,file="$2/u-boot.bin",readonly=on -drive if=pflash,format=raw,file="$2/flash1.img"
 		-device virtio-rng-pci -device i6300esb)
 }

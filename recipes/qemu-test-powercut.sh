@@ -82,8 +82,8 @@ debugfs -w -f "$RUN/debugfs.cmds" "$slot_a" >"$RUN/debugfs.log" 2>&1 || die "deb
 exists "$S/multi-user.target.wants/spot-powercut-probe.service" || die "the test copy lacks the probe: $(cat "$RUN/debugfs.log")"
 e2fsck -fn "$slot_a" >"$RUN/e2fsck.log" 2>&1 || die "slot A is damaged after the edits: $(tail -5 "$RUN/e2fsck.log")"
 
-# U-Boot and its environment (boot counters), kept across every boot like a box's.
-virt_machine "$IMG" "$RUN"
+# The board: 512 MiB of RAM, a Pi Zero 2 W's (the probe reports what the box uses of it).
+VIRT_MEM=512 virt_machine "$IMG" "$RUN"
 
 BOOT=0
 boot() {
@@ -207,5 +207,15 @@ wait "$NBD_PID" 2>/dev/null || true
 NBD_PID=
 grep -q '"end": "disconnect"' "$RUN/nbd-$BOOT.json" || fail "QEMU ended without an orderly disconnect of its disk"
 ok "power button: the VM shut down and QEMU exited by itself in $(elapsed "$t_off") s"
+# Memory on the 512 MiB board, over every boot and the whole message load (probe every 2 s).
+mem=$(cat "$RUN"/probe-*.log | tr -d '\r' | grep -a '^PROBE ' | python3 -c "
+import sys
+rows = [dict(kv.split('=', 1) for kv in l.split()[1:] if '=' in kv) for l in sys.stdin]
+num = lambda k: [int(r[k]) for r in rows if r.get(k, '').isdigit()]
+s, h, a = num('rss_spot'), num('rss_helper'), num('mem_available')
+assert s and h and a, 'the probe reported no memory figures'
+print(f'spot RSS peak {max(s) / 1024:.1f} MiB (median {sorted(s)[len(s) // 2] / 1024:.1f}), spot-helper peak {max(h) / 1024:.1f} MiB, MemAvailable at least {min(a) / 1024:.0f} MiB of 512 ({len(s)} samples)')
+") || fail "memory figures: $mem"
+ok "memory on a 512 MiB board: $mem"
 log "power-cut test: $ROUNDS cuts, $(wc -l <"$RUN/acked.jsonl") acknowledged messages checked, $(elapsed "$t_all") s in all"
 echo "$passed passed, 0 failed"
