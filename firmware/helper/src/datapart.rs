@@ -214,6 +214,11 @@ pub fn check(data: &Path, dir: &Path) -> Result<()> {
                 f = facts(data);
                 if f.mounted.is_some() {
                     eprintln!("spot-helper: data partition mounted late; starting what waited for it");
+                    // Its directories first: systemd-tmpfiles-setup ran before it was there, and the
+                    // units' ReadWritePaths= (/data/system, /data/spot/ota/incoming) must exist.
+                    if let Err(e) = cmd::run("systemd-tmpfiles", &["--create", "--prefix=/data"], 60) {
+                        eprintln!("spot-helper: creating the data partition's directories: {e}");
+                    }
                     let _ = cmd::run("systemctl", &["--no-block", "start", "spot-factory-reset.service", "spot-preset.service", "multi-user.target"], 30);
                 }
             }
