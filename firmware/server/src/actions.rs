@@ -109,21 +109,15 @@ pub struct SendInput {
 
 impl AppState {
     /// Store work on the blocking pool, with the store handed in: how handlers reach the
-    /// database (no `let store = state.store.clone()` before every call).
+    /// database (no `let store = state.store.clone()` before every call). A panic or a store
+    /// failure becomes the logged `internal` error; a domain error keeps its code.
     pub(crate) async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&store::Store) -> Result<T, store::Error> + Send + 'static,
     ) -> ApiResult<T> {
         let store = self.store.clone();
-        blocking(move || f(&store)).await
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
     }
-}
-
-/// Run store work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, store::Error> + Send + 'static,
-) -> ApiResult<T> {
-    Ok(tokio::task::spawn_blocking(f).await??)
 }
 
 pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, input: SendInput) -> ApiResult<Message> {

@@ -1,6 +1,6 @@
 //! The HTTP API (see README "HTTP API"). Handlers parse, call `actions`/the store, and answer.
 
-use crate::actions::{self, blocking, SendInput};
+use crate::actions::{self, SendInput};
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_id, Json, Query};
@@ -67,8 +67,8 @@ pub(crate) async fn start_session(state: &AppState, user: chat::model::User, hea
     let token = auth::new_token()?;
     let hash = auth::token_hash(&token);
     let now = now_ms();
-    let (store, ua, ip, uid) = (state.store.clone(), user_agent(headers), ip.0.to_string(), user.id);
-    blocking(move || store.create_session(&hash, uid, now, now + auth::SESSION_TTL_MS, &ua, &ip)).await?;
+    let (ua, ip, uid) = (user_agent(headers), ip.0.to_string(), user.id);
+    state.db(move |store| store.create_session(&hash, uid, now, now + auth::SESSION_TTL_MS, &ua, &ip)).await?;
     let body = json!({"user": user, "csrf_token": auth::csrf_for(&token)});
     Ok(([(header::SET_COOKIE, auth::set_cookie(Some(&token), state.cfg.tls))], axum::Json(body)).into_response())
 }
@@ -162,10 +162,9 @@ async fn update_channel(State(state): S, a: Authed, Path(id): Path<String>, Json
         archived: p.archived,
         user_limit: p.user_limit.map(rules::user_limit).transpose()?,
     };
-    let store = state.store.clone();
     let actor = a.actor();
     Ok(axum::Json(
-        blocking(move || {
+        state.db(move |store| {
             let (ch, _) = store.authorize(actor, id, Action::ManageChannel)?;
             if !matches!(ch.kind, ChannelKind::Text | ChannelKind::Voice) {
                 return Err(Error::invalid("invalid_kind", "Only text and voice channels are managed here.").into());
@@ -304,10 +303,9 @@ struct UserPatch {
 async fn admin_update_user(State(state): S, a: Authed, Path(id): Path<String>, Json(p): Json<UserPatch>) -> ApiResult<impl IntoResponse> {
     a.require_admin()?;
     let id: UserId = parse_id(&id)?;
-    let store = state.store.clone();
     let role = p.role;
     let disabled = p.disabled;
-    let user = blocking(move || {
+    let user = state.db(move |store| {
         let mut user = store.user(id)?;
         if let Some(role) = role {
             user = store.set_role(id, role, now_ms())?;
@@ -319,10 +317,9 @@ async fn admin_update_user(State(state): S, a: Authed, Path(id): Path<String>, J
     })
     .await?;
     {
-        let store = state.store.clone();
         let by = a.user.id;
         let detail = json!({"role": role, "disabled": disabled});
-        blocking(move || store.audit(by, "user.update", &format!("user:{id}"), detail, now_ms())).await?;
+        state.db(move |store| store.audit(by, "user.update", &format!("user:{id}"), detail, now_ms())).await?;
     }
     if user.disabled {
         // Their sessions are gone from the database; close their live sockets too.

@@ -179,14 +179,12 @@ pub async fn session_from_headers(state: &AppState, headers: &HeaderMap) -> Resu
     let token = cookie_value(headers).ok_or_else(|| ApiError(Error::unauthenticated()))?;
     let hash = token_hash(&token);
     let now = crate::now_ms();
-    let store = state.store.clone();
     let h = hash.clone();
-    let info = tokio::task::spawn_blocking(move || store.session(&h, now)).await??;
+    let info = state.db(move |store| store.session(&h, now)).await?;
     let info = info.ok_or_else(|| ApiError(Error::unauthenticated()))?;
     if now - info.last_seen_at > TOUCH_EVERY_MS {
-        let store = state.store.clone();
         let h = hash.clone();
-        tokio::task::spawn_blocking(move || store.touch_session(&h, now, now + SESSION_TTL_MS)).await??;
+        state.db(move |store| store.touch_session(&h, now, now + SESSION_TTL_MS)).await?;
     }
     Ok(Authed { user: info.user, actor: info.actor, token_hash: hash, csrf: csrf_for(&token) })
 }

@@ -4,7 +4,6 @@
 //! third-party site, caches the result per URL, and attaches it to the message (a
 //! `message.update`). The admin can switch previews off and allowlist LAN services.
 
-use crate::actions::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_id;
 use crate::{now_ms, AppState};
@@ -167,10 +166,9 @@ async fn preview(state: &Arc<AppState>, f: &fetch::Fetcher, url: &str) -> Option
     };
     let site = p.site_name.clone().unwrap_or_default();
     let (title, description) = (p.title.clone().unwrap_or_default(), p.description.clone().unwrap_or_default());
-    let store = state.store.clone();
     let u = url.to_owned();
     let st = status.clone();
-    let saved = blocking(move || {
+    let saved = state.db(move |store| {
         store.save_embed(
             &store::NewEmbed {
                 url: &u,
@@ -258,10 +256,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// A preview image, to users who can see a message showing it.
 async fn image(State(state): State<Arc<AppState>>, a: crate::auth::Authed, Path(id): Path<String>) -> ApiResult<Response> {
     let id: EmbedId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
     let missing = || ApiError(Error::not_found("unknown_embed", "No such preview image."));
-    let file = blocking(move || store.embed_image(id, actor)).await?.ok_or_else(missing)?;
+    let file = state.db(move |store| store.embed_image(id, actor)).await?.ok_or_else(missing)?;
     if file.contains('/') || file.contains("..") {
         return Err(missing());
     }

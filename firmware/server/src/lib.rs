@@ -314,9 +314,9 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
     // Keep the event log bounded: once before serving (so resumes see a settled log), then hourly.
     let prune = |state: Arc<AppState>| async move {
         let keep = state.cfg.event_retention;
-        match tokio::task::spawn_blocking(move || state.store.prune_events(keep)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "pruned old events"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning events failed"),
+        match state.db(move |store| store.prune_events(keep)).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned old events"),
+            Err(e) => tracing::warn!(error = ?e.0, "pruning events failed"),
             _ => {}
         }
     };

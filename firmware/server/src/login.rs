@@ -15,7 +15,7 @@
 //!
 //! Known devices also get two reserved places in the password lane ([`crate::lane`]).
 
-use crate::actions::{blocking, limited};
+use crate::actions::limited;
 use crate::api::start_session;
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
@@ -127,8 +127,8 @@ impl AppState {
             l.charge_ip(ip, now)?;
             l.charge_user(&user.username, ip, device, now)?;
         }
-        let (store, uid) = (self.store.clone(), user.id);
-        let hash = blocking(move || store.password_hash(uid)).await?;
+        let uid = user.id;
+        let hash = self.db(move |store| store.password_hash(uid)).await?;
         let ok = auth::verify_password(&self.lane, password, Some(hash), device.is_some()).await?;
         if ok {
             self.limits().succeeded(&user.username, ip, device);
@@ -220,8 +220,8 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, Extension(ip): Ext
     if let Some(pw) = rehash {
         // A preset admin's SHA-crypt hash (from Raspberry Pi Imager) becomes bcrypt cost 12.
         let new_hash = auth::hash_password(&state.lane, pw).await?;
-        let (store, uid) = (state.store.clone(), user.id);
-        blocking(move || store.set_password_hash(uid, &new_hash, None)).await?;
+        let uid = user.id;
+        state.db(move |store| store.set_password_hash(uid, &new_hash, None)).await?;
         tracing::info!(username, "password hash upgraded to bcrypt");
     }
     tracing::info!(username, ip = %ip.0, "login");
@@ -251,10 +251,9 @@ pub(crate) async fn change_password(State(state): State<Arc<AppState>>, Extensio
         return Err(ApiError(Error::forbidden("wrong_password", "Your current password is not right.")));
     }
     let new_hash = auth::hash_password(&state.lane, p.new_password).await?;
-    let store = state.store.clone();
     let keep = a.token_hash.clone();
     let uid = a.user.id;
-    blocking(move || store.set_password_hash(uid, &new_hash, Some(&keep))).await?;
+    state.db(move |store| store.set_password_hash(uid, &new_hash, Some(&keep))).await?;
     state.hub.end_user(uid, Some(&a.token_hash));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 //! channel settings, search, roles and overrides, moderation, the audit log, box settings.
 //! Handlers parse and answer; `actions` and the store decide (through `chat::perms`).
 
-use crate::actions::{self, blocking, Limited};
+use crate::actions::{self, Limited};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_id, Json, Query};
@@ -137,10 +137,9 @@ async fn unpin(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<
 
 async fn pins(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
-    let store = state.store.clone();
     let actor = a.actor();
     Ok(axum::Json(
-        blocking(move || {
+        state.db(move |store| {
             store.authorize(actor, id, Action::ViewChannel)?;
             store.pins(id)
         })
@@ -234,10 +233,9 @@ async fn update_role(State(state): S, a: Authed, Path(id): Path<String>, Json(p)
     let id: RoleId = parse_id(&id)?;
     let name = p.name.as_deref().map(rules::role_name).transpose()?;
     let color = p.color.as_deref().map(rules::color).transpose()?;
-    let store = state.store.clone();
     let by = a.user.id;
     let perms_changed = p.permissions.is_some();
-    let role = blocking(move || store.update_role(id, name.as_deref(), color.as_deref(), p.permissions, now_ms(), by)).await?;
+    let role = state.db(move |store| store.update_role(id, name.as_deref(), color.as_deref(), p.permissions, now_ms(), by)).await?;
     if perms_changed {
         state.hub.permissions_changed_all();
     }
@@ -289,10 +287,9 @@ struct OverrideInput {
 async fn set_override(State(state): S, a: Authed, Path((id, role)): Path<(String, String)>, Json(o): Json<OverrideInput>) -> ApiResult<impl IntoResponse> {
     let id: ChannelId = parse_id(&id)?;
     let role: RoleId = parse_id(&role)?;
-    let store = state.store.clone();
     let actor = a.actor();
     state.rate(actor, Limited::Settings)?;
-    let (out, changed) = blocking(move || store.set_override(id, role, o.allow, o.deny, now_ms(), actor)).await?;
+    let (out, changed) = state.db(move |store| store.set_override(id, role, o.allow, o.deny, now_ms(), actor)).await?;
     // Only the sockets whose set of visible channels changed reconnect (the others' filters
     // are still right, and their voice stays up).
     for u in changed {

@@ -113,8 +113,7 @@ impl Voice {
 
 pub async fn join(state: &Arc<AppState>, actor: Actor, conn: u64, channel: ChannelId, sdp: String) -> ApiResult<Value> {
     check_sdp(&sdp)?;
-    let store = state.store.clone();
-    let (ch, here) = tokio::task::spawn_blocking(move || store.authorize(actor, channel, Action::ViewChannel)).await??;
+    let (ch, here) = state.db(move |store| store.authorize(actor, channel, Action::ViewChannel)).await?;
     if ch.kind != ChannelKind::Voice {
         return Err(ApiError(Error::invalid("not_voice_channel", "That is a text channel; join a voice channel.")));
     }

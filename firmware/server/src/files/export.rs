@@ -6,7 +6,6 @@ use super::disk::{header_value, io_error, stream_response, Dirs, TempFile};
 use super::names::{header_safe, is_stored_name, random_name};
 use super::view::download_headers;
 use super::S;
-use crate::actions::blocking;
 use crate::auth::Authed;
 use crate::error::ApiResult;
 use crate::extract::parse_id;
@@ -94,6 +93,8 @@ fn write_user_export(store: &Store, user: &User, w: &mut impl Write) -> std::io:
 /// front) while the store is read page by page.
 pub(super) async fn export_me(State(state): S, a: Authed) -> ApiResult<Response> {
     let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(PIECES_QUEUED);
+    // Not `state.db`: this task is not awaited (it feeds the body while the response streams)
+    // and its failures are IO errors that end the body, not `ApiError`s.
     let (store, user) = (state.store.clone(), a.user.clone());
     tokio::task::spawn_blocking(move || {
         let mut w = BodyWriter { buf: Vec::with_capacity(PIECE), tx: tx.clone() };
@@ -124,11 +125,11 @@ pub(super) async fn export_channel(State(state): S, a: Authed, Path(id): Path<St
     a.require_admin()?;
     let actor = a.actor();
     let id: ChannelId = parse_id(&id)?;
-    let store = state.store.clone();
     // Admins export what they can see: DMs stay private to their members.
-    let (channel, _) = blocking(move || store.authorize(actor, id, Action::ViewChannel)).await?;
+    let (channel, _) = state.db(move |store| store.authorize(actor, id, Action::ViewChannel)).await?;
     let dirs = Dirs::of(&state);
     dirs.ensure().await?;
+    // Not `state.db`: the tar is mostly file IO, and its `io::Error`s map to `io_error`'s words.
     let store = state.store.clone();
     let name = format!("spot-channel-{}-{}.tar", header_safe(&channel.name), channel.id);
     let (file, len) = tokio::task::spawn_blocking(move || build_channel_tar(&store, &dirs, &channel))

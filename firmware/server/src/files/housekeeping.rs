@@ -3,7 +3,6 @@
 use super::disk::{remove_stored, Dirs};
 use super::names::is_stored_name;
 use super::UNSENT_TTL_MS;
-use crate::actions::blocking;
 use crate::{now_ms, AppState};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,8 +24,7 @@ pub(super) fn maybe_prune(state: &Arc<AppState>) {
 /// files; remove temp files older than an hour (uploads cut short by a crash) and files no row
 /// owns (written just before a crash, before their row was committed).
 pub async fn prune_uploads(state: &AppState) {
-    let store = state.store.clone();
-    match blocking(move || store.prune_unattached(now_ms() - UNSENT_TTL_MS)).await {
+    match state.db(move |store| store.prune_unattached(now_ms() - UNSENT_TTL_MS)).await {
         Ok(names) => {
             if !names.is_empty() {
                 tracing::info!(files = names.len(), "removed uploads that were never sent");
@@ -36,8 +34,7 @@ pub async fn prune_uploads(state: &AppState) {
         Err(e) => tracing::warn!(error = ?e.0, "pruning unsent uploads failed"),
     }
     let dirs = Dirs::of(state);
-    let store = state.store.clone();
-    let swept = tokio::task::spawn_blocking(move || -> store::Result<usize> {
+    let swept = state.db(move |store| {
         let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
         let old = |e: &std::fs::DirEntry| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago);
         let mut n = 0;
@@ -59,9 +56,8 @@ pub async fn prune_uploads(state: &AppState) {
     })
     .await;
     match swept {
-        Ok(Ok(n)) if n > 0 => tracing::info!(files = n, "removed stray files"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "sweeping stray files failed"),
-        Err(e) => tracing::warn!(error = %e, "sweeping stray files failed"),
+        Ok(n) if n > 0 => tracing::info!(files = n, "removed stray files"),
+        Err(e) => tracing::warn!(error = ?e.0, "sweeping stray files failed"),
         _ => {}
     }
 }

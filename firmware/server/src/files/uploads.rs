@@ -5,7 +5,7 @@ use super::housekeeping::maybe_prune;
 use super::names::{claims_image, copy_extension, filename_header, is_stored_name, random_name};
 use super::view::{bad_file, disposition, media_error, quota_exceeded, too_large, unknown_attachment};
 use super::{S, CACHE, THUMB_SIDE};
-use crate::actions::{blocking, Limited};
+use crate::actions::Limited;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_id;
@@ -135,10 +135,9 @@ pub(super) async fn upload(State(state): S, a: Authed, headers: HeaderMap, body:
     .await?;
     placed.map_err(|e| io_error(e, "storing an upload"))?;
 
-    let store = state.store.clone();
     let thumb_name = thumb.map(|(n, _)| n);
     let (sn, tn, fname, sha) = (stored_name.clone(), thumb_name.clone(), filename, sha256);
-    let created = blocking(move || {
+    let created = state.db(move |store| {
         store.create_attachment(
             &store::NewAttachment {
                 uploader: actor.id,
