@@ -159,8 +159,7 @@ impl Conn {
     }
 
     async fn current_seq(&self) -> ApiResult<Seq> {
-        let store = self.state.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.current_seq()).await??)
+        self.state.db(|store| store.current_seq()).await
     }
 
     async fn session(&mut self, control: &mut crate::hub::Inbox) -> Stop {
@@ -194,9 +193,8 @@ impl Conn {
                     }
                     // A timeout that ran out ends here (permission changes close the socket).
                     if self.actor.timed_out {
-                        let store = self.state.store.clone();
                         let (id, now) = (self.actor.id, crate::now_ms());
-                        if let Ok(Ok(a)) = tokio::task::spawn_blocking(move || store.actor(id, now)).await {
+                        if let Ok(a) = self.state.db(move |store| store.actor(id, now)).await {
                             self.actor = a;
                         }
                     }
@@ -272,11 +270,10 @@ impl Conn {
     }
 
     async fn session_alive(&self) -> bool {
-        let store = self.state.store.clone();
         let h = self.token_hash.clone();
         let now = crate::now_ms();
         // Only a definite "no session" ends the socket; a transient error does not.
-        !matches!(tokio::task::spawn_blocking(move || store.session(&h, now)).await, Ok(Ok(None)))
+        !matches!(self.state.db(move |store| store.session(&h, now)).await, Ok(None))
     }
 
     /// Read frames until `resume` (answering heartbeats); returns the client's sequence number.
@@ -325,12 +322,9 @@ impl Conn {
     /// is now at.
     /// (Re)load the channels this user can see.
     async fn load_visible(&mut self) -> Result<(), Stop> {
-        let store = self.state.store.clone();
         let actor = self.actor;
-        self.visible = tokio::task::spawn_blocking(move || store.visible_channels(actor))
-            .await
-            .map_err(|_| Stop::Close(1011, "internal error"))?
-            .map_err(|_| Stop::Close(1011, "internal error"))?;
+        self.visible =
+            self.state.db(move |store| store.visible_channels(actor)).await.map_err(|_| Stop::Close(1011, "internal error"))?;
         Ok(())
     }
 
@@ -367,13 +361,12 @@ impl Conn {
     }
 
     async fn catch_up(&mut self, from: Option<Seq>) -> Result<Seq, Stop> {
-        let internal = |_| Stop::Close(1011, "internal error");
         self.load_visible().await?;
-        let store = self.state.store.clone();
-        let (upto, oldest) = tokio::task::spawn_blocking(move || Ok::<_, store::Error>((store.current_seq()?, store.oldest_seq()?)))
+        let (upto, oldest) = self
+            .state
+            .db(|store| Ok((store.current_seq()?, store.oldest_seq()?)))
             .await
-            .map_err(|_| Stop::Close(1011, "internal error"))?
-            .map_err(internal)?;
+            .map_err(|_| Stop::Close(1011, "internal error"))?;
         let replayable = match from {
             Some(s) if s == upto => true,
             Some(s) if s < upto && s.0 >= 0 => oldest.is_some_and(|o| o.0 <= s.0 + 1),
@@ -394,10 +387,10 @@ impl Conn {
     /// Send the durable events with `after < seq <= upto` from SQLite, filtered by audience.
     async fn replay(&mut self, mut after: Seq, upto: Seq) -> Result<(), Stop> {
         while after < upto {
-            let store = self.state.store.clone();
-            let batch = tokio::task::spawn_blocking(move || store.events_after(after, upto, REPLAY_BATCH))
+            let batch = self
+                .state
+                .db(move |store| store.events_after(after, upto, REPLAY_BATCH))
                 .await
-                .map_err(|_| Stop::Close(1011, "internal error"))?
                 .map_err(|_| Stop::Close(1011, "internal error"))?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
@@ -430,157 +423,134 @@ impl Conn {
     }
 
     async fn request(&mut self, t: &str, d: Value) -> ApiResult<Value> {
-        fn args<T: serde::de::DeserializeOwned>(d: Value) -> ApiResult<T> {
-            serde_json::from_value(d).map_err(|e| {
-                let msg: String = e.to_string().chars().take(200).collect();
-                ApiError(Error::invalid("invalid_request", format!("Bad request data: {msg}")))
-            })
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Send {
-            channel_id: ChannelId,
-            content: String,
-            #[serde(default)]
-            reply_to: Option<MessageId>,
-            #[serde(default)]
-            nonce: Option<String>,
-            #[serde(default)]
-            attachments: Vec<chat::ids::AttachmentId>,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Edit {
-            message_id: MessageId,
-            content: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Del {
-            message_id: MessageId,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Typing {
-            channel_id: ChannelId,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct PresenceSet {
-            status: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Ack {
-            channel_id: ChannelId,
-            message_id: MessageId,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct React {
-            message_id: MessageId,
-            emoji: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct VoiceJoin {
-            channel_id: ChannelId,
-            sdp: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Sdp {
-            sdp: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct VoiceCandidate {
-            candidate: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct VoiceState {
-            #[serde(default)]
-            muted: Option<bool>,
-            #[serde(default)]
-            deafened: Option<bool>,
-        }
         let st = &self.state;
-        match t {
-            "reaction.add" | "reaction.remove" => {
-                let a: React = args(d)?;
-                let m = actions::react(st, self.actor, a.message_id, &a.emoji, t == "reaction.add").await?;
-                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
+        let actor = self.actor;
+        let m = |m: chat::model::Message| Ok(serde_json::to_value(m).unwrap_or(Value::Null));
+        match Request::parse(t, d)? {
+            Request::ReactionAdd { message_id, emoji } => m(actions::react(st, actor, message_id, &emoji, true).await?),
+            Request::ReactionRemove { message_id, emoji } => m(actions::react(st, actor, message_id, &emoji, false).await?),
+            Request::MessageSend { channel_id, content, reply_to, nonce, attachments } => {
+                let input = SendInput { content, reply_to, nonce, attachments };
+                m(actions::send_message(st, actor, channel_id, input).await?)
             }
-            "message.send" => {
-                let a: Send = args(d)?;
-                let input = SendInput { content: a.content, reply_to: a.reply_to, nonce: a.nonce, attachments: a.attachments };
-                let m = actions::send_message(st, self.actor, a.channel_id, input).await?;
-                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
-            }
-            "message.edit" => {
-                let a: Edit = args(d)?;
-                let m = actions::edit_message(st, self.actor, a.message_id, a.content).await?;
-                Ok(serde_json::to_value(m).unwrap_or(Value::Null))
-            }
-            "message.delete" => {
-                let a: Del = args(d)?;
-                let m = actions::delete_message(st, self.actor, a.message_id).await?;
+            Request::MessageEdit { message_id, content } => m(actions::edit_message(st, actor, message_id, content).await?),
+            Request::MessageDelete { message_id } => {
+                let m = actions::delete_message(st, actor, message_id).await?;
                 Ok(json!({"message_id": m.id}))
             }
-            "typing.start" => {
-                let a: Typing = args(d)?;
-                actions::typing(st, self.actor, a.channel_id).await?;
+            Request::TypingStart { channel_id } => {
+                actions::typing(st, actor, channel_id).await?;
                 Ok(Value::Null)
             }
-            "presence.set" => {
-                let a: PresenceSet = args(d)?;
-                st.rate(self.actor, Limited::Presence)?;
-                let idle = match a.status.as_str() {
+            Request::PresenceSet { status } => {
+                st.rate(actor, Limited::Presence)?;
+                let idle = match status.as_str() {
                     "idle" => true,
                     "online" => false,
                     _ => return Err(ApiError(Error::invalid("invalid_status", "status is \"online\" or \"idle\"."))),
                 };
-                st.hub.set_idle(self.actor.id, self.id, idle);
+                st.hub.set_idle(actor.id, self.id, idle);
                 Ok(Value::Null)
             }
-            "read.ack" => {
-                let a: Ack = args(d)?;
-                let r = actions::read_ack(st, self.actor, a.channel_id, a.message_id).await?;
+            Request::ReadAck { channel_id, message_id } => {
+                let r = actions::read_ack(st, actor, channel_id, message_id).await?;
                 Ok(serde_json::to_value(r).unwrap_or(Value::Null))
             }
-            "voice.join" => {
-                let a: VoiceJoin = args(d)?;
-                st.rate(self.actor, Limited::VoiceJoin)?;
-                crate::voice::join(st, self.actor, self.id, a.channel_id, a.sdp).await
+            Request::VoiceJoin { channel_id, sdp } => {
+                st.rate(actor, Limited::VoiceJoin)?;
+                crate::voice::join(st, actor, self.id, channel_id, sdp).await
             }
-            "voice.offer" => {
-                let a: Sdp = args(d)?;
-                st.rate(self.actor, Limited::VoiceJoin)?;
-                crate::voice::offer(st, self.actor, a.sdp).await
+            Request::VoiceOffer { sdp } => {
+                st.rate(actor, Limited::VoiceJoin)?;
+                crate::voice::offer(st, actor, sdp).await
             }
-            "voice.answer" => {
-                let a: Sdp = args(d)?;
-                st.rate(self.actor, Limited::VoiceJoin)?;
-                crate::voice::answer(st, self.actor, a.sdp).await
+            Request::VoiceAnswer { sdp } => {
+                st.rate(actor, Limited::VoiceJoin)?;
+                crate::voice::answer(st, actor, sdp).await
             }
-            "voice.candidate" => {
-                let a: VoiceCandidate = args(d)?;
-                st.rate(self.actor, Limited::VoiceSignal)?;
-                crate::voice::candidate(st, self.actor, a.candidate).await
+            Request::VoiceCandidate { candidate } => {
+                st.rate(actor, Limited::VoiceSignal)?;
+                crate::voice::candidate(st, actor, candidate).await
             }
-            "voice.state" => {
-                let a: VoiceState = args(d)?;
-                st.rate(self.actor, Limited::VoiceSignal)?;
-                crate::voice::set_state(st, self.actor, a.muted, a.deafened).await
+            Request::VoiceState { muted, deafened } => {
+                st.rate(actor, Limited::VoiceSignal)?;
+                crate::voice::set_state(st, actor, muted, deafened).await
             }
-            "voice.leave" => {
-                let _: Value = d;
-                st.rate(self.actor, Limited::VoiceJoin)?;
-                crate::voice::leave(st, self.actor).await
+            Request::VoiceLeave(_) => {
+                st.rate(actor, Limited::VoiceJoin)?;
+                crate::voice::leave(st, actor).await
             }
-            _ => Err(ApiError(Error::invalid("unknown_request", "Unknown request type."))),
+            Request::Unknown => Err(ApiError(Error::invalid("unknown_request", "Unknown request type."))),
         }
+    }
+}
+
+/// A client's action (`{"op": "request", "t": …, "d": {…}}`): `t` names it, `d` holds its
+/// arguments (README "Realtime gateway"). Arguments are checked here, by type; their values by
+/// the actions (`chat::rules`, `chat::perms`), as over HTTP.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "t", content = "d", deny_unknown_fields)]
+enum Request {
+    #[serde(rename = "message.send")]
+    MessageSend {
+        channel_id: ChannelId,
+        content: String,
+        #[serde(default)]
+        reply_to: Option<MessageId>,
+        #[serde(default)]
+        nonce: Option<String>,
+        #[serde(default)]
+        attachments: Vec<chat::ids::AttachmentId>,
+    },
+    #[serde(rename = "message.edit")]
+    MessageEdit { message_id: MessageId, content: String },
+    #[serde(rename = "message.delete")]
+    MessageDelete { message_id: MessageId },
+    #[serde(rename = "typing.start")]
+    TypingStart { channel_id: ChannelId },
+    #[serde(rename = "presence.set")]
+    PresenceSet { status: String },
+    #[serde(rename = "read.ack")]
+    ReadAck { channel_id: ChannelId, message_id: MessageId },
+    #[serde(rename = "reaction.add")]
+    ReactionAdd { message_id: MessageId, emoji: String },
+    #[serde(rename = "reaction.remove")]
+    ReactionRemove { message_id: MessageId, emoji: String },
+    #[serde(rename = "voice.join")]
+    VoiceJoin { channel_id: ChannelId, sdp: String },
+    #[serde(rename = "voice.offer")]
+    VoiceOffer { sdp: String },
+    #[serde(rename = "voice.answer")]
+    VoiceAnswer { sdp: String },
+    #[serde(rename = "voice.candidate")]
+    VoiceCandidate { candidate: String },
+    #[serde(rename = "voice.state")]
+    VoiceState {
+        #[serde(default)]
+        muted: Option<bool>,
+        #[serde(default)]
+        deafened: Option<bool>,
+    },
+    /// Takes any `d` (the web app sends `{}`).
+    #[serde(rename = "voice.leave")]
+    VoiceLeave(serde::de::IgnoredAny),
+    /// Any other `t`: `unknown_request`, not `invalid_request`.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Request {
+    /// `t` and `d` of an envelope (a missing `t` is unknown, a missing `d` is `null`).
+    fn parse(t: &str, d: Value) -> ApiResult<Request> {
+        // An unknown `t` is decided on the tag alone, whatever `d` holds.
+        let known = Request::deserialize(json!({"t": t, "d": Value::Null}));
+        if let Ok(Request::Unknown) = known {
+            return Ok(Request::Unknown);
+        }
+        Request::deserialize(json!({"t": t, "d": d})).map_err(|e| {
+            let msg: String = e.to_string().chars().take(200).collect();
+            ApiError(Error::invalid("invalid_request", format!("Bad request data: {msg}")))
+        })
     }
 }
 
@@ -595,4 +565,43 @@ fn parse(text: &str) -> Result<Envelope, chat::Error> {
             Error::invalid("invalid_json", "That frame is not valid JSON.")
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(t: &str, d: Value) -> &'static str {
+        match Request::parse(t, d) {
+            Ok(Request::Unknown) => "unknown_request",
+            Ok(_) => "ok",
+            Err(ApiError(e)) => e.code,
+        }
+    }
+
+    #[test]
+    fn requests_are_typed_by_t_and_refused_by_code() {
+        assert_eq!(code("message.explode", json!({})), "unknown_request");
+        assert_eq!(code("message.explode", json!({"x": 1})), "unknown_request");
+        assert_eq!(code("message.explode", Value::Null), "unknown_request");
+        assert_eq!(code("", Value::Null), "unknown_request");
+        assert_eq!(code("message.send", json!({"channel_id": "1", "content": "hi"})), "ok");
+        assert_eq!(code("message.send", json!({"channel_id": 1})), "invalid_request");
+        assert_eq!(code("message.edit", json!({"message_id": "1", "content": "x", "evil": 1})), "invalid_request");
+        assert_eq!(code("reaction.add", json!({"message_id": "1", "emoji": 5})), "invalid_request");
+        assert_eq!(code("typing.start", Value::Null), "invalid_request");
+        assert_eq!(code("voice.state", json!({})), "ok");
+        assert_eq!(code("voice.state", json!({"muted": "yes"})), "invalid_request");
+        assert_eq!(code("voice.leave", json!({})), "ok");
+        assert_eq!(code("voice.leave", Value::Null), "ok");
+        let Err(ApiError(e)) = Request::parse("read.ack", json!({"channel_id": "1"})) else { panic!("accepted") };
+        assert!(e.message.starts_with("Bad request data: ") && e.message.contains("message_id"), "{}", e.message);
+    }
+
+    /// Why `Request::parse` asks about the tag first: serde's catch-all takes no `d`.
+    #[test]
+    fn serde_other_takes_no_content() {
+        assert!(Request::deserialize(json!({"t": "message.explode", "d": {}})).is_err());
+        assert!(matches!(Request::deserialize(json!({"t": "message.explode", "d": null})), Ok(Request::Unknown)));
+    }
 }

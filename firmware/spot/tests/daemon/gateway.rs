@@ -179,3 +179,64 @@ async fn a_client_that_cannot_keep_up_is_disconnected_and_resumes_without_loss()
     got.extend(gw.replayed.iter().filter(|e| e["t"] == "message.create").filter_map(|e| e["d"]["id"].as_str().map(str::to_owned)));
     assert_eq!(got, sent, "every message exactly once, in order");
 }
+
+/// Requests are one typed enum over `t` (issue 10): an unknown op or `t`, and a known `t` with
+/// arguments of the wrong type, keep their stable codes and words; the reply still echoes `t`.
+#[tokio::test]
+async fn unknown_ops_and_badly_typed_arguments_keep_their_codes_and_words() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let ch = admin.general().await;
+    let m = admin.post(&format!("/api/channels/{ch}/messages"), json!({"content": "hi"})).await.expect_status(201);
+    let mid = m.body["id"].as_str().expect("id").to_owned();
+    let (mut gw, _) = admin.gateway(None).await;
+
+    gw.send(json!({"op": "teleport", "id": "o"})).await;
+    let f = gw.next().await.expect("error");
+    assert_eq!((&f["op"], &f["id"], &f["d"]["code"], &f["d"]["message"]), (&json!("error"), &json!("o"), &json!("unknown_op"), &json!("Unknown op.")), "{f}");
+
+    // An unknown `t` is unknown whatever `d` holds, also without `d` or without `t`.
+    for (id, frame) in [
+        ("u1", json!({"op": "request", "id": "u1", "t": "message.explode", "d": {"channel_id": ch}})),
+        ("u2", json!({"op": "request", "id": "u2", "t": "message.explode"})),
+        ("u3", json!({"op": "request", "id": "u3", "t": "voice.leave.now", "d": []})),
+        ("u4", json!({"op": "request", "id": "u4"})),
+    ] {
+        gw.send(frame).await;
+        let f = gw.next().await.expect("error");
+        assert_eq!((&f["op"], &f["id"], &f["d"]["code"]), (&json!("error"), &json!(id), &json!("unknown_request")), "{f}");
+        assert_eq!(f["d"]["message"], "Unknown request type.");
+    }
+
+    // A known `t` with a wrongly typed, unknown or missing argument: `invalid_request`, with
+    // words that say what was wrong.
+    for (t, d, why) in [
+        ("reaction.add", json!({"message_id": mid, "emoji": 5}), "invalid type"),
+        ("presence.set", json!({"status": true}), "invalid type"),
+        ("voice.state", json!({"muted": "yes"}), "invalid type"),
+        ("message.send", json!({"channel_id": ch, "content": ["a"]}), "invalid type"),
+        ("message.edit", json!({"message_id": mid, "content": "x", "evil": 1}), "unknown field `evil`"),
+        ("read.ack", json!({"channel_id": ch}), "missing field `message_id`"),
+        ("typing.start", json!("general"), "invalid type"),
+    ] {
+        let r = gw.request(t, t, d).await;
+        assert_eq!((&r["op"], &r["d"]["code"]), (&json!("error"), &json!("invalid_request")), "{t}: {r}");
+        let words = r["d"]["message"].as_str().unwrap_or_default();
+        assert!(words.starts_with("Bad request data: ") && words.contains(why), "{t}: {words}");
+    }
+    // A value the types allow but the action does not keeps the action's own code.
+    let r = gw.request("p", "presence.set", json!({"status": "asleep"})).await;
+    assert_eq!(r["d"]["code"], "invalid_status", "{r}");
+
+    // Well-typed requests still work, and the reply names its `t`.
+    let r = gw.request("ok", "reaction.add", json!({"message_id": mid, "emoji": "👍"})).await;
+    assert_eq!((&r["op"], &r["t"]), (&json!("reply"), &json!("reaction.add")), "{r}");
+    assert_eq!(r["d"]["id"], json!(mid));
+    let r = gw.request("off", "reaction.remove", json!({"message_id": mid, "emoji": "👍"})).await;
+    assert_eq!(r["op"], "reply", "{r}");
+    // `voice.leave` takes any `d`: outside a room it answers `not_in_voice`, not `invalid_request`.
+    for d in [json!({}), json!(null)] {
+        let r = gw.request("leave", "voice.leave", d).await;
+        assert_eq!(r["d"]["code"], "not_in_voice", "{r}");
+    }
+}
