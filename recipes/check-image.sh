@@ -105,6 +105,7 @@ dbg 'cat /usr/share/spot/ota/root.json' >"$RUN/root.json"
 check "root A: the update feed's root.json (root role, signed)" \
 	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['signed']['_type']=='root' and r['signatures'], r" "$RUN/root.json"
 check "root A: the spot-trial generator, executable" sh -c "debugfs -R 'stat /usr/lib/systemd/system-generators/spot-trial' '$ROOTA' 2>/dev/null | grep -q 'Mode:  0755'"
+check "root A: /etc/spot/board.env names the board (SPOT_BOARD=$BOARD)" sh -c "debugfs -R 'cat /etc/spot/board.env' '$ROOTA' 2>/dev/null | grep -qx 'SPOT_BOARD=$BOARD'"
 dbg 'cat /usr/lib/systemd/system/spot-helper.service' >"$RUN/spot-helper.service"
 check "root A: spot-helper may write the boot partition and the root slots" \
 	sh -c "grep -q '^ReadWritePaths=.*/boot/firmware' '$RUN/spot-helper.service' && grep -q '^DeviceAllow=block-mmc rw' '$RUN/spot-helper.service'"

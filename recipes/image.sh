@@ -47,6 +47,9 @@ install -m755 "$SPOT_BIN" "$ROOT/usr/bin/spot"
 install -m755 "${HELPER_BIN:-$(dirname "$SPOT_BIN")/spot-helper}" "$ROOT/usr/bin/spot-helper"
 install -D -m644 "$TOP/README.md" "$ROOT/usr/share/doc/spot/README.md"
 echo "$VERSION" >"$ROOT/etc/spot-release"
+# The board's name, for spot-helper (update bundles name the boards they install on).
+mkdir -p "$ROOT/etc/spot"
+printf '# The board this image was built for (recipes/image.sh).\nSPOT_BOARD=%s\n' "$BOARD" >>"$ROOT/etc/spot/board.env"
 # The update feed's root of trust (recipes/ota.sh root: OTA_ROOT=feed/root.json for a release,
 # else this machine's development feed). Bundles and feeds not signed under it are refused.
 install -D -m644 "$(bash "$RECIPES/ota.sh" root)" "$ROOT/usr/share/spot/ota/root.json"
