@@ -13,6 +13,9 @@
 #
 # VERSION (image.sh's) and NOTES (text, or @FILE) are passed on; MIN_VERSION sets the version a
 # box must run to install the bundle. The bundle's version is VERSION's MAJOR.MINOR.PATCH.
+# BOOT_FILES="u-boot.bin bcm2711-rpi-4-b.dtb …" also bundles those files of the image's boot
+# partition (a release whose U-Boot or device trees changed): the box writes them as a new set
+# and switches spot/fw.txt to it (ota::bootfiles). Without it the box keeps its boot files.
 source "$(dirname "$0")/lib.sh"
 OTA_DEV=${OTA_DEV:-$SPOT_CACHE/ota-dev}
 export PATH=$HOME/.cargo/bin:$PATH
@@ -66,12 +69,17 @@ bundle() { # BOARD [IMAGE]
 		dev_feed
 		key=$OTA_DEV/keys/targets.key
 	fi
+	local boot=() f
+	for f in ${BOOT_FILES:-}; do
+		MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$(part_start "$img" 1)" "::$f" "$work/boot-$(basename "$f")" || die "$img: no $f on the boot partition"
+		boot+=(--image "boot/$f=$work/boot-$(basename "$f")")
+	done
 	local out=${OUTDIR:-$TOP/out}/spot-$board-$release.spotota
 	local t0
 	t0=$(now)
 	spot_ota sign --key "$key" --version "$version" --board "$board" \
 		${MIN_VERSION:+--min-version "$MIN_VERSION"} --notes "${NOTES:-Spot box $release}" \
-		--image rootfs="$work/rootfs.img" -o "$out" >&2
+		--image rootfs="$work/rootfs.img" "${boot[@]}" -o "$out" >&2
 	spot_ota verify "$out" --root "$(root_json)" >&2
 	log "bundle $out ($(numfmt --to=iec-i --suffix=B "$(stat -c %s "$out")"), version $version, board $board) in $(elapsed "$t0") s"
 	echo "$out"
