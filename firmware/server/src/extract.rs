@@ -21,8 +21,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         match tokio::time::timeout(BODY_TIMEOUT, axum::Json::<T>::from_request(req, state)).await {
             Ok(Ok(axum::Json(v))) => Ok(Json(v)),
             Ok(Err(rej)) => Err(ApiError(json_rejection(rej))),
-            Err(_) => Err(ApiError(Error::new(ErrorKind::Timeout, "body_timeout", "The request body took too long to arrive."))),
+            Err(_) => Err(body_timeout()),
         }
+    }
+}
+
+fn body_timeout() -> ApiError {
+    ApiError(Error::new(ErrorKind::Timeout, "body_timeout", "The request body took too long to arrive."))
+}
+
+/// A body that is empty (none) or JSON, whatever its content type (a moderation reason, a
+/// thread's name), read within [`BODY_TIMEOUT`] like [`Json`].
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let b = match tokio::time::timeout(BODY_TIMEOUT, axum::body::Bytes::from_request(req, state)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(rej)) => return Err(ApiError(json_rejection(JsonRejection::BytesRejection(rej)))),
+            Err(_) => return Err(body_timeout()),
+        };
+        if b.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        serde_json::from_slice(&b).map(|v| OptionalJson(Some(v))).map_err(|e| {
+            let msg: String = e.to_string().chars().take(200).collect();
+            ApiError(Error::invalid("invalid_json", format!("The body is not valid: {msg}")))
+        })
     }
 }
 

@@ -27,6 +27,7 @@ pub mod updates;
 pub mod updates_feed;
 pub mod own;
 pub mod voice;
+mod serve;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Uri};
@@ -52,19 +53,6 @@ pub fn now_ms() -> i64 {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr, pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        let local = s.io().local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        Peer(*s.remote_addr(), local)
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for Peer {
-    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        let local = s.io().get_ref().0.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        Peer(*s.remote_addr(), local)
-    }
-}
 
 /// The peer's address, as the TCP connection says (the box sits on a LAN, no proxy in front).
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +157,14 @@ pub struct ServerConfig {
     pub helper: helper::HelperClient,
     /// Memory all image decodes in flight may take together (`files::DecodeBudget`).
     pub decode_budget_bytes: u64,
+    /// A request head (line and headers) must arrive within this long, and an idle
+    /// keep-alive connection is closed after it: a client that never finishes its headers
+    /// does not hold a connection for ever ([`serve`]).
+    pub header_timeout: Duration,
+    /// A streamed body (upload, emoji, update bundle) that sends nothing for this long is cut
+    /// off with `upload_interrupted` and its temp file removed. JSON bodies have
+    /// [`extract::BODY_TIMEOUT`] for the whole body.
+    pub body_idle: Duration,
 }
 
 impl Default for ServerConfig {
@@ -184,6 +180,8 @@ impl Default for ServerConfig {
             data_dir: std::env::temp_dir().join("spot-data"),
             helper: helper::HelperClient::default(),
             decode_budget_bytes: 64 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_idle: Duration::from_secs(30),
         }
     }
 }
@@ -306,10 +304,8 @@ pub struct Listeners {
 pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let app = router(state.clone());
     let https_port = listeners.main.local_addr()?.port();
+    let header_timeout = state.cfg.header_timeout;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|v| *v).await;
-    };
 
     // Keep the event log bounded: once before serving (so resumes see a settled log), then hourly.
     let prune = |state: Arc<AppState>| async move {
@@ -347,19 +343,18 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
             let app = Router::new().fallback(move |uri: Uri, headers: axum::http::HeaderMap| async move {
                 redirect_to_https(&uri, &headers, https_port)
             });
-            let _ = axum::serve(l, app).with_graceful_shutdown(wait(rx)).await;
+            serve::serve(l, app, header_timeout, rx).await;
         })
     });
 
     let main = {
         let rx = stop_rx.clone();
-        let svc = app.into_make_service_with_connect_info::<Peer>();
         match listeners.tls {
             Some(cfg) => {
                 let l = tls::TlsListener::new(listeners.main, cfg);
-                tokio::spawn(async move { axum::serve(l, svc).with_graceful_shutdown(wait(rx)).await })
+                tokio::spawn(serve::serve(l, app, header_timeout, rx))
             }
-            None => tokio::spawn(async move { axum::serve(listeners.main, svc).with_graceful_shutdown(wait(rx)).await }),
+            None => tokio::spawn(serve::serve(listeners.main, app, header_timeout, rx)),
         }
     };
 

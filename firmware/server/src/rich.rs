@@ -5,9 +5,8 @@
 use crate::actions::{self, Limited};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{parse_id, Json, Query};
+use crate::extract::{parse_id, Json, OptionalJson, Query};
 use crate::{now_ms, AppState};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -55,20 +54,8 @@ struct NewThread {
     name: Option<String>,
 }
 
-/// An optional JSON body: empty means none.
-fn optional_body<T: serde::de::DeserializeOwned>(b: &Bytes) -> ApiResult<Option<T>> {
-    if b.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(b).map(Some).map_err(|e| {
-        let msg: String = e.to_string().chars().take(200).collect();
-        ApiError(Error::invalid("invalid_json", format!("The body is not valid: {msg}")))
-    })
-}
-
-async fn create_thread(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -> ApiResult<impl IntoResponse> {
+async fn create_thread(State(state): S, a: Authed, Path(id): Path<String>, OptionalJson(body): OptionalJson<NewThread>) -> ApiResult<impl IntoResponse> {
     let id: MessageId = parse_id(&id)?;
-    let body: Option<NewThread> = optional_body(&body)?;
     state.rate(a.actor(), Limited::Create)?;
     let name = body.and_then(|b| b.name).map(|n| rules::channel_title(&n)).transpose()?;
     let actor = a.actor();
@@ -307,9 +294,8 @@ struct Reason {
     reason: String,
 }
 
-fn reason(body: &Bytes) -> ApiResult<String> {
-    let r = optional_body::<Reason>(body)?.map(|r| r.reason).unwrap_or_default();
-    check_reason(r)
+fn reason(body: Option<Reason>) -> ApiResult<String> {
+    check_reason(body.map(|r| r.reason).unwrap_or_default())
 }
 
 fn check_reason(r: String) -> ApiResult<String> {
@@ -319,9 +305,9 @@ fn check_reason(r: String) -> ApiResult<String> {
     Ok(r.trim().to_owned())
 }
 
-async fn kick(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+async fn kick(State(state): S, a: Authed, Path(id): Path<String>, OptionalJson(body): OptionalJson<Reason>) -> ApiResult<StatusCode> {
     let id: UserId = parse_id(&id)?;
-    let why = reason(&body)?;
+    let why = reason(body)?;
     let actor = a.actor();
     state.db(move |store| store.kick(id, &why, now_ms(), actor)).await?;
     state.hub.end_user(id, None);
@@ -329,9 +315,9 @@ async fn kick(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn ban(State(state): S, a: Authed, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+async fn ban(State(state): S, a: Authed, Path(id): Path<String>, OptionalJson(body): OptionalJson<Reason>) -> ApiResult<StatusCode> {
     let id: UserId = parse_id(&id)?;
-    let why = reason(&body)?;
+    let why = reason(body)?;
     let actor = a.actor();
     state.db(move |store| store.ban(id, true, &why, now_ms(), actor)).await?;
     state.hub.end_user(id, None);

@@ -31,7 +31,6 @@ type S = State<Arc<AppState>>;
 pub const MAX_BUNDLE: u64 = 4 << 30;
 /// How often a healthy daemon says so.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
-const BODY_IDLE: Duration = Duration::from_secs(60);
 
 /// One upload at a time; the feed's last check and download; a scheduled restart.
 #[derive(Default)]
@@ -130,7 +129,8 @@ async fn upload(State(state): S, a: Authed, headers: HeaderMap, body: Body) -> A
     let name = format!("{}.spotota", crate::files::random_name()?);
     let part = dir.join(format!("{name}.part"));
     let mut guard = Partial(Some(part.clone()));
-    receive(body, &part).await?;
+    // Twice the usual idle time: a browser reads a bundle of hundreds of MB from its disk.
+    receive(body, state.cfg.body_idle * 2, &part).await?;
     let done = dir.join(&name);
     tokio::fs::rename(&part, &done).await.map_err(|e| io(e, "saving the update"))?;
     guard.0 = Some(done);
@@ -163,13 +163,13 @@ async fn clear_old(dir: &Path) {
     }
 }
 
-async fn receive(body: Body, path: &Path) -> ApiResult<()> {
+async fn receive(body: Body, idle: Duration, path: &Path) -> ApiResult<()> {
     let mut file = tokio::fs::File::create(path).await.map_err(|e| io(e, "creating the update file"))?;
     let mut stream = body.into_data_stream();
     let mut size = 0u64;
     let mut head = Vec::with_capacity(8);
     loop {
-        let chunk = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+        let chunk = match tokio::time::timeout(idle, stream.next()).await {
             Ok(Some(Ok(c))) => c,
             Ok(None) => break,
             Ok(Some(Err(_))) | Err(_) => {

@@ -90,6 +90,10 @@ pub struct RawLimits {
     pub send_interval_ms: Option<u64>,
     pub login_ip_burst: Option<u32>,
     pub login_user_burst: Option<u32>,
+    /// A request's head must arrive within this long (also the keep-alive idle time).
+    pub header_timeout_ms: Option<u64>,
+    /// An upload's body may send nothing for this long (an update bundle: twice that).
+    pub body_idle_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -237,6 +241,18 @@ impl RawConfig {
                 }
                 server.limits.login_user.burst = b;
             }
+            if let Some(ms) = l.header_timeout_ms {
+                if !(100..=600_000).contains(&ms) {
+                    bail!("config key `limits.header_timeout_ms`: must be 100 to 600000");
+                }
+                server.header_timeout = Duration::from_millis(ms);
+            }
+            if let Some(ms) = l.body_idle_ms {
+                if !(100..=600_000).contains(&ms) {
+                    bail!("config key `limits.body_idle_ms`: must be 100 to 600000");
+                }
+                server.body_idle = Duration::from_millis(ms);
+            }
         }
         if let Some(g) = self.gateway {
             if let Some(ms) = g.heartbeat_ms {
@@ -333,6 +349,8 @@ mod tests {
         assert!(err("[voice]\npublic_address = \"0.0.0.0:1\"\n").contains("`voice.public_address`"));
         assert!(err("[voice]\nport = 70000\n").contains("port"));
         assert!(err("[voice]\nprot = 1\n").contains("prot"));
+        assert!(err("[limits]\nheader_timeout_ms = 0\n").contains("`limits.header_timeout_ms`"));
+        assert!(err("[limits]\nbody_idle_ms = 700000\n").contains("`limits.body_idle_ms`"));
     }
 
     #[test]
@@ -357,5 +375,8 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.voice.listen.port(), VOICE_PORT);
         assert!(c.voice.public_address.is_none());
+        assert_eq!((c.server.header_timeout, c.server.body_idle), (Duration::from_secs(10), Duration::from_secs(30)));
+        let c = parse("[limits]\nheader_timeout_ms = 500\nbody_idle_ms = 700\n").and_then(|r| r.validate(Path::new("/x"), None)).expect("valid");
+        assert_eq!((c.server.header_timeout, c.server.body_idle), (Duration::from_millis(500), Duration::from_millis(700)));
     }
 }

@@ -3,7 +3,6 @@
 
 use super::names::{is_stored_name, random_name};
 use super::view::{quota_exceeded, too_large, unknown_attachment};
-use super::BODY_IDLE;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::body::Body;
@@ -14,6 +13,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path as FsPath, PathBuf};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// The directories under `files_dir`.
@@ -87,14 +87,15 @@ pub(super) struct Received {
 }
 
 /// Stream the body to a temp file, stopping as soon as it passes `max` (file too large) or
-/// `room` (quota). The file is fsynced.
-pub(super) async fn receive(body: Body, tmp_dir: &FsPath, max: u64, room: u64, used: u64, quota: u64) -> ApiResult<Received> {
+/// `room` (quota), or when it sends nothing for `idle` (the temp file goes with the error).
+/// The file is fsynced.
+pub(super) async fn receive(body: Body, idle: Duration, tmp_dir: &FsPath, max: u64, room: u64, used: u64, quota: u64) -> ApiResult<Received> {
     let tmp = TempFile(Some(tmp_dir.join(format!("{}.part", random_name()?))));
     let mut file = tokio::fs::File::create(tmp.path()).await.map_err(|e| io_error(e, "creating an upload's temp file"))?;
     let mut stream = body.into_data_stream();
     let (mut size, mut hash, mut head) = (0u64, Sha256::new(), Vec::new());
     loop {
-        let chunk = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+        let chunk = match tokio::time::timeout(idle, stream.next()).await {
             Ok(Some(Ok(c))) => c,
             Ok(None) => break,
             Ok(Some(Err(_))) | Err(_) => return Err(interrupted()),
@@ -124,13 +125,13 @@ fn interrupted() -> ApiError {
 /// many bytes: a client still sending when the answer comes may see a reset, not the 413.
 pub(super) const DRAIN_MAX: u64 = 4 << 20;
 
-/// Read a whole body, at most `max` bytes.
-pub(super) async fn read_limited(body: Body, max: usize) -> ApiResult<Vec<u8>> {
+/// Read a whole body, at most `max` bytes, each piece within `idle` of the last.
+pub(super) async fn read_limited(body: Body, idle: Duration, max: usize) -> ApiResult<Vec<u8>> {
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     let mut seen = 0u64;
     loop {
-        match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+        match tokio::time::timeout(idle, stream.next()).await {
             Ok(Some(Ok(c))) => {
                 seen += c.len() as u64;
                 if seen > DRAIN_MAX {

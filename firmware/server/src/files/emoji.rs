@@ -48,7 +48,7 @@ pub(super) async fn create_emoji(State(state): S, a: Authed, headers: HeaderMap,
     {
         return Err(too_large(EMOJI_MAX_BYTES as u64));
     }
-    let bytes = read_limited(body, EMOJI_MAX_BYTES).await?;
+    let bytes = read_limited(body, state.cfg.body_idle, EMOJI_MAX_BYTES).await?;
     if media::sniff(&bytes).is_none() {
         return Err(bad_file("An emoji is a PNG, JPEG, GIF or WebP image."));
     }

@@ -45,7 +45,6 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
-use std::time::Duration;
 
 type S = State<Arc<AppState>>;
 
@@ -59,8 +58,6 @@ pub const EMOJI_MAX_BYTES: usize = 256 << 10;
 pub const FILENAME_MAX_CHARS: usize = 200;
 /// Uploads never sent in a message are removed after this long.
 pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
-/// A body that sends nothing for this long is abandoned.
-const BODY_IDLE: Duration = Duration::from_secs(30);
 /// Browsers may keep downloaded attachments this long (they never change).
 const CACHE: &str = "private, max-age=86400";
 

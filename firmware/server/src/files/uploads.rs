@@ -89,7 +89,7 @@ pub(super) async fn upload(State(state): S, a: Authed, headers: HeaderMap, body:
     }
     let dirs = Dirs::of(&state);
     dirs.ensure().await?;
-    let got = receive(body, &dirs.tmp, max, room, used, quota).await?;
+    let got = receive(body, state.cfg.body_idle, &dirs.tmp, max, room, used, quota).await?;
     if got.size == 0 {
         return Err(bad_file("This file is empty."));
     }

@@ -119,3 +119,104 @@ async fn a_json_body_that_trickles_in_is_cut_off_with_a_clear_error() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("body_timeout"), "{text}");
 }
+
+/// Send `head` and the first bytes of a body, then stall; the answer the server gives on its
+/// own (within `within`), or what it sent before it closed the connection.
+async fn stall(d: &Daemon, head: &str, part: &[u8], within: Duration) -> Option<String> {
+    let mut s = tokio::net::TcpStream::connect(&d.addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write head");
+    s.write_all(part).await.expect("write body");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            let text = String::from_utf8_lossy(&buf);
+            if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+                break;
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The request head of a POST with the client's session and CSRF token, announcing `len`
+/// body bytes.
+fn post_head(d: &Daemon, c: &Client, path: &str, extra: &str, len: usize) -> String {
+    let cookie = c.cookie_header().expect("logged in");
+    let csrf = c.csrf.lock().expect("lock").clone().expect("csrf");
+    format!("POST {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n{extra}Content-Length: {len}\r\n\r\n", d.addr)
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let d = Daemon::start_with("[limits]\nheader_timeout_ms = 1000", &[]);
+    let head = format!("GET /api/health HTTP/1.1\r\nHost: {}\r\nX-Slow: ", d.addr);
+    let started = std::time::Instant::now();
+    let got = stall(&d, &head, b"", Duration::from_secs(8)).await;
+    assert!(got.is_some(), "the connection was still open after 8 s of an unfinished request head");
+    assert!(started.elapsed() >= Duration::from_millis(900), "dropped before the header timeout");
+    // An idle keep-alive connection goes the same way; a whole request is answered.
+    let ok = stall(&d, &format!("GET /api/health HTTP/1.1\r\nHost: {}\r\n\r\n", d.addr), b"", Duration::from_secs(8)).await;
+    assert!(ok.as_deref().is_some_and(|t| t.starts_with("HTTP/1.1 200")), "{ok:?}");
+}
+
+#[tokio::test]
+async fn uploads_and_emoji_that_stall_are_cut_off_and_leave_no_temp_file() {
+    let d = Daemon::start_with("[limits]\nbody_idle_ms = 1000", &[]);
+    let admin = d.admin().await;
+    let tmp = d.dir.path().join("files").join("tmp");
+    let head = post_head(&d, &admin, "/api/uploads", "X-Filename: notes.txt\r\nContent-Type: text/plain\r\n", 50_000);
+    let text = stall(&d, &head, &[b'a'; 1000], Duration::from_secs(10)).await.expect("the server gave up on the upload");
+    assert!(text.starts_with("HTTP/1.1 400") && text.contains("upload_interrupted"), "{text}");
+    assert_eq!(files_in(&tmp), Vec::<String>::new(), "the temp file is gone");
+
+    let head = post_head(&d, &admin, "/api/admin/emoji", "X-Emoji-Name: party\r\nContent-Type: image/png\r\n", 20_000);
+    let text = stall(&d, &head, b"\x89PNG\r\n\x1a\n", Duration::from_secs(10)).await.expect("the server gave up on the emoji");
+    assert!(text.starts_with("HTTP/1.1 400") && text.contains("upload_interrupted"), "{text}");
+
+    // A whole upload still works.
+    let head = post_head(&d, &admin, "/api/uploads", "X-Filename: notes.txt\r\nContent-Type: text/plain\r\n", 5);
+    let text = stall(&d, &head, b"hello", Duration::from_secs(10)).await.expect("answered");
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+}
+
+#[tokio::test]
+async fn an_update_bundle_that_stalls_is_cut_off_and_leaves_no_partial_file() {
+    let mut d = Daemon::start_with("[limits]\nbody_idle_ms = 500", &[]);
+    d.stop();
+    // Managed (a helper socket is named), though no helper is needed before the body is whole.
+    let sock = d.dir.path().join("no-helper.sock");
+    d.spawn_env("127.0.0.1:0", &[("SPOT_HELPER_SOCKET", sock.to_str().expect("utf-8"))]);
+    let admin = d.admin().await;
+    let incoming = d.db_path().with_file_name("ota").join("incoming");
+    let head = post_head(&d, &admin, "/api/admin/updates/upload", "Content-Type: application/octet-stream\r\n", 1 << 20);
+    let started = std::time::Instant::now();
+    let text = stall(&d, &head, b"SPOTOTA\x01", Duration::from_secs(10)).await.expect("the server gave up on the bundle");
+    assert!(text.starts_with("HTTP/1.1 400") && text.contains("upload_interrupted"), "{text}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "a bundle gets twice the idle time");
+    assert_eq!(files_in(&incoming), Vec::<String>::new(), "the partial bundle is gone");
+}
+
+#[tokio::test]
+async fn an_optional_json_body_that_trickles_in_is_cut_off_with_a_clear_error() {
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let bob_id = bob.get("/api/me").await.body["user"]["id"].as_str().expect("id").to_owned();
+    let head = post_head(&d, &admin, &format!("/api/mod/users/{bob_id}/kick"), "Content-Type: application/json\r\n", 60);
+    let text = stall(&d, &head, b"{\"reason\":", Duration::from_secs(30)).await.expect("the server gave up on the body");
+    assert!(text.starts_with("HTTP/1.1 408") && text.contains("body_timeout"), "{text}");
+    // Too large is our error, not axum's plain text.
+    let huge = format!("{{\"reason\": \"{}\"}}", "a".repeat(70_000));
+    let r = admin.post(&format!("/api/mod/users/{bob_id}/kick"), serde_json::from_str(&huge).expect("json")).await;
+    r.expect_error(413, "body_too_large");
+}
