@@ -99,10 +99,15 @@ fn prompt_line(prompt: &str, default: &str) -> Result<String> {
 }
 
 #[cfg(unix)]
+/// A new data directory is private (0700). One that exists keeps its mode: on a box the image
+/// and tmpfiles.d make `/data/spot` 0750 so that spot-helper (group spot) can read the update
+/// bundles the daemon leaves in `ota/incoming/`.
 fn private_dir(p: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))?;
+    use std::os::unix::fs::DirBuilderExt;
+    if p.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(p).with_context(|| format!("creating {}", p.display()))?;
     Ok(())
 }
 

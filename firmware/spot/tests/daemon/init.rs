@@ -85,3 +85,23 @@ fn a_database_without_config_that_init_did_not_leave_is_never_touched() {
     assert!(err.contains("but no spot.toml") && err.contains("nothing is touched"), "{err}");
     assert_eq!(std::fs::read(dir.path().join("spot.db")).expect("read"), b"someone's data");
 }
+
+/// A new data directory is private; one that exists keeps its mode (the image makes
+/// `/data/spot` 0750 so that spot-helper, group spot, can read the update bundles in it: an
+/// init that made it 0700 left every first upload unreadable to the helper).
+#[test]
+fn init_makes_a_new_data_dir_private_and_keeps_the_mode_of_one_that_exists() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let fresh = tmp.path().join("fresh");
+    let o = init(&fresh, true, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::metadata(&fresh).expect("fresh").permissions().mode() & 0o777, 0o700);
+    let boxed = tmp.path().join("box");
+    std::fs::create_dir(&boxed).expect("mkdir");
+    std::fs::set_permissions(&boxed, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    let o = init(&boxed, true, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::metadata(&boxed).expect("box").permissions().mode() & 0o777, 0o750);
+    assert!(boxed.join("spot.toml").is_file());
+}
