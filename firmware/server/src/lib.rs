@@ -27,7 +27,7 @@ pub mod updates;
 pub mod updates_feed;
 pub mod own;
 pub mod voice;
-mod serve;
+pub mod serve;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Uri};

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The box's own address a connection came in on (for [`Peer`]).
-pub(crate) trait LocalAddr {
+pub trait LocalAddr {
     fn local(&self) -> SocketAddr;
 }
 
@@ -34,7 +34,8 @@ impl LocalAddr for tokio_rustls::server::TlsStream<TcpStream> {
 }
 
 /// Serve `app` on `listener` until `stop` turns true, then wait for open connections to end.
-pub(crate) async fn serve<L>(mut listener: L, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>)
+/// Requests carry `ConnectInfo<Peer>` and `ConnectInfo<SocketAddr>` (the remote address).
+pub async fn serve<L>(mut listener: L, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>)
 where
     L: axum::serve::Listener<Addr = SocketAddr>,
     L::Io: LocalAddr,
@@ -54,6 +55,7 @@ where
             let _open = open;
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(ConnectInfo(remote));
                 app.clone().oneshot(req)
             });
             let mut builder = Builder::new(TokioExecutor::new());

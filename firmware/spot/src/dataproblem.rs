@@ -271,6 +271,9 @@ setInterval(async () => {
 </body></html>
 "##;
 
+/// A request head must arrive within this (as the daemon's default `limits.header_timeout_ms`).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serve until SIGTERM.
 pub fn run(listen: &str) -> Result<()> {
     let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?}"))?;
@@ -286,12 +289,13 @@ pub fn run(listen: &str) -> Result<()> {
         println!("spot data-problem page on http://{}", listener.local_addr()?);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        axum::serve(listener, app(dir, ctx.helper).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                term.recv().await;
-            })
-            .await
-            .context("serving")?;
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            term.recv().await;
+            let _ = stop_tx.send(true);
+        });
+        // The daemon's connection loop: a client that never finishes its headers is dropped.
+        server::serve::serve(listener, app(dir, ctx.helper), HEADER_TIMEOUT, stop).await;
         Ok(())
     })
 }
@@ -318,13 +322,29 @@ mod tests {
         (HelperClient { socket: Some(path) }, seen)
     }
 
+    /// As `run` serves: the daemon's connection loop (its header timeout, the peer address).
     async fn serve(dir: PathBuf, helper: HelperClient) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app(dir, helper).into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _keep = stop_tx;
+            server::serve::serve(listener, app(dir, helper), std::time::Duration::from_secs(1), stop).await;
         });
         format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_dropped() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().expect("tmp");
+        let (helper, _) = fake_helper(dir.path(), "{\"ok\":true}");
+        let url = serve(dir.path().to_path_buf(), helper).await;
+        let mut s = tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("partial head");
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf)).await;
+        assert!(matches!(closed, Ok(Ok(_))), "the half-sent request was not dropped: {closed:?}");
     }
 
     #[tokio::test]
