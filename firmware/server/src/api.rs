@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/users/{id}/password", post(admin_set_password))
         .route("/admin/invites", get(list_invites).post(create_invite))
         .route("/admin/invites/{id}", delete(revoke_invite))
+        .route("/admin/invite-links", get(invite_links))
         .route("/invites/{token}", get(check_invite))
         .route("/invites/{token}/accept", post(accept_invite))
         .route("/gateway", get(crate::gateway::upgrade))
@@ -373,14 +374,19 @@ async fn create_invite(State(state): S, a: Authed, headers: HeaderMap, Json(i): 
     let now = now_ms();
     let by = a.user.id;
     let invite = state.db(move |store| store.create_invite(&hash, by, i.role, now, now + i64::from(hours) * 3_600_000)).await?;
-    let base = state.cfg.public_origin.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("spot.local");
-        format!("{}://{host}", if state.cfg.tls { "https" } else { "http" })
-    });
+    let bases = state.identity.link_bases(&state, headers.get(header::HOST).and_then(|h| h.to_str().ok()));
+    let base = bases.first().map_or("http://spot.local", |b| b.url.as_str());
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"id": invite.id, "token": token, "url": format!("{base}/invite/{token}"), "role": invite.role, "expires_at": invite.expires_at})),
     ))
+}
+
+/// Where invite links can point: the best first, each with where it comes from.
+async fn invite_links(State(state): S, a: Authed, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    a.require_admin()?;
+    let bases = state.identity.link_bases(&state, headers.get(header::HOST).and_then(|h| h.to_str().ok()));
+    Ok(axum::Json(json!({ "bases": bases })))
 }
 
 async fn revoke_invite(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -87,3 +87,51 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// Longest framework error text kept (a path rejection names the segment it could not decode).
+const FRAMEWORK_TEXT: usize = 16 * 1024;
+
+/// Middleware on `/api`: an error the framework made before any handler ran (405 from the method
+/// router, a path that does not decode, a body limit) is plain text; it leaves in our shape, with
+/// a stable code chosen by its status. Our own errors are JSON already and pass untouched.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, FRAMEWORK_TEXT).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let (kind, code, message) = framework_error(status, &method, &text);
+    let mut out = ApiError(chat::Error::new(kind, code, message)).into_response();
+    *out.status_mut() = status;
+    // Keep what the framework said beyond the body (`Allow` on a 405).
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
+}
+
+fn framework_error(status: StatusCode, method: &axum::http::Method, text: &str) -> (ErrorKind, &'static str, String) {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorKind::Invalid, "method_not_allowed", format!("This endpoint does not accept {method}.")),
+        StatusCode::NOT_FOUND => (ErrorKind::NotFound, "not_found", "No such API endpoint.".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorKind::TooLarge, "body_too_large", "The request body is too large.".to_owned()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorKind::Invalid, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json).".to_owned())
+        }
+        _ if text.starts_with("Invalid URL") => (ErrorKind::Invalid, "invalid_path", "A part of the address could not be read.".to_owned()),
+        s if s.is_client_error() => {
+            let detail: String = text.trim().chars().take(200).collect();
+            let message = if detail.is_empty() { "The request could not be understood.".to_owned() } else { format!("The request could not be understood: {detail}") };
+            (ErrorKind::Invalid, "bad_request", message)
+        }
+        _ => (ErrorKind::Internal, "internal", "Something went wrong on the box. Please try again.".to_owned()),
+    }
+}

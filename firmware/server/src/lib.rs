@@ -209,6 +209,9 @@ pub struct AppState {
     pub identity: own::Identity,
     /// Admin → Updates ([`updates`]): one upload at a time.
     pub updates: updates::Updates,
+    /// Where the main listener is bound (set by [`run`]): invite links name an address friends
+    /// can reach only when the box listens beyond loopback.
+    pub listen: std::sync::OnceLock<SocketAddr>,
 }
 
 impl AppState {
@@ -228,6 +231,7 @@ impl AppState {
             net_cache: Mutex::new(None),
             identity: own::Identity::default(),
             updates: updates::Updates::default(),
+            listen: std::sync::OnceLock::new(),
             cfg,
         });
         let weak = Arc::downgrade(&state);
@@ -248,7 +252,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf_guard))
         .layer(middleware::from_fn_with_state(state.clone(), auth::origin_guard))
         .layer(middleware::from_fn_with_state(state.clone(), own::host_guard))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(error::json_errors));
     Router::new()
         .nest("/api", api)
         .fallback(assets::serve)
@@ -305,6 +310,7 @@ pub async fn run(state: Arc<AppState>, listeners: Listeners, shutdown: impl Futu
     let app = router(state.clone());
     let https_port = listeners.main.local_addr()?.port();
     let header_timeout = state.cfg.header_timeout;
+    let _ = state.listen.set(listeners.main.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     // Keep the event log bounded: once before serving (so resumes see a settled log), then hourly.

@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chat::Error;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,94 @@ impl Identity {
     }
 }
 
+/// An address an invite link can start with, and where it comes from (the admin page says which).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkBase {
+    /// `scheme://host[:port]`, no trailing slash.
+    pub url: String,
+    /// `public_origin` (configured), `mdns` (`HOST.local`), `lan` (an interface address) or
+    /// `browser` (the address the admin's page used).
+    pub kind: &'static str,
+    /// Only this machine can open it (`localhost`, 127.0.0.1, ::1).
+    pub loopback: bool,
+}
+
+/// What the box knows about itself when it builds invite links.
+pub struct LinkFacts<'a> {
+    pub public_origin: Option<&'a str>,
+    pub tls: bool,
+    pub listen: SocketAddr,
+    pub host_name: Option<&'a str>,
+    /// An mDNS responder (avahi) is running, so `HOST.local` resolves on the LAN.
+    pub mdns: bool,
+    pub addrs: &'a [IpAddr],
+    /// The `Host` the admin's request came with.
+    pub request_host: Option<&'a str>,
+}
+
+/// The addresses an invite link can start with, best first: the configured public origin, then
+/// (only when the box listens beyond loopback) its mDNS name and LAN addresses, then the
+/// address the admin's browser used. Friends can use none of them when the first is loopback.
+pub fn link_bases(f: &LinkFacts) -> Vec<LinkBase> {
+    let scheme = if f.tls { "https" } else { "http" };
+    let port = f.listen.port();
+    let suffix = if (f.tls && port == 443) || (!f.tls && port == 80) { String::new() } else { format!(":{port}") };
+    let mut out: Vec<LinkBase> = Vec::new();
+    let push = |out: &mut Vec<LinkBase>, url: String, kind: &'static str| {
+        let loopback = host_part(url.split_once("://").map_or("", |(_, h)| h)).is_some_and(|h| is_loopback_name(&h));
+        if !out.iter().any(|b| b.url.eq_ignore_ascii_case(&url)) {
+            out.push(LinkBase { url, kind, loopback });
+        }
+    };
+    if let Some(o) = f.public_origin {
+        push(&mut out, o.trim_end_matches('/').to_owned(), "public_origin");
+    }
+    let beyond_loopback = !f.listen.ip().is_loopback();
+    if beyond_loopback {
+        if let Some(h) = f.host_name.map(str::trim).filter(|h| !h.is_empty() && f.mdns) {
+            push(&mut out, format!("{scheme}://{}.local{suffix}", h.to_ascii_lowercase()), "mdns");
+        }
+        for ip in f.addrs {
+            let usable = match ip {
+                IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+                IpAddr::V6(_) => false,
+            };
+            if usable && (f.listen.ip().is_unspecified() || f.listen.ip() == *ip) {
+                push(&mut out, format!("{scheme}://{ip}{suffix}"), "lan");
+            }
+        }
+    }
+    if let Some(h) = f.request_host.filter(|h| host_part(h).is_some()) {
+        push(&mut out, format!("{scheme}://{}", h.trim().to_ascii_lowercase()), "browser");
+    }
+    if out.is_empty() {
+        push(&mut out, format!("{scheme}://localhost{suffix}"), "browser");
+    }
+    out
+}
+
+fn is_loopback_name(h: &str) -> bool {
+    h == "localhost" || h.ends_with(".localhost") || h.parse::<IpAddr>().is_ok_and(|ip| to_canonical(ip).is_loopback())
+}
+
+impl Identity {
+    /// [`link_bases`] for this box, as it is now.
+    pub fn link_bases(&self, state: &AppState, request_host: Option<&str>) -> Vec<LinkBase> {
+        let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+        let addrs: Vec<IpAddr> = if_addrs::get_if_addrs().map(|v| v.into_iter().map(|i| i.ip()).collect()).unwrap_or_default();
+        let listen = state.listen.get().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 80)));
+        link_bases(&LinkFacts {
+            public_origin: state.cfg.public_origin.as_deref(),
+            tls: state.cfg.tls,
+            listen,
+            host_name: host_name.as_deref(),
+            mdns: std::path::Path::new("/run/avahi-daemon/pid").exists(),
+            addrs: &addrs,
+            request_host,
+        })
+    }
+}
+
 fn to_canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -130,7 +218,42 @@ pub async fn host_guard(State(state): State<Arc<AppState>>, req: Request, next: 
 
 #[cfg(test)]
 mod tests {
-    use super::host_part;
+    use super::{host_part, link_bases, LinkFacts};
+    use std::net::IpAddr;
+
+    fn facts<'a>(listen: &str, addrs: &'a [IpAddr], request_host: Option<&'a str>) -> LinkFacts<'a> {
+        LinkFacts { public_origin: None, tls: false, listen: listen.parse().expect("addr"), host_name: Some("spot\n"), mdns: true, addrs, request_host }
+    }
+    fn urls(f: &LinkFacts) -> Vec<(String, &'static str, bool)> {
+        link_bases(f).into_iter().map(|b| (b.url, b.kind, b.loopback)).collect()
+    }
+
+    #[test]
+    fn invite_links_name_an_address_friends_can_reach() {
+        let addrs: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "192.168.1.20".parse().unwrap(), "169.254.3.3".parse().unwrap(), "fe80::1".parse().unwrap()];
+        // The quick start: listening on every address, the admin on localhost.
+        assert_eq!(
+            urls(&facts("0.0.0.0:8080", &addrs, Some("localhost:8080"))),
+            vec![
+                ("http://spot.local:8080".into(), "mdns", false),
+                ("http://192.168.1.20:8080".into(), "lan", false),
+                ("http://localhost:8080".into(), "browser", true)
+            ]
+        );
+        // No mDNS responder: the LAN address comes first.
+        let mut f = facts("0.0.0.0:80", &addrs, Some("127.0.0.1"));
+        f.mdns = false;
+        assert_eq!(urls(&f)[0], ("http://192.168.1.20".into(), "lan", false));
+        // A configured public origin wins; TLS on 443 has no port.
+        let mut f = facts("0.0.0.0:443", &addrs, None);
+        f.tls = true;
+        f.public_origin = Some("https://chat.example.org");
+        assert_eq!(urls(&f)[0], ("https://chat.example.org".into(), "public_origin", false));
+        assert_eq!(urls(&f)[1], ("https://spot.local".into(), "mdns", false));
+        // Listening on loopback only: nothing but loopback, said so.
+        assert_eq!(urls(&facts("127.0.0.1:9000", &addrs, Some("127.0.0.1:9000"))), vec![("http://127.0.0.1:9000".into(), "browser", true)]);
+        assert_eq!(urls(&facts("127.0.0.1:9000", &addrs, None)), vec![("http://localhost:9000".into(), "browser", true)]);
+    }
 
     #[test]
     fn host_parts() {

@@ -52,8 +52,9 @@ class RichState {
   picker = $state<PickerRequest | null>(null);
   viewer = $state<{ attachment: Attachment; returnTo: HTMLElement | null } | null>(null);
   recentEmoji = $state<string[]>(loadRecent());
-  /** Show the "turn on notifications?" bar (after the first mention while permission is undecided). */
-  notifyAsk = $state(false);
+  /** The "turn on notifications?" bar, with what just happened (after the first mention or direct
+   * message while permission is undecided); false: hidden. */
+  notifyAsk = $state<string | false>(false);
   notifyEnabled = $state(loadNotify());
   private loaded = false;
   /** The box's upload limit when it tells (limits.upload_max_bytes of GET /api/me). */
@@ -402,13 +403,13 @@ class RichState {
     if (this.isMuted(m.channel_id)) return;
     if (timeline.isOpen(m.channel_id) && presence.focused) return;
     if (!this.notifySupported) return;
+    const who = chat.displayName(m.author_id);
+    const where = isDm ? '' : c ? ` in #${c.name}` : '';
     if (Notification.permission === 'default' && storedNotify() === null) {
-      this.notifyAsk = true;
+      this.notifyAsk = isDm ? `${who} sent you a direct message.` : `${who} mentioned you${where}.`;
       return;
     }
     if (Notification.permission !== 'granted' || !this.notifyEnabled) return;
-    const who = chat.displayName(m.author_id);
-    const where = isDm ? '' : c ? ` in #${c.name}` : '';
     const text = toPlainText(m.content).slice(0, 180) || (m.attachments.length ? `sent ${m.attachments.length} file(s)` : '');
     try {
       const n = new Notification(isDm ? `${who} (direct message)` : `${who} mentioned you${where}`, {

@@ -25,6 +25,8 @@ class SearchState {
   problems = $state<string[]>([]);
   /** Bumped to ask the search box to take focus (Ctrl/Cmd+K, "/"). */
   focusRequest = $state(0);
+  /** The next navigation is a jump to a result: the results stay (beside the chat, on a desktop). */
+  jumping = false;
   private gen = 0;
 
   async run(q: string = this.q, more = false): Promise<void> {
@@ -76,6 +78,7 @@ export const search = new SearchState();
 
 /** Opens the message's channel, loads the history around it and flashes it. */
 export async function showMessage(channelId: string, messageId: string): Promise<void> {
+  search.jumping = search.open;
   router.navigate(`/channels/${encodeURIComponent(channelId)}`);
   // Let the shell open the channel first, so our `around` load wins over its first load.
   await tick();

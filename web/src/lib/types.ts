@@ -70,3 +70,10 @@ export interface CreatedInvite {
   role: api.Role;
   expires_at: number;
 }
+
+/** Where an invite link can point (`GET /api/admin/invite-links`), the best first. */
+export interface LinkBase {
+  url: string;
+  kind: 'public_origin' | 'mdns' | 'lan' | 'browser';
+  loopback: boolean;
+}

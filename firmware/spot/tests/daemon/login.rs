@@ -175,3 +175,27 @@ async fn the_configured_public_origin_is_one_of_the_boxs_names() {
     let r = Client::finish(admin.http.get(d.url("/api/me")).header("host", "chat.example.org")).await;
     r.expect_status(200);
 }
+
+#[tokio::test]
+async fn invite_links_start_with_an_address_friends_can_reach_and_say_which() {
+    // On loopback only: the one address is loopback, and it is said so.
+    let d = Daemon::start();
+    let admin = d.admin().await;
+    let r = admin.get("/api/admin/invite-links").await.expect_status(200);
+    let bases = r.body["bases"].as_array().expect("bases").clone();
+    assert_eq!(bases.len(), 1, "{}", r.text);
+    assert_eq!(bases[0]["kind"], "browser");
+    assert_eq!(bases[0]["loopback"], true);
+    let inv = admin.post("/api/admin/invites", json!({})).await.expect_status(201);
+    assert!(inv.body["url"].as_str().unwrap_or("").starts_with(bases[0]["url"].as_str().unwrap_or("?")), "{}", inv.text);
+    let member = d.member(&admin, "bob").await;
+    member.get("/api/admin/invite-links").await.expect_error(403, "admin_only");
+
+    // The configured public origin comes first, whatever the admin's browser used.
+    let d = Daemon::start_with("public_origin = \"https://chat.example.org\"", &[]);
+    let admin = d.admin().await;
+    let r = admin.get("/api/admin/invite-links").await.expect_status(200);
+    assert_eq!(r.body["bases"][0], json!({"url": "https://chat.example.org", "kind": "public_origin", "loopback": false}), "{}", r.text);
+    let inv = admin.post("/api/admin/invites", json!({})).await.expect_status(201);
+    assert!(inv.body["url"].as_str().unwrap_or("").starts_with("https://chat.example.org/invite/"), "{}", inv.text);
+}

@@ -12,6 +12,7 @@ mod files;
 mod gateway;
 mod rich;
 mod robustness;
+mod errors;
 mod voice;
 mod setup;
 mod network;

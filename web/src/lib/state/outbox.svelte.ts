@@ -36,9 +36,7 @@ class OutboxStore {
   });
 
   sendMessage(channelId: string, content: string, replyTo: string | null): void {
-    // Sending takes you to the present, where the message will appear.
-    const v = timeline.views[channelId];
-    if (v && v.loaded && !v.atLatest) void timeline.loadLatest(channelId, true);
+    timeline.toPresent(channelId);
     this.outbox.enqueue(channelId, content, replyTo);
     presence.sent(channelId);
   }

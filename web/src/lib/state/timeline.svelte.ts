@@ -3,7 +3,7 @@
 // edits, deletes and read acks. Live events reach the windows through the reducer
 // (`connection.svelte.ts`), so loads re-read their window after every await.
 
-import { api, errorText } from '../api';
+import { ApiError, api, errorText } from '../api';
 import { idGt, lowerBound, mergeById } from '../ids';
 import type { Message } from '../types';
 import { chat } from './chat.svelte';
@@ -25,6 +25,10 @@ class TimelineStore {
   openThreadId = $state<string | null>(null);
   /** Unread divider for the open channel: show it after this id (null: none). */
   dividerAfter = $state<string | null>(null);
+  /** Channels whose history answered 404: they do not exist, or I may not see them. */
+  missing = $state<Record<string, boolean>>({});
+  /** Bring this channel's list to its newest message (set when I send). */
+  present = $state<{ id: string; n: number } | null>(null);
   /** Message to highlight and scroll to (set by jumpTo). */
   highlight = $state<{ id: string; n: number } | null>(null);
 
@@ -68,6 +72,13 @@ class TimelineStore {
     if (!v || !v.loaded) void this.loadInitialMessages(id);
   }
 
+  /** Sending takes you to the present, where the message will appear. */
+  toPresent(id: string): void {
+    const v = this.views[id];
+    if (v && v.loaded && !v.atLatest) void this.loadLatest(id, true);
+    this.present = { id, n: (this.present?.n ?? 0) + 1 };
+  }
+
   /** Loads a channel's first window unless it is loaded (threads in the side panel). */
   ensureLoaded(id: string): void {
     const v = this.views[id];
@@ -101,6 +112,7 @@ class TimelineStore {
     } catch (e) {
       const v = this.current(id, gen);
       if (v) v.error = errorText(e);
+      if (e instanceof ApiError && e.status === 404) this.missing[id] = true;
     } finally {
       const v = this.current(id, gen);
       if (v) v.loading = false;
@@ -129,6 +141,7 @@ class TimelineStore {
     } catch (e) {
       const v = this.current(id, gen);
       if (v) v.error = errorText(e);
+      if (e instanceof ApiError && e.status === 404) this.missing[id] = true;
       return false;
     } finally {
       const v = this.current(id, gen);
