@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDaemon, type Daemon } from './daemon';
 import { login, messages, openChannel, screenshot, send } from './helpers';
-import { createTextChannel, createUser, ok, post } from './admin-helpers';
+import { createTextChannel, createUser, ok, pngBytes, post } from './admin-helpers';
 
 // The defects a new user meets first (the UX issue, part one), each seen in a real browser.
 test.describe.configure({ mode: 'serial' });
@@ -202,4 +202,97 @@ test('a direct message asks about notifications in its own words, and the newest
   await expect(newest).toBeInViewport();
   await screenshot(phone, 'dm-notify-ask-phone');
   await ctx.close();
+});
+
+test('offline: the banner comes at once, presence says unknown, a queued message reads as mine', async ({ browser }) => {
+  const ctx = await browser.newContext(PHONE);
+  const phone = await ctx.newPage();
+  await login(phone, daemon.url, daemon.adminUser, daemon.adminPassword);
+  await phone.getByTestId('channel-list').getByRole('link', { name: 'lively' }).click();
+  await post(bob, (await ok<{ id: string; name: string }[]>(bob, 'GET', '/api/channels')).find((c) => c.name === 'lively')!.id, 'bob has the last word');
+  await expect(messages(phone, 'bob has the last word')).toBeInViewport();
+
+  await ctx.setOffline(true);
+  const banner = phone.getByTestId('reconnect-banner');
+  await expect(banner).toContainText('You are offline', { timeout: 2000 });
+  await send(phone, 'queued while offline');
+  const queued = phone.getByTestId('pending-message').filter({ hasText: 'queued while offline' });
+  await expect(queued).toBeVisible();
+  await expect(queued.getByTestId('pending-author')).toHaveText('admin');
+  await expect(queued).toContainText('Waiting for connection');
+  await screenshot(phone, 'offline-pending-phone');
+  await phone.getByRole('button', { name: 'Show members' }).click();
+  await expect(phone.getByTestId('presence-unknown')).toBeVisible();
+  await expect(phone.locator('[data-testid="member"][data-presence="online"]')).toHaveCount(0);
+  await screenshot(phone, 'offline-members-phone');
+  await phone.getByRole('button', { name: 'Back to the conversation' }).click();
+
+  await ctx.setOffline(false);
+  await expect(banner).toBeHidden({ timeout: 15_000 });
+  await expect(messages(phone, 'queued while offline')).toHaveCount(1);
+  await expect(phone.getByTestId('pending-message')).toHaveCount(0);
+  await ctx.close();
+});
+
+test('one "Admin" entry, its pages two taps away on a phone, and a visible "Log out"', async ({ browser }) => {
+  const side = admin.getByRole('navigation', { name: 'Channels and pages' });
+  await admin.goto(daemon.url + '/');
+  await expect(side.getByRole('link', { name: /^Admin: / })).toHaveCount(0);
+  await side.getByRole('link', { name: 'Admin', exact: true }).click();
+  const nav = admin.getByRole('navigation', { name: 'Admin pages' });
+  for (const name of ['Users', 'Invites', 'Channels', 'Roles', 'Emoji', 'Audit log', 'Link previews', 'Network', 'Updates']) {
+    await expect(nav.getByRole('link', { name, exact: true })).toBeVisible();
+  }
+  await nav.getByRole('link', { name: 'Roles', exact: true }).click();
+  await expect(admin).toHaveURL(/\/admin\/roles$/);
+  await expect(nav.getByRole('link', { name: 'Roles', exact: true })).toHaveAttribute('aria-current', 'page');
+  await expect(side.getByTestId('user-area').getByRole('button', { name: 'Log out' })).toBeVisible();
+  await screenshot(admin, 'admin-area-desktop');
+
+  const phone = await phonePage(browser);
+  const pside = phone.getByRole('navigation', { name: 'Channels and pages' });
+  await pside.getByRole('link', { name: 'Admin', exact: true }).click();
+  await phone.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Invites', exact: true }).click();
+  await expect(phone.getByRole('heading', { level: 1, name: 'Invites' })).toBeVisible();
+  await screenshot(phone, 'admin-area-phone');
+  await phone.getByRole('button', { name: 'Back to channels' }).click();
+  await pside.getByTestId('user-area').getByRole('button', { name: 'Log out' }).click();
+  await expect(phone.getByRole('button', { name: 'Log in' })).toBeVisible();
+  await phone.context().close();
+});
+
+test('the invite page states its rules first; files have a kind in words; a tombstone is its own row', async ({ browser }) => {
+  await admin.goto(daemon.url + '/admin/invites');
+  await admin.getByRole('button', { name: 'Create invite' }).click();
+  const link = await admin.getByTestId('created-invite').getByRole('textbox').inputValue();
+  const guest = await (await browser.newContext()).newPage();
+  await guest.goto(link.replace(/^https?:\/\/[^/]+/, daemon.url));
+  await expect(guest.getByText('2 to 32 characters: letters, digits')).toBeVisible();
+  await expect(guest.getByText('At least 8 characters')).toBeVisible();
+  await expect(guest.getByLabel('Username')).toHaveAccessibleDescription(/2 to 32 characters/);
+  await screenshot(guest, 'invite-rules');
+  await guest.context().close();
+
+  await admin.goto(daemon.url + '/');
+  await openChannel(admin, 'general');
+  await admin.getByTestId('file-input').first().setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('plain words\n') });
+  await expect(admin.getByTestId('upload')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await send(admin, 'my notes');
+  const file = messages(admin, 'my notes').getByTestId('attachment-file');
+  await expect(file).toContainText('Text file');
+  await expect(file).not.toContainText('octet-stream');
+
+  // An image, then a line from the same person that is deleted: the tombstone has its own header.
+  await admin.getByTestId('file-input').first().setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: await pngBytes(admin) });
+  await expect(admin.getByTestId('upload')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await send(admin, 'a picture');
+  const ch = (await ok<{ id: string; name: string }[]>(admin, 'GET', '/api/channels')).find((c) => c.name === 'general')!;
+  const doomed = await post(admin, ch.id, 'soon gone');
+  await expect(messages(admin, 'soon gone')).toHaveCount(1);
+  await ok(admin, 'DELETE', `/api/messages/${doomed.id}`);
+  const tomb = admin.locator(`[data-mid="${doomed.id}"]`);
+  await expect(tomb.getByTestId('tombstone')).toBeVisible();
+  await expect(tomb).not.toHaveClass(/compact/);
+  await expect(tomb.locator('header')).toContainText('admin');
+  await screenshot(admin, 'file-kind-and-tombstone');
 });

@@ -19,8 +19,9 @@ test('phone viewport: channel list → channel → send, one pane at a time', as
 
   const sidebar = page.getByRole('navigation', { name: 'Channels and pages' });
   // Create a channel through the admin page on the phone, then go back to the list.
-  await sidebar.getByRole('link', { name: 'Admin: Channels' }).click();
+  await sidebar.getByRole('link', { name: 'Admin', exact: true }).click();
   await expect(sidebar).toBeHidden();
+  await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Channels' }).click();
   await page.getByLabel('Name', { exact: true }).first().fill('phone-chat');
   await page.getByRole('button', { name: 'Create channel' }).click();
   await expect(page.getByTestId('toast').filter({ hasText: 'Channel #phone-chat created.' })).toBeVisible();

@@ -138,7 +138,8 @@ test.afterAll(async () => {
 });
 
 test('updates: refused files in words, upload with progress, restart, the new version commits', async () => {
-  await admin.getByRole('link', { name: 'Admin: Updates' }).click();
+  await admin.getByRole('link', { name: 'Admin', exact: true }).click();
+  await admin.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Updates' }).click();
   await expect(admin.getByRole('heading', { name: 'Updates' })).toBeVisible();
   await expect(admin.getByTestId('updates-slot-A')).toHaveText('Version 0.1.0 (running now, the box’s system)');
   await expect(admin.getByTestId('updates-slot-B')).toHaveText('Empty');

@@ -158,6 +158,14 @@ export class Gateway {
   }
 
   /** Reconnect now (e.g. the browser came back online) instead of waiting for the backoff. */
+  /** The browser says the network is gone: stop trusting the socket now (a heartbeat would take
+   * up to two intervals to notice), so the page shows it and sends wait. */
+  lost(): void {
+    if (this.stopped || !this.ws) return;
+    this.ws.close(4000, 'offline');
+    this.onClose(4000);
+  }
+
   reconnectNow(): void {
     if (this.stopped || this.ws) return;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

@@ -38,6 +38,9 @@ export type EventHook = <K extends keyof EventPayloads>(t: K, d: EventPayloads[K
 
 class Connection {
   status = $state<GatewayStatus>('closed');
+  /** The browser reports no network (navigator.onLine). */
+  offline = $state(typeof navigator !== 'undefined' && navigator.onLine === false);
+  private watching = false;
   voice = new VoiceClient(
     () => link.gateway,
     () => session.me?.id ?? null,
@@ -71,7 +74,21 @@ class Connection {
     link.gateway?.reconnectNow();
   }
 
+  private watchNetwork(): void {
+    if (this.watching || typeof window === 'undefined') return;
+    this.watching = true;
+    window.addEventListener('offline', () => {
+      this.offline = true;
+      link.gateway?.lost();
+    });
+    window.addEventListener('online', () => {
+      this.offline = false;
+      link.gateway?.reconnectNow();
+    });
+  }
+
   private start(): void {
+    this.watchNetwork();
     link.gateway?.stop();
     const gw = new Gateway(
       { url: gatewayUrl() },
