@@ -75,7 +75,9 @@ fn keys_bundle_and_feed_from_the_tool_are_what_the_box_accepts() {
     add.extend(online);
     ok(d, &add);
     let status = ok(d, &["repo", "status", "feed"]);
-    assert!(status.contains("timestamp  version 1, 7 days left") && status.contains("v120.spotota: version 1.2.0"), "{status}");
+    // 7 days, or 6 when a second passed since the signing (slow emulated runs): whole days left.
+    let fresh = status.contains("timestamp  version 1, 7 days left") || status.contains("timestamp  version 1, 6 days left");
+    assert!(fresh && status.contains("v120.spotota: version 1.2.0"), "{status}");
 
     // verify: by the root the box carries, and by the key itself.
     let good = ok(d, &["verify", "v120.spotota", "--root", "feed/root.json"]);
