@@ -335,6 +335,12 @@ impl Ota {
         if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
             return Reply::error("invalid_argument", format!("No uploaded bundle {name:?}."));
         }
+        self.spawn_install(path, Ota::run_install)
+    }
+
+    /// One install at a time, in the background: `run` on `path`, which is deleted afterwards;
+    /// the outcome goes to the lifecycle.
+    fn spawn_install(self: &Arc<Self>, path: PathBuf, run: fn(&Ota, &Path) -> ota::Result<(Slot, Version)>) -> Reply {
         {
             let mut busy = self.installing.lock().unwrap_or_else(|p| p.into_inner());
             if *busy {
@@ -344,7 +350,7 @@ impl Ota {
         }
         let me = self.clone();
         let spawned = std::thread::Builder::new().name("ota-install".into()).spawn(move || {
-            let res = me.run_install(&path);
+            let res = run(&me, &path);
             let _ = std::fs::remove_file(&path);
             match res {
                 Ok((slot, version)) => me.event(Event::SlotWritten { slot, version }),
@@ -506,33 +512,7 @@ impl Ota {
             Ok(p) => p,
             Err(r) => return *r,
         };
-        {
-            let mut busy = self.installing.lock().unwrap_or_else(|p| p.into_inner());
-            if *busy {
-                return Reply::error("busy", "An update is being installed already.");
-            }
-            *busy = true;
-        }
-        let me = self.clone();
-        let spawned = std::thread::Builder::new().name("ota-install".into()).spawn(move || {
-            let res = me.run_install_delta(&path);
-            let _ = std::fs::remove_file(&path);
-            match res {
-                Ok((slot, version)) => me.event(Event::SlotWritten { slot, version }),
-                Err(e) => {
-                    eprintln!("spot-helper: update failed: {e}");
-                    me.event(Event::InstallFailed { code: e.code().into(), message: e.message.clone() });
-                }
-            }
-            *me.installing.lock().unwrap_or_else(|p| p.into_inner()) = false;
-        });
-        match spawned {
-            Ok(_) => Reply::Done { ok: true },
-            Err(e) => {
-                *self.installing.lock().unwrap_or_else(|p| p.into_inner()) = false;
-                Reply::error("failed", format!("Could not start the install: {e}"))
-            }
-        }
+        self.spawn_install(path, Ota::run_install_delta)
     }
 
     fn run_install_delta(&self, path: &Path) -> ota::Result<(Slot, Version)> {
