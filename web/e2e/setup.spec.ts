@@ -4,10 +4,10 @@
 // switch to HTTPS, a second browser after the claim, an Imager preset, Admin → Network and the
 // factory reset. Screenshots go to test-results/screenshots/setup-*.png.
 
-import AxeBuilder from '@axe-core/playwright';
 import { chromium, expect, test, type Browser, type Download, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { axe } from './axe';
 import { chromiumArgs, chromiumPath } from './chromium';
 import { messages, screenshot as viewportShot, send } from './helpers';
 import { startSetupBox, type SetupBox, type SimFile } from './setup-box';
@@ -38,12 +38,6 @@ test.afterEach(async () => {
   await box?.dispose();
   box = null;
 });
-
-async function axe(page: Page, what: string): Promise<void> {
-  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const found = r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(found, `axe on ${what}`).toEqual([]);
-}
 
 async function heading(page: Page, name: string | RegExp): Promise<void> {
   const h = page.getByRole('heading', { level: 2, name });
