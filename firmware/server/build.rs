@@ -1,4 +1,5 @@
-//! Embeds the built web app (`web/dist`) into the binary: one `include_bytes!` per file.
+//! Embeds the built web app (`web/dist`) into the binary: one `include_bytes!` per file, and for
+//! text files worth it a gzip copy made here (best level), so the box never compresses at run time.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,33 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Text types compress well; images and fonts are compressed already.
+const COMPRESSIBLE: &[&str] = &["html", "js", "mjs", "css", "svg", "json", "map", "webmanifest", "txt"];
+
+/// Writes `FILE.gz` next to `file` when gzip makes it smaller by at least a tenth.
+fn gzip_copy(file: &Path) -> Option<PathBuf> {
+    use std::io::Write as _;
+    let ext = file.extension()?.to_str()?;
+    if !COMPRESSIBLE.contains(&ext) {
+        return None;
+    }
+    let raw = std::fs::read(file).ok()?;
+    if raw.len() < 1024 {
+        return None;
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&raw).ok()?;
+    let gz = enc.finish().ok()?;
+    if gz.len() * 10 > raw.len() * 9 {
+        return None;
+    }
+    let mut name = file.as_os_str().to_owned();
+    name.push(".gz");
+    let out = PathBuf::from(name);
+    std::fs::write(&out, gz).ok()?;
+    Some(out)
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let dist = std::env::var("SPOT_WEB_DIST")
@@ -29,7 +57,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let snap = out_dir.join("web");
     let _ = std::fs::remove_dir_all(&snap);
-    let mut code = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from("pub static ASSETS: &[(&str, &[u8], Option<&[u8]>)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let rel = f.strip_prefix(&dist).expect("under dist").to_string_lossy().replace('\\', "/");
@@ -38,7 +66,14 @@ fn main() {
         if std::fs::copy(f, &dest).is_err() {
             continue;
         }
-        let _ = writeln!(code, "    ({:?}, include_bytes!({:?})),", format!("/{rel}"), dest.display().to_string());
+        let gz = gzip_copy(&dest).map(|p| format!("Some(include_bytes!({:?}))", p.display().to_string()));
+        let _ = writeln!(
+            code,
+            "    ({:?}, include_bytes!({:?}), {}),",
+            format!("/{rel}"),
+            dest.display().to_string(),
+            gz.as_deref().unwrap_or("None")
+        );
     }
     code.push_str("];\n");
     if !files.iter().any(|f| f.ends_with("index.html")) {

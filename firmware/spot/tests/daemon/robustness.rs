@@ -147,3 +147,38 @@ async fn the_web_app_is_embedded_and_served_with_safe_headers() {
     assert_eq!(deep.text, r.text);
     c.get("/assets/does-not-exist.js").await.expect_status(404);
 }
+
+/// A GET of `path` with this `Accept-Encoding` (reqwest here decompresses nothing by itself).
+async fn get_encoded(d: &Daemon, path: &str, accept: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let r = reqwest::Client::new().get(d.url(path)).header("accept-encoding", accept).send().await.expect("get");
+    assert_eq!(r.status(), 200, "{path}");
+    let h = r.headers().clone();
+    (h, r.bytes().await.expect("body").to_vec())
+}
+
+#[tokio::test]
+async fn the_web_app_goes_out_gzipped_to_browsers_that_accept_it() {
+    use std::io::Read as _;
+    let d = Daemon::start();
+    let (_, shell) = get_encoded(&d, "/", "identity").await;
+    let shell = String::from_utf8(shell).expect("utf-8");
+    let script = shell.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("a script in the shell");
+    assert!(script.starts_with("/assets/") && script.ends_with(".js"), "{script}");
+    let style = shell.split("href=\"").find_map(|s| s.split('"').next().filter(|h| h.ends_with(".css"))).expect("a style sheet");
+    let enc = |h: &reqwest::header::HeaderMap| h.get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+    // The shell itself is under 1 KiB: not worth a gzip copy.
+    let (shell_h, _) = get_encoded(&d, "/", "gzip").await;
+    assert_eq!(enc(&shell_h), None);
+    for path in [script, style] {
+        let (plain_h, plain) = get_encoded(&d, path, "br;q=1, gzip;q=0").await;
+        assert_eq!(enc(&plain_h), None, "{path}: gzip refused by q=0");
+        let (gz_h, gz) = get_encoded(&d, path, "gzip, deflate, br").await;
+        assert_eq!(enc(&gz_h).as_deref(), Some("gzip"), "{path}");
+        assert_eq!(gz_h.get("vary").and_then(|v| v.to_str().ok()), Some("accept-encoding"), "{path}");
+        assert!(gz_h.get("content-security-policy").is_some(), "{path}: the safe headers stay");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut unzipped).expect("valid gzip");
+        assert_eq!(unzipped, plain, "{path}: the same bytes");
+        assert!(gz.len() * 2 < plain.len(), "{path}: {} gzipped vs {} plain", gz.len(), plain.len());
+    }
+}
