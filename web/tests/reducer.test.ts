@@ -56,6 +56,7 @@ function channel(id: string, extra: Partial<Channel> = {}): Channel {
     mention_count: 0,
     muted: false,
     following: false,
+    notify: 'all',
     permissions: ['view', 'send'],
     ...extra,
   };
@@ -234,10 +235,13 @@ describe('the chat reducer', () => {
     expect(back.channels[0].last_read_id).toBe('12');
   });
 
-  it('channel_settings.update sets muted and following', () => {
-    const s = reduce(state(), ev('channel_settings.update', { channel_id: '2', muted: true, following: true }), ctx);
-    expect(s.channels[1]).toMatchObject({ muted: true, following: true });
-    expect(reduce(state(), ev('channel_settings.update', { channel_id: '9', muted: true, following: false }), ctx)).toEqual(state());
+  it('channel_settings.update sets muted, following and the notification level', () => {
+    const s = reduce(state(), ev('channel_settings.update', { channel_id: '2', muted: true, following: true, notify: 'mentions' }), ctx);
+    expect(s.channels[1]).toMatchObject({ muted: true, following: true, notify: 'mentions' });
+    // A channel.update (the same for everyone) keeps my level.
+    const s2 = reduce(s, ev('channel.update', apiChannel('2', { name: 'renamed' })), ctx);
+    expect(s2.channels[1]).toMatchObject({ name: 'renamed', notify: 'mentions' });
+    expect(reduce(state(), ev('channel_settings.update', { channel_id: '9', muted: true, following: false, notify: 'all' }), ctx)).toEqual(state());
   });
 
   it('role.create, role.update and role.delete keep the roles sorted by position', () => {

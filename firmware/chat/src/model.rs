@@ -125,6 +125,40 @@ impl ChannelKind {
     }
 }
 
+/// How much a channel may claim one user's attention: badge counts, sounds and desktop
+/// notifications. Per user per channel; `All` unless they chose otherwise (DMs too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyLevel {
+    /// Every message counts and a mention or DM rings.
+    #[default]
+    All,
+    /// Only messages that mention the user count and ring.
+    Mentions,
+    /// Nothing counts or rings; the channel is shown muted.
+    Nothing,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::Nothing => "nothing",
+        }
+    }
+    /// A level as given by a client; anything else is refused with `invalid_level`.
+    pub fn parse(s: &str) -> Result<NotifyLevel, crate::Error> {
+        match s {
+            "all" => Ok(NotifyLevel::All),
+            "mentions" => Ok(NotifyLevel::Mentions),
+            "nothing" => Ok(NotifyLevel::Nothing),
+            _ => Err(crate::Error::invalid("invalid_level", "The notification level is one of all, mentions or nothing.")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {

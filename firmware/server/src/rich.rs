@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use chat::ids::{AuditId, ChannelId, MessageId, RoleId, UserId};
+use chat::model::NotifyLevel;
 use chat::perms::{Action, Perms};
 use chat::{rules, Error};
 use serde::Deserialize;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/channels/{id}/threads", get(threads))
         .route("/channels/{id}/follow", put(follow).delete(unfollow))
         .route("/channels/{id}/settings", put(channel_settings))
+        .route("/channels/{id}/notify", put(notify_level))
         .route("/messages/{id}/reactions/{emoji}", put(react).delete(unreact))
         .route("/messages/{id}/pin", put(pin).delete(unpin))
         .route("/channels/{id}/pins", get(pins))
@@ -94,6 +96,20 @@ async fn channel_settings(State(state): S, a: Authed, Path(id): Path<String>, Js
     let id: ChannelId = parse_id(&id)?;
     let actor = a.actor();
     Ok(axum::Json(state.db(move |store| store.set_channel_settings(id, Some(s.muted), None, now_ms(), actor)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyInput {
+    /// A string, so an unknown level gets `invalid_level` rather than a generic body error.
+    level: String,
+}
+
+async fn notify_level(State(state): S, a: Authed, Path(id): Path<String>, Json(n): Json<NotifyInput>) -> ApiResult<impl IntoResponse> {
+    let id: ChannelId = parse_id(&id)?;
+    let level = NotifyLevel::parse(&n.level)?;
+    let actor = a.actor();
+    Ok(axum::Json(state.db(move |store| store.set_notify_level(id, level, now_ms(), actor)).await?))
 }
 
 // --- reactions, pins --------------------------------------------------------------------------

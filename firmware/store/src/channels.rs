@@ -3,7 +3,7 @@
 use crate::{optional, Result, Store};
 use chat::events::{Audience, EventKind};
 use chat::ids::{ChannelId, MessageId, UserId};
-use chat::model::{Channel, ChannelKind, ReadState};
+use chat::model::{Channel, ChannelKind, NotifyLevel, ReadState};
 use chat::perms::Actor;
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
@@ -53,6 +53,8 @@ pub struct ChannelView {
     pub muted: bool,
     /// Threads: does the user follow it?
     pub following: bool,
+    /// What counts and rings for this user here.
+    pub notify: NotifyLevel,
     /// What the user may do here (roles and overrides applied), so the UI offers only that.
     pub permissions: chat::perms::Perms,
 }
@@ -61,7 +63,8 @@ pub struct ChannelView {
 const COLS_LEN: usize = 12;
 
 /// A channel with one user's counts.
-pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id: Option<MessageId>, muted: bool, following: bool) -> Result<ChannelView> {
+pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id: Option<MessageId>, s: &ChannelSettings) -> Result<ChannelView> {
+    let (muted, following, notify) = (s.muted, s.following, s.notify);
     let user = actor.id;
     let permissions = crate::access::here(c, actor, &channel)?.perms;
     let after = last_read_id.map_or(0, |m| m.0);
@@ -87,7 +90,7 @@ pub(crate) fn view(c: &Connection, actor: Actor, channel: Channel, last_read_id:
         )?;
         st.query_row(params![channel.id.0, after, user.0], |r| r.get(0))?
     };
-    Ok(ChannelView { channel, last_read_id, unread_count, mention_count, muted, following, permissions })
+    Ok(ChannelView { channel, last_read_id, unread_count, mention_count, muted, following, notify, permissions })
 }
 
 /// One user's settings for a channel.
@@ -97,6 +100,21 @@ pub struct ChannelSettings {
     pub channel_id: ChannelId,
     pub muted: bool,
     pub following: bool,
+    pub notify: NotifyLevel,
+}
+
+/// The settings columns of `channel_settings s` in a `LEFT JOIN`, read by `settings_row`.
+pub(crate) const SETTINGS_COLS: &str = "coalesce(s.muted, 0), coalesce(s.following, 0), coalesce(s.notify, 'all')";
+
+/// One user's settings for `channel` from `SETTINGS_COLS` at column `at`.
+pub(crate) fn settings_row(r: &rusqlite::Row<'_>, at: usize, channel: ChannelId) -> rusqlite::Result<ChannelSettings> {
+    Ok(ChannelSettings {
+        channel_id: channel,
+        muted: r.get::<_, i64>(at)? != 0,
+        following: r.get::<_, i64>(at + 1)? != 0,
+        // The column's CHECK admits only the three names.
+        notify: NotifyLevel::parse(&r.get::<_, String>(at + 2)?).unwrap_or_default(),
+    })
 }
 
 /// Make `user` follow the thread `channel` (on starting it, replying in it, being mentioned).
@@ -110,13 +128,12 @@ pub(crate) fn follow(c: &Connection, user: UserId, channel: ChannelId) -> Result
 }
 
 pub(crate) fn settings(c: &Connection, user: UserId, channel: ChannelId) -> Result<ChannelSettings> {
-    let (muted, following) = optional(c.query_row(
-        "SELECT muted, following FROM channel_settings WHERE user_id = ?1 AND channel_id = ?2",
+    let s = optional(c.query_row(
+        &format!("SELECT {SETTINGS_COLS} FROM channel_settings s WHERE s.user_id = ?1 AND s.channel_id = ?2"),
         params![user.0, channel.0],
-        |r| Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0)),
-    ))?
-    .unwrap_or((false, false));
-    Ok(ChannelSettings { channel_id: channel, muted, following })
+        |r| settings_row(r, 0, channel),
+    ))?;
+    Ok(s.unwrap_or(ChannelSettings { channel_id: channel, muted: false, following: false, notify: NotifyLevel::All }))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -204,27 +221,24 @@ impl Store {
         self.read(|c| {
             let visible = crate::access::visible(c, actor)?;
             let mut st = c.prepare(&format!(
-                "SELECT {COLS}, r.last_read_id, coalesce(s.muted, 0), coalesce(s.following, 0) FROM channels c
+                "SELECT {COLS}, r.last_read_id, {SETTINGS_COLS} FROM channels c
                  LEFT JOIN read_states r ON r.channel_id = c.id AND r.user_id = ?1
                  LEFT JOIN channel_settings s ON s.channel_id = c.id AND s.user_id = ?1
                  ORDER BY c.position, c.id"
             ))?;
             let rows = st
                 .query_map([actor.id.0], |r| {
-                    Ok((
-                        channel_row(r)?,
-                        r.get::<_, Option<i64>>(COLS_LEN)?.map(MessageId),
-                        r.get::<_, i64>(COLS_LEN + 1)? != 0,
-                        r.get::<_, i64>(COLS_LEN + 2)? != 0,
-                    ))
+                    let channel = channel_row(r)?;
+                    let s = settings_row(r, COLS_LEN + 1, channel.id)?;
+                    Ok((channel, r.get::<_, Option<i64>>(COLS_LEN)?.map(MessageId), s))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(rows.len());
-            for (channel, last_read_id, muted, following) in rows {
-                if !visible.contains(&channel.id) || (channel.kind == ChannelKind::Thread && !following) {
+            for (channel, last_read_id, s) in rows {
+                if !visible.contains(&channel.id) || (channel.kind == ChannelKind::Thread && !s.following) {
                     continue;
                 }
-                out.push(view(c, actor, channel, last_read_id, muted, following)?);
+                out.push(view(c, actor, channel, last_read_id, &s)?);
             }
             Ok(out)
         })

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_voice_channels", include_str!("../migrations/0002_voice_channels.sql")),
     ("0003_rich_chat", include_str!("../migrations/0003_rich_chat.sql")),
     ("0004_files", include_str!("../migrations/0004_files.sql")),
+    ("0006_notify", include_str!("../migrations/0006_notify.sql")),
 ];
 
 /// How many read-only connections to keep around.

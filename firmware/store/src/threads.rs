@@ -2,12 +2,12 @@
 //! (so history, unread state, typing and the gateway work the same for them).
 
 use crate::access::authorize;
-use crate::channels::{get_channel, settings, view, ChannelSettings, ChannelView};
+use crate::channels::{get_channel, settings, settings_row, view, ChannelSettings, ChannelView, SETTINGS_COLS};
 use crate::messages::get_message;
 use crate::{optional, Result, Store};
 use chat::events::{Audience, EventKind};
 use chat::ids::{ChannelId, MessageId, UserId};
-use chat::model::{Channel, ChannelKind};
+use chat::model::{Channel, ChannelKind, NotifyLevel};
 use chat::perms::{Action, Actor};
 use rusqlite::params;
 
@@ -66,22 +66,23 @@ impl Store {
     pub fn threads(&self, channel: ChannelId, actor: Actor) -> Result<Vec<ChannelView>> {
         self.read(|c| {
             authorize(c, actor, channel, Action::ViewChannel)?;
-            let mut st = c.prepare_cached(
-                "SELECT t.id, r.last_read_id, coalesce(s.muted, 0), coalesce(s.following, 0) FROM channels t
+            let mut st = c.prepare_cached(&format!(
+                "SELECT t.id, r.last_read_id, {SETTINGS_COLS} FROM channels t
                  LEFT JOIN read_states r ON r.channel_id = t.id AND r.user_id = ?2
                  LEFT JOIN channel_settings s ON s.channel_id = t.id AND s.user_id = ?2
                  WHERE t.parent_id = ?1 AND t.kind = 'thread'
                  ORDER BY coalesce((SELECT max(id) FROM messages m WHERE m.channel_id = t.id), t.parent_message_id) DESC
-                 LIMIT 200",
-            )?;
+                 LIMIT 200"
+            ))?;
             let rows = st
                 .query_map(params![channel.0, actor.id.0], |r| {
-                    Ok((ChannelId(r.get(0)?), r.get::<_, Option<i64>>(1)?.map(MessageId), r.get::<_, i64>(2)? != 0, r.get::<_, i64>(3)? != 0))
+                    let id = ChannelId(r.get(0)?);
+                    Ok((id, r.get::<_, Option<i64>>(1)?.map(MessageId), settings_row(r, 2, id)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(rows.len());
-            for (id, last_read, muted, following) in rows {
-                out.push(view(c, actor, get_channel(c, id)?, last_read, muted, following)?);
+            for (id, last_read, s) in rows {
+                out.push(view(c, actor, get_channel(c, id)?, last_read, &s)?);
             }
             Ok(out)
         })
@@ -110,6 +111,26 @@ impl Store {
                 "INSERT INTO channel_settings (user_id, channel_id, muted, following) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(user_id, channel_id) DO UPDATE SET muted = excluded.muted, following = excluded.following",
                 params![actor.id.0, channel.0, m as i64, f as i64],
+            )?;
+            let s = settings(t.conn(), actor.id, channel)?;
+            t.emit(EventKind::ChannelSettingsUpdate, Audience::User(actor.id), &s, now)?;
+            Ok(s)
+        })
+    }
+
+    /// Set this user's notification level for a channel they can see (404 `unknown_channel`
+    /// otherwise). Their other sessions hear of it by `channel_settings.update`.
+    pub fn set_notify_level(&self, channel: ChannelId, level: NotifyLevel, now: i64, actor: Actor) -> Result<ChannelSettings> {
+        self.write(|t| {
+            authorize(t.conn(), actor, channel, Action::ViewChannel)?;
+            let old = settings(t.conn(), actor.id, channel)?;
+            if old.notify == level {
+                return Ok(old);
+            }
+            t.conn().execute(
+                "INSERT INTO channel_settings (user_id, channel_id, notify) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(user_id, channel_id) DO UPDATE SET notify = excluded.notify",
+                params![actor.id.0, channel.0, level.as_str()],
             )?;
             let s = settings(t.conn(), actor.id, channel)?;
             t.emit(EventKind::ChannelSettingsUpdate, Audience::User(actor.id), &s, now)?;

@@ -15,6 +15,7 @@ import { toPlainText, type RenderOptions } from './markdown';
 import type { ApiChannel, Attachment, Channel, CustomEmoji, EventPayloads, Limits, Message, Perm, RoleDef } from './types';
 import { knowsPermissions, upsertChannel } from './state/reducer';
 import { toggledReactions } from './reactions';
+import { isPing } from './attention';
 
 export { toggledReactions, reactorsText, repliesText, agoText } from './reactions';
 
@@ -399,7 +400,8 @@ class RichState {
     if (!me || m.author_id === me || m.deleted) return;
     const c = chat.channels.find((x) => x.id === m.channel_id) ?? this.threads[m.channel_id];
     const isDm = c?.kind === 'dm';
-    if (!isDm && !chat.mentionsMe(m)) return;
+    // The channel's notification level decides (lib/attention.ts), and a thread's parent's mute.
+    if (!isPing(m, c, me)) return;
     if (this.isMuted(m.channel_id)) return;
     if (timeline.isOpen(m.channel_id) && presence.focused) return;
     if (!this.notifySupported) return;

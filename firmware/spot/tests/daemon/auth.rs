@@ -131,6 +131,7 @@ fn state_changing(channel: &str, message: &str, bob: &str) -> Vec<(reqwest::Meth
         (M::PATCH, format!("/api/channels/{channel}"), Some(json!({"topic": "csrf"}))),
         (M::POST, format!("/api/channels/{channel}/messages"), Some(json!({"content": "csrf"}))),
         (M::POST, format!("/api/channels/{channel}/read"), Some(json!({"message_id": message}))),
+        (M::PUT, format!("/api/channels/{channel}/notify"), Some(json!({"level": "nothing"}))),
         (M::PATCH, format!("/api/messages/{message}"), Some(json!({"content": "csrf edit"}))),
         (M::DELETE, format!("/api/messages/{message}"), None),
         (M::POST, "/api/admin/users".into(), Some(json!({"username": "csrf", "password": "csrf-password"}))),

@@ -215,6 +215,7 @@ async fn every_http_endpoint_against_every_kind_of_caller() {
         (M::GET, "/api/channels/{club}/pins", None, Need::View),
         (M::POST, "/api/channels/{club}/read", Some(json!({"message_id": "{msg}"})), Need::View),
         (M::PUT, "/api/channels/{club}/settings", Some(json!({"muted": true})), Need::View),
+        (M::PUT, "/api/channels/{club}/notify", Some(json!({"level": "mentions"})), Need::View),
         (M::DELETE, "/api/messages/{msg}/reactions/%F0%9F%91%8D", None, Need::View),
         (M::GET, "{att}", None, Need::View),
         (M::POST, "/api/channels/{club}/messages", Some(json!({"content": "hello"})), Need::Send),

@@ -11,6 +11,7 @@ mod durability;
 mod files;
 mod gateway;
 mod rich;
+mod notify;
 mod robustness;
 mod errors;
 mod voice;

@@ -2,6 +2,7 @@
 import type { ChannelId } from "./ChannelId";
 import type { ChannelKind } from "./ChannelKind";
 import type { MessageId } from "./MessageId";
+import type { NotifyLevel } from "./NotifyLevel";
 import type { Perms } from "./Perms";
 import type { UserId } from "./UserId";
 
@@ -21,6 +22,10 @@ mention_count: number, muted: boolean,
  * Threads: does the user follow it?
  */
 following: boolean, 
+/**
+ * What counts and rings for this user here.
+ */
+notify: NotifyLevel, 
 /**
  * What the user may do here (roles and overrides applied), so the UI offers only that.
  */

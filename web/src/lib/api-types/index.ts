@@ -18,6 +18,7 @@ export type * from "./Invite";
 export type * from "./InviteId";
 export type * from "./Message";
 export type * from "./MessageId";
+export type * from "./NotifyLevel";
 export type * from "./Override";
 export type * from "./Perms";
 export type * from "./Presence";

@@ -109,7 +109,7 @@ export function reduce(s: ChatState, e: ChatEvent, ctx: ReduceContext): ChatStat
     case 'emoji.delete':
       return { ...s, emoji: s.emoji.filter((x) => x.id !== e.d.id) };
     case 'channel_settings.update':
-      return updateChannel(s, e.d.channel_id, () => ({ muted: e.d.muted, following: e.d.following }));
+      return updateChannel(s, e.d.channel_id, (c) => ({ muted: e.d.muted, following: e.d.following, notify: e.d.notify ?? c.notify }));
     case 'read_state.update': {
       const rid = e.d.last_read_id;
       return updateChannel(s, e.d.channel_id, (c) => {
@@ -197,6 +197,7 @@ export function upsertChannel(list: readonly Channel[], c: Partial<Channel> & Pi
     mention_count: old.mention_count,
     muted: old.muted,
     following: old.following,
+    notify: old.notify,
     permissions: c.permissions?.length ? c.permissions : old.permissions,
     last_message_id: idGt(old.last_message_id, c.last_message_id ?? null) ? old.last_message_id : (c.last_message_id ?? null),
   };
@@ -222,6 +223,7 @@ function newChannelDefaults(): Channel {
     mention_count: 0,
     muted: false,
     following: false,
+    notify: 'all',
     permissions: [],
   };
 }
