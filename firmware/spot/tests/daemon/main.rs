@@ -14,6 +14,7 @@ mod rich;
 mod robustness;
 mod errors;
 mod voice;
+mod room_chat;
 mod setup;
 mod network;
 mod updates;
