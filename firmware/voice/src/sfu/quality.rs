@@ -13,8 +13,10 @@ pub(crate) const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// room state stays a trickle (a few frames per person per minute on a steady call).
 pub const QUALITY_REFRESH: Duration = Duration::from_secs(5);
 /// Weight of a new loss sample: one lost burst should not flip the grade, a lasting loss should
-/// within a few seconds.
-const LOSS_SMOOTHING: f32 = 0.4;
+/// within a few seconds; a link that got better is believed sooner (a grade that stays red
+/// after the network recovered reads as broken).
+const LOSS_RISE: f32 = 0.4;
+const LOSS_FALL: f32 = 0.7;
 
 /// Good: a call like in the same room. Fair: noticeable (delay, some dropouts). Poor: hard to
 /// talk. Thresholds follow what people notice in a voice call (ITU-T G.114: one-way delay above
@@ -74,7 +76,7 @@ pub(crate) struct Meter {
 
 fn smooth(old: Option<f32>, sample: f32) -> f32 {
     match old {
-        Some(o) => o + LOSS_SMOOTHING * (sample - o),
+        Some(o) => o + if sample > o { LOSS_RISE } else { LOSS_FALL } * (sample - o),
         None => sample,
     }
 }
