@@ -48,7 +48,7 @@ async fn a_voice_room_has_its_own_chat_with_unread_and_mentions() {
     assert!(found.to_string().contains("mic check (edited)"), "{found}");
     // Bad input keeps its usual errors.
     bob.post(&format!("/api/channels/{lounge}/messages"), json!({"content": "  "})).await.expect_error(400, "empty_message");
-    bob.post(&format!("/api/channels/{lounge}/messages"), json!({"content": "x".repeat(4001)})).await.expect_error(400, "message_too_long");
+    bob.post(&format!("/api/channels/{lounge}/messages"), json!({"content": "x".repeat(4001)})).await.expect_error(413, "message_too_long");
     bob.post(&format!("/api/channels/{lounge}/messages"), json!({"content": 5})).await.expect_error(400, "invalid_body");
 }
 
@@ -84,7 +84,7 @@ async fn room_chat_follows_the_rooms_permissions_and_moderation() {
     walt.post(&format!("/api/channels/{club}/messages"), json!({"content": "let me in"})).await.expect_error(404, "unknown_channel");
     let r = walt_gw.request("w", "message.send", json!({"channel_id": club, "content": "let me in"})).await;
     assert_eq!(r["d"]["code"], "unknown_channel", "{r}");
-    walt.put(&format!("/api/messages/{}/reactions/%F0%9F%91%8D", id(&secret)), json!({})).await.expect_error(404, "unknown_message");
+    walt.put(&format!("/api/messages/{}/reactions/%F0%9F%91%8D", id(&secret)), json!({})).await.expect_error(404, "unknown_channel");
     let found = walt.get("/api/search?q=secret").await.expect_status(200).body;
     assert!(!found.to_string().contains("club secret"), "search leaked the room: {found}");
     assert!(walt.get("/api/channels").await.body.as_array().expect("list").iter().all(|c| c["id"] != club.as_str()));
