@@ -5,7 +5,9 @@
 //!
 //! One voice session per user: joining again (a reconnect, another device, another room)
 //! replaces the old one. Room state goes to everyone as `voice.state` ephemerals (the whole room
-//! each time, so a lost one is mended by the next) and in every `ready`.
+//! each time, so a lost one is mended by the next) and in every `ready`; each participant carries
+//! muted/deafened/speaking and the connection quality the SFU measured (`quality`: grade, round
+//! trip, loss; null until the first figures).
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -34,6 +36,8 @@ struct Seat {
     muted: bool,
     deafened: bool,
     speaking: bool,
+    /// The media path's quality as the SFU measured it (None until its first figures).
+    quality: Option<voice::Quality>,
     /// Which join this is: delayed clean-ups only act on the seat they were scheduled for.
     gen: u64,
 }
@@ -87,7 +91,14 @@ impl Voice {
         people.sort_by_key(|(u, _)| u.0);
         let participants: Vec<Value> = people
             .into_iter()
-            .map(|(u, s)| json!({"user_id": u, "muted": s.muted, "deafened": s.deafened, "speaking": s.speaking}))
+            .map(|(u, s)| {
+                // One decimal, said as such (an f32 widened to f64 would print 0.10000000149).
+                let quality = s.quality.map(|q| {
+                    let loss = (f64::from(q.loss_pct) * 10.0).round() / 10.0;
+                    json!({"grade": q.grade.as_str(), "rtt_ms": q.rtt_ms, "loss_pct": loss})
+                });
+                json!({"user_id": u, "muted": s.muted, "deafened": s.deafened, "speaking": s.speaking, "quality": quality})
+            })
             .collect();
         json!({"channel_id": room, "participants": participants})
     }
@@ -133,7 +144,7 @@ pub async fn join(state: &Arc<AppState>, actor: Actor, conn: u64, channel: Chann
         }
         let prev = seats.get(&actor.id).copied();
         let (muted, deafened) = prev.map(|s| (s.muted, s.deafened)).unwrap_or((false, false));
-        seats.insert(actor.id, Seat { room: channel, conn, muted, deafened, speaking: false, gen });
+        seats.insert(actor.id, Seat { room: channel, conn, muted, deafened, speaking: false, quality: None, gen });
         prev
     };
     let pid = ParticipantId(actor.id.0 as u64);
@@ -288,6 +299,18 @@ pub fn spawn_events(state: Arc<AppState>, mut rx: tokio::sync::mpsc::UnboundedRe
                         let frame = json!({"op": "ephemeral", "t": "voice.disconnected", "d": {"channel_id": s.room}}).to_string();
                         state.hub.send_to(s.conn, frame);
                         vacate_later(&state, user, s.gen);
+                    }
+                }
+                SfuEvent::Quality { participant, quality, .. } => {
+                    // The SFU already limits these to a changed grade or a refresh every few
+                    // seconds per person; the whole room goes out, like for speaking.
+                    let user = UserId(participant.0 as i64);
+                    let room = state.voice.seats().get_mut(&user).map(|s| {
+                        s.quality = Some(quality);
+                        s.room
+                    });
+                    if let Some(room) = room {
+                        state.voice.announce(&state, &[room]);
                     }
                 }
                 SfuEvent::Connected { .. } => {}

@@ -18,6 +18,8 @@ use crate::{ParticipantId, RoomId, VoiceError};
 
 mod candidates;
 use candidates::local_candidates;
+pub mod quality;
+pub use quality::{Grade, Quality};
 
 /// How long after the last loud packet someone still counts as speaking: long enough that the
 /// ring does not flicker between words, short enough to follow a conversation.
@@ -74,7 +76,7 @@ pub enum SfuOutput {
     Timeout(Instant),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SfuEvent {
     /// Server-initiated renegotiation (someone's track came or went): send this offer to the
     /// participant and give its answer to [`Sfu::answer`].
@@ -82,6 +84,9 @@ pub enum SfuEvent {
     /// ICE + DTLS are up: media flows.
     Connected { participant: ParticipantId },
     Speaking { participant: ParticipantId, room: RoomId, speaking: bool },
+    /// New connection-quality figures for a participant (a changed grade at once, changed
+    /// figures at most every [`quality::QUALITY_REFRESH`]).
+    Quality { participant: ParticipantId, room: RoomId, quality: Quality },
     /// The transport died (ICE gave up). The participant was removed; the client may rejoin.
     Disconnected { participant: ParticipantId, room: RoomId },
 }
@@ -134,6 +139,7 @@ struct Participant {
     /// address leaves the box we know this session is dead (ICE checks, which probe every pair,
     /// do not count).
     local: Option<(Protocol, SocketAddr)>,
+    quality: quality::Meter,
 }
 
 enum Propagated {
@@ -142,7 +148,7 @@ enum Propagated {
 }
 
 /// A participant as the room state shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParticipantInfo {
     pub id: ParticipantId,
     pub room: RoomId,
@@ -150,6 +156,8 @@ pub struct ParticipantInfo {
     pub deafened: bool,
     pub speaking: bool,
     pub connected: bool,
+    /// None until the first statistics (about a second after connecting).
+    pub quality: Option<Quality>,
 }
 
 pub struct Sfu {
@@ -215,6 +223,7 @@ impl Sfu {
             .set_crypto_provider(self.crypto.clone())
             .clear_codecs()
             .enable_opus(true, false)
+            .set_stats_interval(Some(quality::STATS_INTERVAL))
             .build(now);
         for c in local_candidates(&self.config) {
             rtc.add_local_candidate(c);
@@ -261,6 +270,7 @@ impl Sfu {
             tracks_out,
             pending: None,
             local: None,
+            quality: quality::Meter::default(),
         });
         self.drain(now);
         Ok(answer.to_sdp_string())
@@ -623,6 +633,7 @@ fn info(p: &Participant) -> ParticipantInfo {
         deafened: p.deafened,
         speaking: p.speaking,
         connected: p.connected,
+        quality: p.quality.current(),
     }
 }
 
@@ -650,6 +661,13 @@ fn poll_participant(
         match out {
             Output::Timeout(t) => {
                 p.next = t.min(now + MAX_SLEEP);
+                if let Some(quality) = p.quality.poll(now) {
+                    outputs.push_back(SfuOutput::Event(SfuEvent::Quality {
+                        participant: p.id,
+                        room: p.room,
+                        quality,
+                    }));
+                }
                 return;
             }
             Output::Transmit(t) => outputs.push_back(SfuOutput::Transmit {
@@ -685,6 +703,9 @@ fn poll_participant(
                 Event::MediaData(d) if p.tracks_in.iter().any(|t| t.mid == d.mid) => {
                     props.push(Propagated::Media(p.id, p.room, Box::new(d)));
                 }
+                Event::PeerStats(s) => p.quality.peer(&s),
+                Event::MediaIngressStats(s) => p.quality.ingress(&s),
+                Event::MediaEgressStats(s) => p.quality.egress(&s),
                 _ => {}
             },
         }

@@ -4,12 +4,15 @@
 // room state, mic level and connection quality.
 
 import type { Gateway } from './gateway';
+import { grade, type QualityFigures } from './quality';
 
 export interface VoiceParticipant {
   user_id: string;
   muted: boolean;
   deafened: boolean;
   speaking: boolean;
+  /** What the box measured of this person's media path (null before its first figures). */
+  quality?: QualityFigures | null;
 }
 
 export interface VoiceRoom {
@@ -93,6 +96,8 @@ export class VoiceClient {
   micLevel = $state(0);
   rttMs = $state<number | null>(null);
   lossPct = $state<number | null>(null);
+  /** Interarrival jitter of what I receive, in ms (the worst stream). */
+  jitterMs = $state<number | null>(null);
   /** How media reaches the box: 'udp', or 'tcp' (ICE-TCP, when the network blocks UDP). */
   transport = $state<string | null>(null);
   error = $state<string | null>(null);
@@ -122,6 +127,13 @@ export class VoiceClient {
       window.addEventListener('keydown', (e) => this.onKey(e, true));
       window.addEventListener('keyup', (e) => this.onKey(e, false));
     }
+  }
+
+  /** My own connection quality from my getStats (null until the first sample). */
+  get ownQuality(): QualityFigures | null {
+    if (this.connection !== 'connected' || (this.rttMs === null && this.lossPct === null)) return null;
+    const loss = this.lossPct ?? 0;
+    return { grade: grade(this.rttMs, loss, this.jitterMs), rtt_ms: this.rttMs, loss_pct: loss, jitter_ms: this.jitterMs };
   }
 
   /** What the microphone sends right now: muted, or push-to-talk and the key is up. */
@@ -249,7 +261,7 @@ export class VoiceClient {
     this.micLevel = 0;
     this.channelId = null;
     this.connection = 'idle';
-    this.rttMs = this.lossPct = null;
+    this.rttMs = this.lossPct = this.jitterMs = null;
     this.transport = null;
     this.rtts = [];
   }
@@ -431,6 +443,8 @@ export class VoiceClient {
     const stats = await pc.getStats();
     let lost = 0;
     let recv = 0;
+    let jitter: number | null = null;
+    let upLoss = 0;
     // The pair media actually uses is the transport's selected one; other pairs (several may
     // say `nominated`, e.g. after a network change) only get occasional checks and their RTT
     // says nothing about the call. `currentRoundTripTime` is in seconds.
@@ -444,6 +458,11 @@ export class VoiceClient {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         lost += Number(s.packetsLost ?? 0);
         recv += Number(s.packetsReceived ?? 0);
+        if (typeof s.jitter === 'number') jitter = Math.max(jitter ?? 0, s.jitter * 1000);
+      }
+      // What the box reports of my microphone's stream (RTCP receiver reports).
+      if (s.type === 'remote-inbound-rtp' && s.kind === 'audio' && typeof s.fractionLost === 'number') {
+        upLoss = Math.max(upLoss, s.fractionLost * 100);
       }
     });
     const pair = selected ?? nominated;
@@ -455,7 +474,9 @@ export class VoiceClient {
     this.lastLost = lost;
     this.lastRecv = recv;
     this.rttMs = rtt;
-    this.lossPct = dr + dl > 0 ? (100 * Math.max(0, dl)) / (dr + dl) : 0;
+    const downLoss = dr + dl > 0 ? (100 * Math.max(0, dl)) / (dr + dl) : 0;
+    this.lossPct = Math.max(downLoss, upLoss);
+    this.jitterMs = jitter;
   }
 
   /**

@@ -15,6 +15,7 @@ mod notify;
 mod robustness;
 mod errors;
 mod voice;
+mod room_chat;
 mod setup;
 mod network;
 mod updates;

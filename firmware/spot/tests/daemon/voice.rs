@@ -268,12 +268,18 @@ async fn two_people_hear_each_other_through_the_daemon_and_bad_input_does_not_di
     assert!(b.from(1) > 20, "bob hears admin: {:?}", b.received);
     assert_eq!(a.from(1) + b.from(2), 0, "nobody hears themselves");
     let mut seen_both = false;
+    let mut graded = false;
     while let Some(f) = cgw.next_within(Duration::from_millis(200)).await {
         if f["t"] == "voice.state" && participants(&f).len() == 2 {
             seen_both = true;
+            // The SFU's own measurement of each path (round trip, loss) rides in the state.
+            graded = f["d"]["participants"].as_array().is_some_and(|p| {
+                p.iter().all(|p| p["quality"]["grade"] == "good" && p["quality"]["rtt_ms"].as_u64().is_some_and(|r| r < 200) && p["quality"]["loss_pct"].is_number())
+            });
         }
     }
     assert!(seen_both, "room state reaches people outside the room");
+    assert!(graded, "the room state carries each participant's connection quality");
 
     // Malformed signalling: clear errors, and the room keeps going.
     let r = bgw.request("b1", "voice.candidate", json!({"candidate": "candidate:this is not one"})).await;
