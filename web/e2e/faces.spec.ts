@@ -218,6 +218,16 @@ test('the profile card: roles, joined, Esc returns focus, a moderator removes th
   await bob.keyboard.press('Escape');
 });
 
+test('Admin → Roles says how a colour is shown on each theme', async () => {
+  await admin.goto(daemon.url + '/admin/roles');
+  const row = admin.locator('[data-testid="role-row"][data-role="crew"]');
+  await expect(row.getByTestId('colour-note')).toHaveText(/darker on the light theme and lighter on the dark/);
+  await expect(row.getByLabel('Colour')).toHaveAttribute('aria-describedby', /role-color-note-/);
+  await row.getByLabel('Colour').fill('#1d62a8');
+  await expect(row.getByTestId('colour-note')).toHaveText(/as chosen on the light theme/);
+  await screenshot(admin, 'faces-role-colour-desktop');
+});
+
 test('on a phone the card is a bottom sheet', async ({ browser }) => {
   const phone = await userPage(browser, 'bob', 'bob-password-1', true);
   await phone.goto(`${daemon.url}/channels/${room.id}`);

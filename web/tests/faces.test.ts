@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_COLOURS,
   avatarUrl,
-  colourWarning,
+  colourNote,
   contrast,
   copySide,
   cropSquare,
@@ -55,10 +55,9 @@ describe('role colours', () => {
     expect(rolesOf({ role_ids: ['2', '4'] }, roles).map((r) => r.id)).toEqual(['4', '2']);
   });
   it('are checked against both themes', () => {
-    expect(colourWarning('#ffff00')).toMatch(/light theme.*darker/);
-    expect(colourWarning('#101010')).toMatch(/dark theme.*lighter/);
-    expect(colourWarning('#3b5bdb')).toMatch(/dark theme/);
-    expect(colourWarning('#808080')).toMatch(/both themes/);
+    expect(colourNote('#ffff00')).toMatch(/as chosen on the dark theme, a little darker on the light/);
+    expect(colourNote('#101010')).toMatch(/as chosen on the light theme, a little lighter on the dark/);
+    expect(colourNote('#808080')).toMatch(/darker on the light theme and lighter on the dark/);
     expect(contrast('#000000', '#ffffff')).toBeCloseTo(21, 5);
   });
   it('are shown readable on each theme, as close to the chosen colour as that allows', () => {

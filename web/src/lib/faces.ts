@@ -114,15 +114,18 @@ export function themeColours(colour: string): { light: string; dark: string } {
   return { light: readableOn(colour, THEME_BACKGROUNDS.light), dark: readableOn(colour, THEME_BACKGROUNDS.dark) };
 }
 
-/** Words for the admin when a role colour has to be shown adjusted on a theme to be readable. */
-export function colourWarning(colour: string): string | null {
-  const bad = (Object.entries(THEME_BACKGROUNDS) as [keyof typeof THEME_BACKGROUNDS, string][])
-    .filter(([, bg]) => contrast(colour, bg) < 4.5)
-    .map(([t]) => t);
-  if (!bad.length) return null;
-  const where = bad.length > 1 ? 'both themes' : `the ${bad[0]} theme`;
-  const how = bad.length > 1 ? 'adjusted' : bad[0] === 'light' ? 'darker' : 'lighter';
-  return `Too little contrast on ${where}: names are shown ${how} there so they stay readable.`;
+/**
+ * Words for the admin about how a role colour is shown. No colour reads at 4.5:1 on both a light
+ * and a dark background, so names are shown adjusted on the theme where it falls short.
+ */
+export function colourNote(colour: string): string {
+  const short = (bg: string) => contrast(colour, bg) < 4.5;
+  const light = short(THEME_BACKGROUNDS.light);
+  const dark = short(THEME_BACKGROUNDS.dark);
+  if (light && dark) return 'Names are shown darker on the light theme and lighter on the dark one, so they stay readable.';
+  if (light) return 'Shown as chosen on the dark theme, a little darker on the light one, so names stay readable.';
+  if (dark) return 'Shown as chosen on the light theme, a little lighter on the dark one, so names stay readable.';
+  return 'Names in this colour read well on both themes.';
 }
 
 /** A square crop in image pixels. */
