@@ -19,6 +19,20 @@ fn halves(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
     v
 }
 
+/// Two 40×40 frames, red then blue.
+fn animated_gif() -> Vec<u8> {
+    use image::codecs::gif::GifEncoder;
+    use image::{Delay, Frame, Rgba, RgbaImage};
+    let mut v = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut v);
+        let frames = [Rgba([255, 0, 0, 255]), Rgba([0, 0, 255, 255])]
+            .map(|c| Frame::from_parts(RgbaImage::from_pixel(40, 40, c), 0, 0, Delay::from_numer_denom_ms(100, 1)));
+        enc.encode_frames(frames).expect("gif");
+    }
+    v
+}
+
 fn csrf(c: &Client) -> String {
     c.csrf.lock().expect("lock").clone().unwrap_or_default()
 }
@@ -151,7 +165,7 @@ async fn hostile_pictures_and_squares_are_refused_with_their_codes_and_leave_not
     // Too large a body: 413 before it is all read.
     put_avatar(&bob, "x=0&y=0&side=50", vec![0u8; (10 << 20) + 1]).await.expect_error(413, "file_too_large");
     // An animation gives its first frame.
-    let u = put_avatar(&bob, "x=0&y=0&side=16", testdata::animated_gif()).await.expect_status(200).body;
+    let u = put_avatar(&bob, "x=0&y=0&side=40", animated_gif()).await.expect_status(200).body;
     let img = fetch(&bob, &format!("/api/avatars/64/{}", s(&u["avatar"]))).await;
     let c = image::load_from_memory(&img.bytes).expect("decodes").to_rgb8().get_pixel(32, 32).0;
     assert!(c[0] > 200 && c[2] < 60, "the first (red) frame, got {c:?}");
