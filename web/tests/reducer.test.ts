@@ -26,6 +26,7 @@ function user(id: string, extra: Partial<User> = {}): User {
     role_ids: [],
     timeout_until: null,
     banned: false,
+    avatar: null,
     ...extra,
   };
 }

@@ -31,8 +31,8 @@ function html(src: string, o: RenderOptions = opts): string {
 describe('markdown: mentions', () => {
   it('renders known users, @everyone and @here as mention spans', () => {
     expect(html('hi @bob and @Admin.')).toBe(
-      '<p>hi <span class="mention mention-me" data-mention="bob" title="@bob">@Bob Builder</span> and ' +
-        '<span class="mention" data-mention="admin" title="@admin">@Admin</span>.</p>',
+      '<p>hi <span class="mention mention-me" data-mention="bob" title="@bob" role="button" tabindex="0" aria-haspopup="dialog">@Bob Builder</span> and ' +
+        '<span class="mention" data-mention="admin" title="@admin" role="button" tabindex="0" aria-haspopup="dialog">@Admin</span>.</p>',
     );
     expect(html('@everyone look')).toBe('<p><span class="mention mention-me" data-mention="everyone">@everyone</span> look</p>');
     expect(html('@here')).toContain('data-mention="here"');

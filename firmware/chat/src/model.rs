@@ -55,6 +55,10 @@ pub struct User {
     pub timeout_until: Option<i64>,
     #[serde(default)]
     pub banned: bool,
+    /// The stored name of their picture's copies (`/api/avatars/{side}/{name}`); `None`: the
+    /// client draws the generated default.
+    #[serde(default)]
+    pub avatar: Option<String>,
 }
 
 /// A role: a name and box-wide permissions. Role `1` is `@everyone`.

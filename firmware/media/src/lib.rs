@@ -15,10 +15,12 @@
 //! survives re-encoding, and the EXIF orientation is applied first so the copy looks upright.
 //! Originals are kept as they are, minus their metadata ([`strip_metadata`]).
 
+mod avatar;
 mod probe;
 mod strip;
 #[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
+pub use avatar::{avatar, avatar_peak_bytes, Crop, MIN_CROP};
 pub use probe::{probe, probe_reader, Probe};
 pub use strip::strip_metadata;
 use image::codecs::jpeg::JpegEncoder;
@@ -148,6 +150,8 @@ pub enum MediaError {
     Decode(String),
     #[error("The image could not be encoded: {0}")]
     Encode(String),
+    #[error("The square to cut must lie inside the picture ({width}×{height} pixels) and be at least {min} pixels wide.", min = avatar::MIN_CROP)]
+    BadCrop { width: u32, height: u32 },
 }
 
 /// A copy of the image whose longer side is at most `max_side` (never enlarged), PNG if it has
@@ -226,9 +230,14 @@ fn has_visible_alpha(img: &DynamicImage) -> bool {
 }
 
 fn encode(img: &DynamicImage, orig_width: u32, orig_height: u32) -> Result<Processed, MediaError> {
+    encode_as(img, has_visible_alpha(img), orig_width, orig_height)
+}
+
+/// PNG when `alpha` (keeping transparency), else JPEG.
+fn encode_as(img: &DynamicImage, alpha: bool, orig_width: u32, orig_height: u32) -> Result<Processed, MediaError> {
     let (width, height) = (img.width(), img.height());
     let mut out = Vec::new();
-    let content_type = if has_visible_alpha(img) {
+    let content_type = if alpha {
         let rgba = img.to_rgba8();
         PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
             .write_image(rgba.as_raw(), width, height, image::ExtendedColorType::Rgba8)

@@ -12,6 +12,7 @@ mod channels;
 mod embeds;
 mod error;
 mod events;
+mod faces;
 mod files;
 mod messages;
 pub mod schema;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_voice_channels", include_str!("../migrations/0002_voice_channels.sql")),
     ("0003_rich_chat", include_str!("../migrations/0003_rich_chat.sql")),
     ("0004_files", include_str!("../migrations/0004_files.sql")),
+    ("0005_faces", include_str!("../migrations/0005_faces.sql")),
     ("0006_notify", include_str!("../migrations/0006_notify.sql")),
 ];
 

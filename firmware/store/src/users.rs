@@ -9,9 +9,9 @@ use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
 const USER_COLS: &str = "id, username, display_name, role, disabled, created_at, timeout_until, banned,
-    (SELECT group_concat(role_id) FROM user_roles WHERE user_id = users.id)";
+    (SELECT group_concat(role_id) FROM user_roles WHERE user_id = users.id), avatar";
 /// How many columns `USER_COLS` has.
-const USER_COLS_LEN: usize = 9;
+const USER_COLS_LEN: usize = 10;
 
 pub(crate) fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
@@ -29,6 +29,7 @@ pub(crate) fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         timeout_until: r.get(6)?,
         banned: r.get::<_, i64>(7)? != 0,
         role_ids,
+        avatar: r.get(9)?,
     })
 }
 

@@ -239,3 +239,39 @@ fn durability_pragmas_are_what_acknowledged_writes_rely_on() {
     assert_eq!(synchronous, 2, "synchronous = FULL");
     assert_eq!(foreign_keys, 1, "foreign keys enforced");
 }
+
+#[test]
+fn avatars_change_with_their_event_and_only_moderators_remove_someone_else_s() {
+    let (_d, s, ann, _c) = setup();
+    let bob = s.create_user("bob", "Bob", "h", Role::Member, 1).expect("bob").id;
+    let cat = s.create_user("cat", "Cat", "h", Role::Member, 1).expect("cat").id;
+    let a = "0123456789abcdef0123456789abcdef.jpg";
+    let b = "fedcba9876543210fedcba9876543210.png";
+    let before = s.current_seq().expect("seq");
+    let (u, old) = s.set_avatar(bob, Some(a), 2, actor(&s, bob)).expect("set");
+    assert_eq!((u.avatar.as_deref(), old), (Some(a), None));
+    let (u, old) = s.set_avatar(bob, Some(b), 3, actor(&s, bob)).expect("replace");
+    assert_eq!((u.avatar.as_deref(), old.as_deref()), (Some(b), Some(a)), "the replaced name is handed back");
+    let evs = s.events_after(before, Seq(i64::MAX), 10).expect("events");
+    assert_eq!(evs.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::UserUpdate, EventKind::UserUpdate]);
+    assert!(evs[1].data.contains(b));
+
+    // Cat is no moderator: neither removing nor setting Bob's is allowed.
+    let e = s.set_avatar(bob, None, 4, actor(&s, cat)).expect_err("refused");
+    assert_eq!(e.domain().map(|e| e.code), Some("missing_permission"));
+    let mods = s.create_role("mods", "#3366ff", Perms::MODERATE, 4, ann).expect("role").id;
+    s.set_user_roles(cat, &[mods], 4, ann).expect("roles");
+    let e = s.set_avatar(bob, Some(a), 5, actor(&s, cat)).expect_err("refused");
+    assert_eq!(e.domain().map(|e| e.code), Some("not_yours"));
+    let e = s.set_avatar(ann, None, 5, actor(&s, cat)).expect_err("refused");
+    assert_eq!(e.domain().map(|e| e.code), Some("cannot_moderate_admin"));
+    let (u, old) = s.set_avatar(bob, None, 6, actor(&s, cat)).expect("removed by a moderator");
+    assert_eq!((u.avatar, old.as_deref()), (None, Some(b)));
+    let log = s.audit_log(None, 10).expect("audit");
+    assert_eq!((log[0].action.as_str(), log[0].target.as_str()), ("user.avatar_remove", format!("user:{bob}").as_str()));
+    assert_eq!(s.user(bob).expect("bob").avatar, None);
+    // Nothing to remove: no event.
+    let seq = s.current_seq().expect("seq");
+    s.set_avatar(bob, None, 7, actor(&s, bob)).expect("no-op");
+    assert_eq!(s.current_seq().expect("seq"), seq);
+}

@@ -391,7 +391,13 @@ function renderInlines(doc: Document, parent: Node, nodes: Inline[]): void {
         const el = doc.createElement('span');
         el.className = n.self ? 'mention mention-me' : 'mention';
         el.setAttribute('data-mention', n.name);
-        if (!n.everyone) el.setAttribute('title', '@' + n.name);
+        if (!n.everyone) {
+          el.setAttribute('title', '@' + n.name);
+          // Opens their profile card (Markdown.svelte listens).
+          el.setAttribute('role', 'button');
+          el.setAttribute('tabindex', '0');
+          el.setAttribute('aria-haspopup', 'dialog');
+        }
         el.textContent = '@' + n.label;
         parent.appendChild(el);
         break;

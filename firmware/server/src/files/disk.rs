@@ -134,7 +134,7 @@ pub(super) async fn read_limited(body: Body, idle: Duration, max: usize) -> ApiR
         match tokio::time::timeout(idle, stream.next()).await {
             Ok(Some(Ok(c))) => {
                 seen += c.len() as u64;
-                if seen > DRAIN_MAX {
+                if seen > DRAIN_MAX.max(max as u64) {
                     return Err(too_large(max as u64));
                 }
                 // Past the limit: keep reading, keep nothing.

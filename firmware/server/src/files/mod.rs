@@ -1,7 +1,8 @@
 //! Uploads, attachment downloads, custom emoji and exports over HTTP.
 //!
 //! On disk (`cfg.files_dir`): `uploads/` holds attachments and their thumbnails, `emoji/` custom
-//! emoji, `tmp/` uploads in flight and exports being built. Stored names are random
+//! emoji, `avatars/<side>/` people's pictures, `tmp/` uploads in flight and exports being
+//! built. Stored names are random
 //! (`[0-9a-f]{32}`, thumbnails and emoji with `.png`/`.jpg`), never derived from anything the
 //! client sent; the user's file name lives only in the database.
 //!
@@ -21,9 +22,10 @@
 //!
 //! The parts: [`names`] (what the client's names become), [`disk`] (temp files, durable
 //! writes, streaming files out), [`budget`] (the one memory budget of every image decode),
-//! [`view`] (the words and headers people see), [`uploads`], [`emoji`], [`export`],
+//! [`view`] (the words and headers people see), [`uploads`], [`emoji`], [`avatars`], [`export`],
 //! [`housekeeping`].
 
+mod avatars;
 mod budget;
 mod disk;
 mod emoji;
@@ -41,7 +43,7 @@ pub(crate) use names::random_name;
 
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -89,4 +91,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/emoji/{id}", delete(emoji::delete_emoji))
         .route("/admin/channels/{id}/export", get(export::export_channel))
         .route("/admin/media", get(uploads::media_stats))
+        .route("/me/avatar", put(avatars::put_avatar).delete(avatars::delete_my_avatar).layer(DefaultBodyLimit::disable()))
+        .route("/mod/users/{id}/avatar", delete(avatars::delete_avatar))
+        .route("/avatars/{side}/{name}", get(avatars::avatar_image))
 }

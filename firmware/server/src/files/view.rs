@@ -63,6 +63,7 @@ pub(super) fn media_error(e: MediaError) -> ApiError {
             "image_too_large",
             "This image needs more memory to process than the box allows. Send it with fewer pixels.",
         )),
+        MediaError::BadCrop { .. } => ApiError(Error::invalid("bad_crop", e.to_string())),
         other => bad_file(other.to_string()),
     }
 }

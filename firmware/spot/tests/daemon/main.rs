@@ -8,6 +8,7 @@ mod authz;
 mod chat;
 mod cli;
 mod durability;
+mod faces;
 mod files;
 mod gateway;
 mod rich;

@@ -14,4 +14,9 @@ role_ids: Array<RoleId>,
 /**
  * Timed out until then (Unix ms), if in the future.
  */
-timeout_until: number | null, banned: boolean, };
+timeout_until: number | null, banned: boolean, 
+/**
+ * The stored name of their picture's copies (`/api/avatars/{side}/{name}`); `None`: the
+ * client draws the generated default.
+ */
+avatar: string | null, };
