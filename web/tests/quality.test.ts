@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { grade, hueOf, initials, qualityWords, tileColumns } from '../src/lib/quality';
+import { grade, qualityWords, tileColumns } from '../src/lib/quality';
 
 describe('quality', () => {
   it('grades like the box does, with jitter for my own figures', () => {
@@ -25,15 +25,5 @@ describe('quality', () => {
     expect(tileColumns(12, false)).toBe(4);
     expect(tileColumns(3, true)).toBe(2);
     expect(tileColumns(7, true)).toBe(3);
-  });
-  it('makes faces from names', () => {
-    expect(initials('Ada Lovelace')).toBe('AL');
-    expect(initials('bob')).toBe('B');
-    expect(initials('  ')).toBe('?');
-    expect(initials('émile zola')).toBe('ÉZ');
-    expect(hueOf('12')).toBe(hueOf('12'));
-    // Neighbouring ids get clearly different colours.
-    const d = Math.abs(hueOf('2') - hueOf('3'));
-    expect(Math.min(d, 360 - d)).toBeGreaterThan(60);
   });
 });

@@ -38,20 +38,3 @@ export function tileColumns(n: number, narrow: boolean): number {
   if (n <= 9) return 3;
   return 4;
 }
-
-/** Up to two initials from a display name ("Ada Lovelace" → "AL", "bob" → "B"). */
-export function initials(name: string): string {
-  const words = name.trim().split(/[\s._-]+/u).filter(Boolean);
-  if (!words.length) return '?';
-  const first = [...words[0]][0] ?? '?';
-  const second = words.length > 1 ? ([...words[words.length - 1]][0] ?? '') : '';
-  return (first + second).toUpperCase();
-}
-
-/** A stable hue per user, so a face keeps its colour everywhere; steps of the golden angle keep
- * neighbouring ids (1, 2, 3: the first friends on a box) far apart on the wheel. */
-export function hueOf(userId: string): number {
-  let h = 0;
-  for (const ch of userId) h = (h * 31 + ch.charCodeAt(0)) % 100_003;
-  return Math.round((h * 137.508) % 360);
-}
