@@ -92,6 +92,9 @@ async fn notify_levels_are_per_user_validated_and_reach_the_users_other_sessions
     drop(admin_gw);
     d.stop();
     d.restart_same_port();
+    // The client's pooled keep-alive connection died with the old process: one throwaway request
+    // lets the pool notice before the asserting ones.
+    let _ = bob.http.get(d.url("/api/health")).send().await;
     let chans = bob.get("/api/channels").await.expect_status(200).body;
     assert_eq!(find(&chans, &general)["notify"], "mentions");
     assert_eq!(find(&chans, &dm_id)["notify"], "nothing");
