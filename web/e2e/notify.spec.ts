@@ -135,6 +135,22 @@ test('a DM counts and chimes, survives a reconnect, and reading it clears', asyn
   await expect(favicon(bob)).not.toHaveAttribute('data-badge', /count/);
 });
 
+test('read, then left at once for another page: the box keeps it read (the debounced ack goes out as the page leaves)', async () => {
+  const ch = await createTextChannel(admin, 'quickread');
+  await post(admin, ch.id, 'read me and leave');
+  await goto(bob, ch.id);
+  await expect(messages(bob, 'read me and leave')).toHaveCount(1);
+  // No pause: the read position is still inside its 400 ms debounce when the page goes (to a
+  // page that does not show the channel, so nothing reads it again).
+  await bob.goto(`${daemon.url}/settings`);
+  const unread = () =>
+    bob.evaluate(async (id) => {
+      const list = (await (await fetch('/api/channels')).json()) as { id: string; unread_count: number }[];
+      return list.find((c) => c.id === id)?.unread_count;
+    }, ch.id);
+  await expect.poll(unread).toBe(0);
+});
+
 test('the sound has an off switch in Settings', async () => {
   await bob.goto(`${daemon.url}/settings`);
   const sw = bob.getByLabel('Play a sound for mentions and direct messages');

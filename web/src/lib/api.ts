@@ -46,6 +46,16 @@ export function errorText(e: unknown): string {
   return 'Something went wrong.';
 }
 
+/** A POST that outlives the page (`keepalive`): for what must reach the box as the tab closes or
+ * reloads, e.g. the read position. Its answer is not read. */
+export function beacon(path: string, body: unknown): void {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  void fetch(path, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin', keepalive: true }).catch(
+    () => {},
+  );
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const changing = method !== 'GET' && method !== 'HEAD';

@@ -3,7 +3,7 @@
 // edits, deletes and read acks. Live events reach the windows through the reducer
 // (`connection.svelte.ts`), so loads re-read their window after every await.
 
-import { ApiError, api, errorText } from '../api';
+import { ApiError, api, beacon, errorText } from '../api';
 import { idGt, lowerBound, mergeById } from '../ids';
 import type { Message } from '../types';
 import { chat } from './chat.svelte';
@@ -281,6 +281,18 @@ class TimelineStore {
     }, 400);
   }
 
+  /** Sends the read positions still waiting out their debounce at once, by a request that
+   * outlives the page: a reload or a closed tab right after reading must not bring the
+   * messages back as unread. */
+  flushAcks(): void {
+    for (const channelId of Object.keys(this.ackTimers)) {
+      clearTimeout(this.ackTimers[channelId]);
+      delete this.ackTimers[channelId];
+      const id = chat.channel(channelId)?.last_read_id;
+      if (id) beacon(`/api/channels/${encodeURIComponent(channelId)}/read`, { message_id: id });
+    }
+  }
+
   /** After a `ready` that replaced state: keep only the open channel's and thread's windows, re-read them. */
   refreshAfterReady(): void {
     const open = this.openChannelId;
@@ -312,3 +324,10 @@ class TimelineStore {
 }
 
 export const timeline = new TimelineStore();
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => timeline.flushAcks());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') timeline.flushAcks();
+  });
+}
