@@ -2,8 +2,7 @@
 // and the square chosen in the crop view; the box cuts, scales and re-encodes it. XHR for the
 // upload progress. Errors in words.
 
-import { getCsrfToken } from './api';
-import { formatBytes } from './upload';
+import { formatBytes, sendWithProgress } from './upload';
 import type { Square } from './faces';
 import type { User } from './types';
 
@@ -29,35 +28,18 @@ export interface AvatarUpload {
 }
 
 export function uploadAvatar(file: Blob, square: Square, onProgress: (fraction: number) => void): AvatarUpload {
-  const xhr = new XMLHttpRequest();
-  const promise = new Promise<User>((resolve, reject) => {
-    if (file.size > AVATAR_MAX_BYTES) {
-      reject(new Error(avatarErrorText(413, { error: { code: 'file_too_large' } })));
-      return;
-    }
-    const q = `x=${Math.round(square.x)}&y=${Math.round(square.y)}&side=${Math.round(square.side)}`;
-    xhr.open('PUT', `/api/me/avatar?${q}`);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-    const csrf = getCsrfToken();
-    if (csrf) xhr.setRequestHeader('X-CSRF-Token', csrf);
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
-    };
-    xhr.onload = () => {
-      let body: unknown = null;
-      try {
-        body = xhr.responseText ? JSON.parse(xhr.responseText) : null;
-      } catch {
-        body = null;
-      }
-      if (xhr.status >= 200 && xhr.status < 300 && body && typeof body === 'object') {
-        onProgress(1);
-        resolve(body as User);
-      } else reject(new Error(avatarErrorText(xhr.status, body)));
-    };
-    xhr.onerror = () => reject(new Error(avatarErrorText(0, null)));
-    xhr.onabort = () => reject(new Error('Cancelled.'));
-    xhr.send(file);
+  if (file.size > AVATAR_MAX_BYTES) {
+    const text = avatarErrorText(413, { error: { code: 'file_too_large' } });
+    return { promise: Promise.reject(new Error(text)), abort: () => {} };
+  }
+  const q = `x=${Math.round(square.x)}&y=${Math.round(square.y)}&side=${Math.round(square.side)}`;
+  return sendWithProgress<User>({
+    method: 'PUT',
+    url: `/api/me/avatar?${q}`,
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: file,
+    onProgress,
+    errorText: avatarErrorText,
+    cancelled: 'Cancelled.',
   });
-  return { promise, abort: () => xhr.abort() };
 }

@@ -79,23 +79,27 @@ export interface UploadHandle {
   abort(): void;
 }
 
-/** Uploads one file; `onProgress` gets 0..1. Rejects with an Error whose message is in words. */
-export function uploadFile(file: File, onProgress: (fraction: number) => void, limitBytes?: number | null): UploadHandle {
+/** A request whose body goes by XHR (for its upload progress) with the CSRF token: resolves with
+ * the JSON object the box answers, rejects with an Error in `errorText`'s words (status 0: the
+ * box was not reached) or `cancelled` on abort. */
+export function sendWithProgress<T>(req: {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Blob;
+  onProgress: (fraction: number) => void;
+  errorText: (status: number, body: unknown) => string;
+  cancelled: string;
+}): { promise: Promise<T>; abort(): void } {
   const xhr = new XMLHttpRequest();
-  const promise = new Promise<Attachment>((resolve, reject) => {
-    const name = file.name || 'pasted file';
-    if (limitBytes && file.size > limitBytes) {
-      reject(new Error(uploadErrorText(name, 413, { error: { code: 'file_too_large' } }, limitBytes)));
-      return;
-    }
-    xhr.open('POST', '/api/uploads');
-    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-    xhr.setRequestHeader('X-Filename', encodeURIComponent(name));
+  const promise = new Promise<T>((resolve, reject) => {
+    xhr.open(req.method, req.url);
+    for (const [k, v] of Object.entries(req.headers)) xhr.setRequestHeader(k, v);
     const csrf = getCsrfToken();
     if (csrf) xhr.setRequestHeader('X-CSRF-Token', csrf);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+      if (e.lengthComputable && e.total > 0) req.onProgress(e.loaded / e.total);
     };
     xhr.onload = () => {
       let body: unknown = null;
@@ -105,17 +109,35 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void, l
         body = null;
       }
       if (xhr.status >= 200 && xhr.status < 300 && body && typeof body === 'object') {
-        onProgress(1);
-        resolve(body as Attachment);
+        req.onProgress(1);
+        resolve(body as T);
       } else {
-        reject(new Error(uploadErrorText(name, xhr.status, body, limitBytes)));
+        reject(new Error(req.errorText(xhr.status, body)));
       }
     };
-    xhr.onerror = () => reject(new Error(uploadErrorText(name, 0, null)));
-    xhr.onabort = () => reject(new Error('Upload cancelled.'));
-    xhr.send(file);
+    xhr.onerror = () => reject(new Error(req.errorText(0, null)));
+    xhr.onabort = () => reject(new Error(req.cancelled));
+    xhr.send(req.body);
   });
   return { promise, abort: () => xhr.abort() };
+}
+
+/** Uploads one file; `onProgress` gets 0..1. Rejects with an Error whose message is in words. */
+export function uploadFile(file: File, onProgress: (fraction: number) => void, limitBytes?: number | null): UploadHandle {
+  const name = file.name || 'pasted file';
+  if (limitBytes && file.size > limitBytes) {
+    const text = uploadErrorText(name, 413, { error: { code: 'file_too_large' } }, limitBytes);
+    return { promise: Promise.reject(new Error(text)), abort: () => {} };
+  }
+  return sendWithProgress<Attachment>({
+    method: 'POST',
+    url: '/api/uploads',
+    headers: { 'Content-Type': file.type || 'application/octet-stream', 'X-Filename': encodeURIComponent(name) },
+    body: file,
+    onProgress,
+    errorText: (status, body) => uploadErrorText(name, status, body, status === 0 ? undefined : limitBytes),
+    cancelled: 'Upload cancelled.',
+  });
 }
 
 /** The files of a paste or drop (not text). */
