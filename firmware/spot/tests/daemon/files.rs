@@ -97,54 +97,27 @@ fn tar_entries(b: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 // ---- requests ----
 
-struct Raw {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, k: &str) -> &str {
-        self.headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-fn csrf(c: &Client) -> String {
-    c.csrf.lock().expect("lock").clone().unwrap_or_default()
-}
-
 /// One upload request, as it comes.
-async fn upload_once(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
-    let mut rb = c.http.post(format!("{}{path}", c.base)).header("x-csrf-token", csrf(c)).body(bytes);
+fn upload_request(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> reqwest::RequestBuilder {
+    let mut rb = c.http.post(format!("{}{path}", c.base)).header("x-csrf-token", c.csrf_token()).body(bytes);
     for (k, v) in headers {
         rb = rb.header(*k, *v);
     }
-    Client::finish(rb).await
+    rb
+}
+
+async fn upload_once(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
+    Client::finish(upload_request(c, path, headers, bytes)).await
 }
 
 /// An upload, waiting out the upload rate limit (these tests upload more than its burst).
 async fn upload_as(c: &Client, path: &str, headers: &[(&str, &str)], bytes: Vec<u8>) -> Resp {
-    for _ in 0..20 {
-        let r = upload_once(c, path, headers, bytes.clone()).await;
-        if r.status != 429 {
-            return r;
-        }
-        let wait = r.body["error"]["retry_after_ms"].as_u64().unwrap_or(500);
-        tokio::time::sleep(Duration::from_millis(wait + 20)).await;
-    }
-    panic!("still rate limited");
+    Client::patient_with(path, 20, || upload_request(c, path, headers, bytes.clone())).await
 }
 
 /// `POST /api/uploads` with a URL-encoded name and a claimed type.
 async fn upload(c: &Client, name: &str, content_type: &str, bytes: Vec<u8>) -> Resp {
     upload_as(c, "/api/uploads", &[("x-filename", name), ("content-type", content_type)], bytes).await
-}
-
-async fn fetch(c: &Client, path: &str) -> Raw {
-    let r = c.http.get(format!("{}{path}", c.base)).send().await.expect("request");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    Raw { status, headers, bytes: r.bytes().await.expect("body").to_vec() }
 }
 
 async fn put(c: &Client, path: &str, body: Value) -> Resp {
@@ -157,55 +130,6 @@ async fn user_id(c: &Client) -> String {
 
 fn s(v: &Value) -> String {
     v.as_str().expect("a string").to_owned()
-}
-
-/// How the upload body is sent over a raw connection.
-enum Body {
-    /// Only the headers, announcing this Content-Length; the body never comes.
-    Announced(u64),
-    /// `Transfer-Encoding: chunked` in 64 KiB pieces, up to this many bytes (no length up front).
-    Chunked(usize),
-}
-
-/// An upload over a raw HTTP/1.1 connection, reading the answer while still sending (the
-/// server answers early and closes). Returns the status and the JSON body.
-async fn raw_upload(d: &Daemon, c: &Client, body: Body) -> (u16, Value) {
-    let stream = tokio::net::TcpStream::connect(&d.addr).await.expect("connect");
-    let (mut rd, mut wr) = stream.into_split();
-    let reader = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut buf)).await;
-        buf
-    });
-    let framing = match body {
-        Body::Announced(n) => format!("Content-Length: {n}\r\n"),
-        Body::Chunked(_) => "Transfer-Encoding: chunked\r\n".into(),
-    };
-    let head = format!(
-        "POST /api/uploads HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nX-Filename: big.bin\r\n\
-         Content-Type: application/octet-stream\r\n{framing}Connection: close\r\n\r\n",
-        d.addr,
-        c.cookie_header().unwrap_or_default(),
-        csrf(c)
-    );
-    wr.write_all(head.as_bytes()).await.expect("send headers");
-    if let Body::Chunked(total) = body {
-        let piece = vec![b'x'; 64 * 1024];
-        let mut sent = 0;
-        while sent < total {
-            let frame = [format!("{:x}\r\n", piece.len()).as_bytes(), &piece, b"\r\n"].concat();
-            if wr.write_all(&frame).await.is_err() {
-                break;
-            }
-            sent += piece.len();
-        }
-        let _ = wr.write_all(b"0\r\n\r\n").await;
-    }
-    let buf = reader.await.expect("reader");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 fn files_dir(d: &Daemon, sub: &str) -> PathBuf {
@@ -257,7 +181,7 @@ async fn an_uploaded_image_is_attached_and_served_with_safe_headers_and_a_thumbn
     assert_eq!(hist[0]["attachments"][0]["filename"], "cat photo.png");
 
     // Another member of the channel downloads it: the same bytes, shown inline but inert.
-    let r = fetch(&bob, &s(&att["url"])).await;
+    let r = bob.get_raw(&s(&att["url"])).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.bytes, original);
     assert_eq!(r.header("content-type"), "image/png");
@@ -269,7 +193,7 @@ async fn an_uploaded_image_is_attached_and_served_with_safe_headers_and_a_thumbn
     assert!(r.header("cache-control").starts_with("private"), "{}", r.header("cache-control"));
 
     // The thumbnail was made on the box: 400 px on the long side, a JPEG (no transparency).
-    let t = fetch(&bob, &s(&att["thumb_url"])).await;
+    let t = bob.get_raw(&s(&att["thumb_url"])).await;
     assert_eq!(t.status, 200);
     assert_eq!(t.header("content-type"), "image/jpeg");
     assert_eq!(t.header("x-content-type-options"), "nosniff");
@@ -277,7 +201,7 @@ async fn an_uploaded_image_is_attached_and_served_with_safe_headers_and_a_thumbn
 
     // Small images are not enlarged.
     let small = upload(&admin, "dot.png", "image/png", png(40, 20)).await.expect_status(201).body;
-    let t = fetch(&admin, &s(&small["thumb_url"])).await;
+    let t = admin.get_raw(&s(&small["thumb_url"])).await;
     assert_eq!(jpeg_size(&t.bytes), (40, 20));
 
     // A file that is not an image: a download, no thumbnail.
@@ -286,12 +210,12 @@ async fn an_uploaded_image_is_attached_and_served_with_safe_headers_and_a_thumbn
     assert!(notes["thumb_url"].is_null());
     assert!(notes["width"].is_null());
     send_with(&admin, &ch, "", &[&s(&notes["id"])]).await.expect_status(201);
-    let r = fetch(&bob, &s(&notes["url"])).await;
+    let r = bob.get_raw(&s(&notes["url"])).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.bytes, b"shopping: milk");
     assert_eq!(r.header("content-type"), "application/octet-stream");
     assert!(r.header("content-disposition").starts_with("attachment;"), "{}", r.header("content-disposition"));
-    assert_eq!(fetch(&bob, &format!("/api/attachments/{}/thumb", s(&notes["id"]))).await.status, 404);
+    assert_eq!(bob.get_raw(&format!("/api/attachments/{}/thumb", s(&notes["id"]))).await.status, 404);
 
     let st = admin.get("/api/me/storage").await.expect_status(200).body;
     assert_eq!(st["used_bytes"].as_u64(), Some((original.len() + png(40, 20).len() + 14) as u64));
@@ -306,12 +230,12 @@ async fn oversized_uploads_are_refused_early_and_the_quota_holds() {
     let bob = d.member(&admin, "bob").await;
 
     // Announced too large: refused from the headers, before a byte of the body is read.
-    let (status, body) = raw_upload(&d, &bob, Body::Announced(5 << 20)).await;
+    let (status, body) = raw_upload(&d, &bob, "POST /api/uploads", Body::Announced(5 << 20)).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "file_too_large");
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("1 MB")), "{body}");
     // Not announced (chunked): counted while streaming, cut off past the limit.
-    let (status, body) = raw_upload(&d, &bob, Body::Chunked(3 << 20)).await;
+    let (status, body) = raw_upload(&d, &bob, "POST /api/uploads", Body::Chunked(3 << 20)).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "file_too_large");
     // Just under the limit is fine.
@@ -321,9 +245,9 @@ async fn oversized_uploads_are_refused_early_and_the_quota_holds() {
 
     // Quota 2 MB: a second file fits, a third does not, announced or not.
     upload(&bob, "b.bin", "application/octet-stream", ok.clone()).await.expect_status(201);
-    let (status, body) = raw_upload(&d, &bob, Body::Announced(ok.len() as u64)).await;
+    let (status, body) = raw_upload(&d, &bob, "POST /api/uploads", Body::Announced(ok.len() as u64)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("storage_quota_exceeded")), "{body}");
-    let (status, body) = raw_upload(&d, &bob, Body::Chunked(512 << 10)).await;
+    let (status, body) = raw_upload(&d, &bob, "POST /api/uploads", Body::Chunked(512 << 10)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("storage_quota_exceeded")), "{body}");
     let st = bob.get("/api/me/storage").await.body;
     assert_eq!((st["used_bytes"].as_u64(), st["quota_bytes"].as_u64()), (Some(2 * ok.len() as u64), Some(2 << 20)));
@@ -374,7 +298,7 @@ async fn the_bytes_decide_the_type_and_disguised_html_is_refused() {
 
     send_with(&bob, &ch, "files", &[&s(&page["id"]), &s(&svg["id"]), &s(&real["id"])]).await.expect_status(201);
     for att in [&page, &svg] {
-        let r = fetch(&admin, &s(&att["url"])).await;
+        let r = admin.get_raw(&s(&att["url"])).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), "application/octet-stream");
         assert!(r.header("content-disposition").starts_with("attachment;"), "{}", r.header("content-disposition"));
@@ -402,7 +326,7 @@ async fn file_names_are_stripped_of_paths_and_control_characters() {
         assert_eq!(r.body["filename"], kept, "sent {sent:?}");
         let url = s(&r.body["url"]);
         assert_eq!(url.matches('/').count(), 4, "{url}");
-        assert_eq!(fetch(&admin, &url).await.status, 200, "{url}");
+        assert_eq!(admin.get_raw(&url).await.status, 200, "{url}");
     }
     let long = format!("{}.txt", "n".repeat(300));
     let r = upload(&admin, &long, "text/plain", b"x".to_vec()).await.expect_status(201);
@@ -430,7 +354,7 @@ async fn only_people_who_can_see_the_channel_download_and_unsent_uploads_are_pri
     // Unsent: the uploader's alone; nobody else may attach it either.
     let att = upload(&bob, "plan.png", "image/png", png(30, 30)).await.expect_status(201).body;
     let (url, thumb) = (s(&att["url"]), s(&att["thumb_url"]));
-    assert_eq!(fetch(&bob, &url).await.status, 200);
+    assert_eq!(bob.get_raw(&url).await.status, 200);
     for path in [&url, &thumb] {
         let r = carol.get(path).await;
         r.expect_error(404, "unknown_attachment");
@@ -453,8 +377,8 @@ async fn only_people_who_can_see_the_channel_download_and_unsent_uploads_are_pri
     assert!(dm.status == 200 || dm.status == 201, "{}", dm.text);
     let dm_id = s(&dm.body["id"]);
     send_with(&bob, &dm_id, "for you", &[&s(&att["id"])]).await.expect_status(201);
-    assert_eq!(fetch(&carol, &url).await.status, 200);
-    assert_eq!(fetch(&carol, &thumb).await.status, 200);
+    assert_eq!(carol.get_raw(&url).await.status, 200);
+    assert_eq!(carol.get_raw(&thumb).await.status, 200);
     admin.get(&url).await.expect_error(404, "unknown_attachment");
     admin.get(&thumb).await.expect_error(404, "unknown_attachment");
     // Attached once: it cannot be sent again.
@@ -466,10 +390,10 @@ async fn only_people_who_can_see_the_channel_download_and_unsent_uploads_are_pri
     let f = upload(&admin, "report.pdf", "application/pdf", b"%PDF-1.4 quarterly".to_vec()).await.expect_status(201).body;
     assert_eq!(f["content_type"], "application/pdf");
     send_with(&admin, &secret_id, "numbers", &[&s(&f["id"])]).await.expect_status(201);
-    assert_eq!(fetch(&bob, &s(&f["url"])).await.status, 200, "visible before the override");
+    assert_eq!(bob.get_raw(&s(&f["url"])).await.status, 200, "visible before the override");
     put(&admin, &format!("/api/channels/{secret_id}/overrides/1"), json!({"allow": [], "deny": ["view"]})).await.expect_status(200);
     bob.get(&s(&f["url"])).await.expect_error(404, "unknown_attachment");
-    assert_eq!(fetch(&admin, &s(&f["url"])).await.status, 200);
+    assert_eq!(admin.get_raw(&s(&f["url"])).await.status, 200);
     // Unknown and malformed ids look the same as hidden ones.
     bob.get("/api/attachments/999999/x.png").await.expect_error(404, "unknown_attachment");
     bob.get("/api/attachments/abc/thumb").await.expect_error(404, "unknown_attachment");
@@ -506,7 +430,7 @@ async fn deleting_a_message_deletes_its_files_from_disk() {
     for path in [&a["url"], &a["thumb_url"], &b["url"]] {
         bob.get(&s(path)).await.expect_error(404, "unknown_attachment");
     }
-    assert_eq!(fetch(&bob, &s(&kept["url"])).await.status, 200);
+    assert_eq!(bob.get_raw(&s(&kept["url"])).await.status, 200);
     assert_eq!(bob.get("/api/me/storage").await.body["used_bytes"].as_u64(), Some(4));
     let hist = bob.get(&format!("/api/channels/{ch}/messages")).await.body;
     assert!(hist.as_array().is_some_and(|h| h.iter().all(|m| m["deleted"] == true || m["content"] == "kept")));
@@ -531,7 +455,7 @@ async fn admins_manage_custom_emoji_and_everyone_sees_them() {
     assert_eq!(list, json!([{"id": id, "name": "party_cat", "url": format!("/api/emoji/{id}")}]));
     Client::new(&d).get("/api/emoji").await.expect_error(401, "unauthenticated");
     // Re-encoded on the box to at most 128 px.
-    let img = fetch(&bob, &s(&e["url"])).await;
+    let img = bob.get_raw(&s(&e["url"])).await;
     assert_eq!(img.status, 200);
     assert_eq!(img.header("content-type"), "image/jpeg");
     assert_eq!(img.header("x-content-type-options"), "nosniff");
@@ -571,7 +495,7 @@ async fn users_export_their_own_messages_as_json() {
     bob.delete(&format!("/api/messages/{}", s(&gone["id"]))).await.expect_status(204);
     send_with(&admin, &ch, "not bob's", &[]).await.expect_status(201);
 
-    let r = fetch(&bob, "/api/me/export").await;
+    let r = bob.get_raw("/api/me/export").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-disposition"), "attachment; filename=\"spot-export-bob.json\"");
     assert!(r.header("content-type").starts_with("application/json"));
@@ -608,7 +532,7 @@ async fn admins_export_a_channel_with_its_files_as_a_tar() {
     let path = format!("/api/admin/channels/{ch}/export");
     bob.get(&path).await.expect_error(403, "admin_only");
     Client::new(&d).get(&path).await.expect_error(401, "unauthenticated");
-    let r = fetch(&admin, &path).await;
+    let r = admin.get_raw(&path).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), "application/x-tar");
     assert!(r.header("content-disposition").starts_with("attachment; filename=\"spot-channel-general-"), "{}", r.header("content-disposition"));
@@ -663,7 +587,7 @@ async fn a_photo_loses_its_location_but_keeps_its_orientation() {
     // A real JPEG made by the box (a thumbnail), then given EXIF like a phone's: orientation 6
     // and a location.
     let src = upload(&admin, "src.png", "image/png", png(60, 30)).await.expect_status(201).body;
-    let jpeg = fetch(&admin, &s(&src["thumb_url"])).await.bytes;
+    let jpeg = admin.get_raw(&s(&src["thumb_url"])).await.bytes;
     let mut tiff = b"II\x2a\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
     tiff.extend_from_slice(b"GPSLatitude 52.5200N GPSLongitude 13.4050E");
     let mut body = b"Exif\0\0".to_vec();
@@ -676,7 +600,7 @@ async fn a_photo_loses_its_location_but_keeps_its_orientation() {
     let up = upload(&admin, "IMG_0001.jpg", "image/jpeg", photo.clone()).await.expect_status(201).body;
     // Shown as taken: 30 wide and 60 tall after the rotation.
     assert_eq!((up["width"].as_i64(), up["height"].as_i64()), (Some(30), Some(60)), "{up}");
-    let got = fetch(&admin, &s(&up["url"])).await;
+    let got = admin.get_raw(&s(&up["url"])).await;
     assert_eq!(got.status, 200);
     assert!(!got.bytes.windows(3).any(|w| w == b"GPS"), "the location is still in the file");
     assert!(got.bytes.windows(6).any(|w| w == b"Exif\0\0"), "the orientation block is kept");
@@ -696,7 +620,7 @@ async fn upload_clean(d: &Daemon, c: &Client, name: &str, ct: &str, bytes: Vec<u
         assert!(td::contains(&bytes, g), "the test image lacks {}", String::from_utf8_lossy(g));
     }
     let att = upload(c, name, ct, bytes.clone()).await.expect_status(201).body;
-    let served = fetch(c, &s(&att["url"])).await;
+    let served = c.get_raw(&s(&att["url"])).await;
     assert_eq!(served.status, 200);
     for n in stored(d, "uploads") {
         let on_disk = std::fs::read(files_dir(d, "uploads").join(&n)).expect("stored file");
@@ -737,7 +661,7 @@ async fn a_webp_loses_its_exif_and_xmp_chunks_but_keeps_its_orientation() {
     let gone: [&[u8]; 4] = [td::GPS_MARKER, b"XMP ", b"xmpmeta", b"trailing bytes"];
     let att = upload_clean(&d, &admin, "photo.webp", "image/webp", photo, &gone, (6, 4)).await;
     assert_eq!((att["width"].as_i64(), att["height"].as_i64()), (Some(4), Some(6)), "shown as taken: {att}");
-    let served = fetch(&admin, &s(&att["url"])).await.bytes;
+    let served = admin.get_raw(&s(&att["url"])).await.bytes;
     use image::ImageDecoder;
     let mut dec = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&served)).expect("webp");
     assert_eq!(dec.orientation().expect("orientation"), image::metadata::Orientation::Rotate90);
@@ -750,7 +674,7 @@ async fn a_gif_loses_its_comments_and_xmp_but_keeps_its_frames() {
     let gif = td::gif_with_comment(&td::animated_gif());
     let gone: [&[u8]; 3] = [td::COMMENT_MARKER, b"XMP DataXMP", b"after the trailer"];
     let att = upload_clean(&d, &admin, "party.gif", "image/gif", gif, &gone, (16, 8)).await;
-    assert_eq!(td::gif_frames(&fetch(&admin, &s(&att["url"])).await.bytes).len(), 2, "still animated");
+    assert_eq!(td::gif_frames(&admin.get_raw(&s(&att["url"])).await.bytes).len(), 2, "still animated");
 }
 
 // ---- one decode budget for uploads, emoji and link-preview images ----

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -239,6 +240,19 @@ impl Resp {
     }
 }
 
+/// An answer kept as bytes.
+pub struct Raw {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Raw {
+    pub fn header(&self, k: &str) -> &str {
+        self.headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
 /// An HTTP client with a cookie jar, sending the CSRF token like the web app.
 pub struct Client {
     pub http: reqwest::Client,
@@ -277,7 +291,7 @@ impl Client {
         self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>, csrf: bool) -> Resp {
+    fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>, csrf: bool) -> reqwest::RequestBuilder {
         let mut rb = self.http.request(method, format!("{}{}", self.base, path));
         if csrf {
             if let Some(t) = self.csrf.lock().expect("lock").clone() {
@@ -285,23 +299,46 @@ impl Client {
             }
         }
         if let Some(b) = body {
-            rb = rb.json(&b);
+            rb = rb.json(b);
         }
-        Self::finish(rb).await
+        rb
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>, csrf: bool) -> Resp {
+        Self::finish(self.request(method, path, body.as_ref(), csrf)).await
+    }
+
+    /// The session's CSRF token ("" before a login), for requests built by hand.
+    pub fn csrf_token(&self) -> String {
+        self.csrf.lock().expect("lock").clone().unwrap_or_default()
     }
 
     /// Like `send`, but waits out `rate_limited` answers (for tests about something else that
     /// make many requests in a row).
     pub async fn patient(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Resp {
-        for _ in 0..30 {
-            let r = self.send(method.clone(), path, body.clone(), true).await;
+        Self::patient_with(path, 30, || self.request(method.clone(), path, body.as_ref(), true)).await
+    }
+
+    /// Sends what `make` builds until the answer is not 429 (at most `tries` times), waiting out
+    /// its `retry_after_ms`; `what` names the request if it never gets through.
+    pub async fn patient_with(what: &str, tries: u32, make: impl Fn() -> reqwest::RequestBuilder) -> Resp {
+        for _ in 0..tries {
+            let r = Self::finish(make()).await;
             if r.status != 429 {
                 return r;
             }
             let wait = r.body["error"]["retry_after_ms"].as_u64().unwrap_or(500);
             tokio::time::sleep(std::time::Duration::from_millis(wait + 20)).await;
         }
-        panic!("still rate limited: {path}");
+        panic!("still rate limited: {what}");
+    }
+
+    /// A GET whose body is kept as bytes (files, pictures).
+    pub async fn get_raw(&self, path: &str) -> Raw {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Raw { status, headers, bytes: r.bytes().await.expect("body").to_vec() }
     }
 
     pub async fn finish(rb: reqwest::RequestBuilder) -> Resp {
@@ -509,4 +546,53 @@ impl Gw {
 
 pub fn close_code(c: CloseCode) -> u16 {
     u16::from(c)
+}
+
+/// How the upload body is sent over a raw connection.
+pub enum Body {
+    /// Only the headers, announcing this Content-Length; the body never comes.
+    Announced(u64),
+    /// `Transfer-Encoding: chunked` in 64 KiB pieces, up to this many bytes (no length up front).
+    Chunked(usize),
+}
+
+/// An upload (`request`: method and path, e.g. `POST /api/uploads`) over a raw HTTP/1.1 connection, reading the answer while still sending (the
+/// server answers early and closes). Returns the status and the JSON body.
+pub async fn raw_upload(d: &Daemon, c: &Client, request: &str, body: Body) -> (u16, Value) {
+    let stream = tokio::net::TcpStream::connect(&d.addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut buf)).await;
+        buf
+    });
+    let framing = match body {
+        Body::Announced(n) => format!("Content-Length: {n}\r\n"),
+        Body::Chunked(_) => "Transfer-Encoding: chunked\r\n".into(),
+    };
+    let head = format!(
+        "{request} HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nX-Filename: big.bin\r\n\
+         Content-Type: application/octet-stream\r\n{framing}Connection: close\r\n\r\n",
+        d.addr,
+        c.cookie_header().unwrap_or_default(),
+        c.csrf_token()
+    );
+    wr.write_all(head.as_bytes()).await.expect("send headers");
+    if let Body::Chunked(total) = body {
+        let piece = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let frame = [format!("{:x}\r\n", piece.len()).as_bytes(), &piece, b"\r\n"].concat();
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+            sent += piece.len();
+        }
+        let _ = wr.write_all(b"0\r\n\r\n").await;
+    }
+    let buf = reader.await.expect("reader");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
