@@ -9,9 +9,13 @@ need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-wanted=(build-essential pkg-config cmake curl ca-certificates)
+# libasound2-dev: the daemon's ALSA sink and device probing (alsa-sys links alsa-lib).
+wanted=(build-essential pkg-config cmake curl ca-certificates libasound2-dev)
 # The browser tests drive Debian's Chromium (never a downloaded browser build).
 [ "$what" = test ] && wanted+=(chromium fonts-dejavu-core)
+# ffmpeg: the audio tests make their fixtures in every format with it, and `make bench` runs
+# it beside our pipeline (`-c:a libopus`) as the peer to beat.
+[ "$what" = test ] && wanted+=(ffmpeg)
 for p in "${wanted[@]}"; do
     pkg "$p" || need_apt+=("$p")
 done
