@@ -1,0 +1,1 @@
+//! The shared DJ core (sans-IO).
