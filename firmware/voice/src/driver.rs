@@ -52,12 +52,29 @@ pub enum Command {
     Mute { participant: ParticipantId, muted: bool, deafened: bool, reply: oneshot::Sender<Result<(), VoiceError>> },
     Leave { participant: ParticipantId, reply: oneshot::Sender<Result<(), VoiceError>> },
     Addresses { reply: oneshot::Sender<Result<Addresses, VoiceError>> },
+    /// A local sender (the DJ): see [`Sfu::add_local`].
+    AddLocal { participant: ParticipantId, room: RoomId, label: String, reply: oneshot::Sender<Result<(), VoiceError>> },
+    RemoveLocal { participant: ParticipantId, reply: oneshot::Sender<Result<(), VoiceError>> },
+    MuteLocal { participant: ParticipantId, muted: bool, reply: oneshot::Sender<Result<(), VoiceError>> },
 }
+
+/// One frame of a local sender's Opus, as [`Handle::send_local`] queues it.
+pub struct LocalMedia {
+    pub participant: ParticipantId,
+    pub opus: Vec<u8>,
+    pub samples: u32,
+    pub level: i8,
+}
+
+/// Local frames queued for the driver: a few hundred ms. A sender that runs ahead of a busy
+/// driver loses frames (told by `send_local`), never blocks its audio thread.
+const LOCAL_QUEUE: usize = 16;
 
 /// Cheap to clone; every method is one round trip to the driver task.
 #[derive(Clone)]
 pub struct Handle {
     tx: mpsc::Sender<Command>,
+    local: mpsc::Sender<LocalMedia>,
     /// The addresses the UDP sockets were bound to at start (the port a router should
     /// forward; it stays the same as addresses come and go, see [`Handle::addresses`]).
     pub local_addrs: Vec<SocketAddr>,
@@ -94,6 +111,21 @@ impl Handle {
     /// The addresses the port is open on now (they follow the box's).
     pub async fn addresses(&self) -> Result<Addresses, VoiceError> {
         self.call(|reply| Command::Addresses { reply }).await
+    }
+    pub async fn add_local(&self, participant: ParticipantId, room: RoomId, label: String) -> Result<(), VoiceError> {
+        self.call(|reply| Command::AddLocal { participant, room, label, reply }).await
+    }
+    pub async fn remove_local(&self, participant: ParticipantId) -> Result<(), VoiceError> {
+        self.call(|reply| Command::RemoveLocal { participant, reply }).await
+    }
+    pub async fn mute_local(&self, participant: ParticipantId, muted: bool) -> Result<(), VoiceError> {
+        self.call(|reply| Command::MuteLocal { participant, muted, reply }).await
+    }
+    /// Queues one frame of a local sender's audio without waiting (callable from any thread,
+    /// the DJ's audio thread included). False: the queue was full or the driver is gone, and
+    /// the frame was dropped.
+    pub fn send_local(&self, frame: LocalMedia) -> bool {
+        self.local.try_send(frame).is_ok()
     }
 }
 
@@ -149,9 +181,10 @@ pub async fn start_with(
         Instant::now(),
     );
     let (tx, rx) = mpsc::channel(64);
+    let (local, local_rx) = mpsc::channel(LOCAL_QUEUE);
     let watch = Watch { source, listen, poll };
-    tokio::spawn(run(sfu, sockets, watch, net_rx, rx, events));
-    Ok(Handle { tx, local_addrs, tcp_addrs })
+    tokio::spawn(run(sfu, sockets, watch, net_rx, Inputs { commands: rx, local: local_rx }, events));
+    Ok(Handle { tx, local, local_addrs, tcp_addrs })
 }
 
 /// What the loop needs to follow the box's addresses.
@@ -159,6 +192,12 @@ struct Watch {
     source: Box<dyn AddressSource>,
     listen: SocketAddr,
     poll: Duration,
+}
+
+/// What the callers send the loop.
+struct Inputs {
+    commands: mpsc::Receiver<Command>,
+    local: mpsc::Receiver<LocalMedia>,
 }
 
 /// What the socket tasks tell the loop.
@@ -173,7 +212,7 @@ async fn run(
     mut sockets: Sockets,
     mut watch: Watch,
     mut net_rx: mpsc::Receiver<Net>,
-    mut commands: mpsc::Receiver<Command>,
+    Inputs { mut commands, mut local }: Inputs,
     events: mpsc::UnboundedSender<SfuEvent>,
 ) {
     let mut poll = tokio::time::interval(watch.poll);
@@ -230,7 +269,21 @@ async fn run(
                     Command::Addresses { reply } => {
                         let _ = reply.send(Ok(Addresses { udp: sockets.udp_addrs(), tcp: sockets.tcp_addrs() }));
                     }
+                    Command::AddLocal { participant, room, label, reply } => {
+                        let _ = reply.send(sfu.add_local(now, participant, room, &label));
+                    }
+                    Command::RemoveLocal { participant, reply } => {
+                        let _ = reply.send(sfu.remove_local(now, participant));
+                    }
+                    Command::MuteLocal { participant, muted, reply } => {
+                        let _ = reply.send(sfu.set_local_muted(now, participant, muted));
+                    }
                 }
+            }
+            Some(m) = local.recv() => {
+                let frame = crate::LocalFrame { opus: &m.opus, samples: m.samples, level: m.level };
+                // A frame for a sender removed meanwhile is simply dropped.
+                let _ = sfu.send_local(Instant::now(), m.participant, frame);
             }
             n = net_rx.recv() => {
                 let Some(n) = n else { return };

@@ -9,7 +9,7 @@
 pub mod driver;
 pub mod sfu;
 
-pub use sfu::{Grade, ParticipantInfo, Quality, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput, SfuStats};
+pub use sfu::{Grade, LocalFrame, ParticipantInfo, Quality, Sfu, SfuConfig, SfuEvent, SfuInput, SfuOutput, SfuStats};
 /// UDP or TCP, for [`SfuInput::Receive`] and [`SfuOutput::Transmit`].
 pub use str0m::net::Protocol;
 

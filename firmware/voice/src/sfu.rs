@@ -18,6 +18,8 @@ use crate::{ParticipantId, RoomId, VoiceError};
 
 mod candidates;
 mod forward;
+mod local;
+pub use local::LocalFrame;
 use candidates::local_candidates;
 pub mod quality;
 pub use quality::{Grade, Quality};
@@ -165,6 +167,8 @@ pub struct Sfu {
     config: SfuConfig,
     crypto: Arc<CryptoProvider>,
     participants: Vec<Participant>,
+    /// Senders inside the box (the DJ): see `local`.
+    locals: Vec<local::Local>,
     outputs: VecDeque<SfuOutput>,
     /// The latest time we were given (the core reads no clock of its own).
     last_now: Instant,
@@ -186,6 +190,7 @@ impl Sfu {
             config,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             participants: Vec::new(),
+            locals: Vec::new(),
             outputs: VecDeque::new(),
             last_now: now,
             stats: SfuStats::default(),
@@ -220,6 +225,9 @@ impl Sfu {
     ) -> Result<String, VoiceError> {
         // Parse before touching anything so a bad offer leaves an existing session alone.
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| VoiceError::BadSdp(e.to_string()))?;
+        if self.locals.iter().any(|l| l.id == id) {
+            return Err(VoiceError::NotInRoom);
+        }
         let mut rtc = Rtc::builder()
             .set_crypto_provider(self.crypto.clone())
             .clear_codecs()
@@ -243,7 +251,7 @@ impl Sfu {
             }
             Err(_) => (false, false),
         };
-        let tracks_out = self
+        let mut tracks_out: Vec<TrackOut> = self
             .participants
             .iter()
             .filter(|p| p.room == room)
@@ -256,6 +264,7 @@ impl Sfu {
                 })
             })
             .collect();
+        tracks_out.extend(self.local_tracks(room));
         self.participants.push(Participant {
             id,
             room,
@@ -474,8 +483,9 @@ impl Sfu {
             .map(|p| p.next)
             .min()
             .unwrap_or(self.last_now + MAX_SLEEP);
-        for p in &self.participants {
-            if let (true, Some(l)) = (p.speaking, p.last_loud) {
+        let loud = self.participants.iter().map(|p| (p.speaking, p.last_loud));
+        for (speaking, last) in loud.chain(self.locals.iter().map(|l| (l.speaking, l.last_loud))) {
+            if let (true, Some(l)) = (speaking, last) {
                 t = t.min(l + SPEAKING_HOLD);
             }
         }

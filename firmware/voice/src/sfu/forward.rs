@@ -87,16 +87,15 @@ impl Sfu {
     }
 
     pub(super) fn update_speaking(&mut self, now: Instant) {
-        for p in &mut self.participants {
-            let speaking =
-                !p.muted && p.last_loud.is_some_and(|l| now.saturating_duration_since(l) < SPEAKING_HOLD);
-            if speaking != p.speaking {
-                p.speaking = speaking;
-                self.outputs.push_back(SfuOutput::Event(SfuEvent::Speaking {
-                    participant: p.id,
-                    room: p.room,
-                    speaking,
-                }));
+        let heard = |muted: bool, last: Option<Instant>| {
+            !muted && last.is_some_and(|l| now.saturating_duration_since(l) < SPEAKING_HOLD)
+        };
+        let people = self.participants.iter_mut().map(|p| (p.id, p.room, heard(p.muted, p.last_loud), &mut p.speaking));
+        let locals = self.locals.iter_mut().map(|l| (l.id, l.room, heard(l.muted, l.last_loud), &mut l.speaking));
+        for (participant, room, speaking, was) in people.chain(locals) {
+            if speaking != *was {
+                *was = speaking;
+                self.outputs.push_back(SfuOutput::Event(SfuEvent::Speaking { participant, room, speaking }));
             }
         }
     }

@@ -53,6 +53,8 @@ pub struct Client {
     pub received: BTreeMap<u8, u64>,
     /// The client keeps sending; `muted` here only says what the server was told.
     pub level: i8,
+    /// The RTP time of the latest frame received, by sender index (in 48 kHz samples).
+    pub last_time: BTreeMap<u8, u64>,
 }
 
 pub struct World {
@@ -163,6 +165,7 @@ impl World {
             sent: 0,
             received: BTreeMap::new(),
             level: -30,
+            last_time: BTreeMap::new(),
         };
         if let Some(c) = self.clients.iter_mut().find(|c| c.idx == idx) {
             *c = client;
@@ -306,6 +309,7 @@ impl World {
                     Output::Event(Event::Connected) => c.connected = true,
                     Output::Event(Event::MediaData(d)) => {
                         *c.received.entry(d.data[0]).or_default() += 1;
+                        c.last_time.insert(d.data[0], d.time.rebase(str0m::media::Frequency::FORTY_EIGHT_KHZ).numer());
                     }
                     Output::Event(_) => {}
                 }
