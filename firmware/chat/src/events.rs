@@ -33,6 +33,10 @@ pub enum EventKind {
     EmojiCreate,
     #[serde(rename = "emoji.delete")]
     EmojiDelete,
+    #[serde(rename = "track.create")]
+    TrackCreate,
+    #[serde(rename = "track.delete")]
+    TrackDelete,
 }
 
 impl EventKind {
@@ -51,6 +55,8 @@ impl EventKind {
             EventKind::RoleDelete => "role.delete",
             EventKind::EmojiCreate => "emoji.create",
             EventKind::EmojiDelete => "emoji.delete",
+            EventKind::TrackCreate => "track.create",
+            EventKind::TrackDelete => "track.delete",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -99,6 +105,8 @@ mod tests {
             EventKind::RoleDelete,
             EventKind::EmojiCreate,
             EventKind::EmojiDelete,
+            EventKind::TrackCreate,
+            EventKind::TrackDelete,
         ] {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }

@@ -96,6 +96,10 @@ id_type!(
     EmbedId
 );
 id_type!(
+    /// A track of the box's music library.
+    TrackId
+);
+id_type!(
     /// An audit log entry.
     AuditId
 );

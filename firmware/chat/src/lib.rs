@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod model;
+pub mod music;
 pub mod perms;
 pub mod presence;
 pub mod ratelimit;
@@ -15,4 +16,4 @@ pub mod search;
 pub mod text;
 
 pub use error::{Error, ErrorKind};
-pub use ids::{AttachmentId, AuditId, ChannelId, EmbedId, EmojiId, InviteId, MessageId, RoleId, Seq, UserId};
+pub use ids::{AttachmentId, AuditId, ChannelId, EmbedId, EmojiId, InviteId, MessageId, RoleId, Seq, TrackId, UserId};

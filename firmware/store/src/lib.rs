@@ -15,6 +15,7 @@ mod events;
 mod faces;
 mod files;
 mod messages;
+mod music;
 pub mod schema;
 mod search;
 mod threads;
@@ -32,6 +33,7 @@ pub use error::{Error, Result};
 pub use files::{ChannelExportPage, NewAttachment, OverQuota, StoredAttachment, UserExportMessage, MAX_ATTACHMENTS};
 pub use events::EventRow;
 pub use messages::{NewMessage, Page};
+pub use music::{NewTrack, TrackFile};
 pub use setup::{Claim, SetupState};
 pub use users::{invite_invalid, Invite, SessionInfo};
 
@@ -49,6 +51,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_files", include_str!("../migrations/0004_files.sql")),
     ("0005_faces", include_str!("../migrations/0005_faces.sql")),
     ("0006_notify", include_str!("../migrations/0006_notify.sql")),
+    ("0007_music", include_str!("../migrations/0007_music.sql")),
 ];
 
 /// How many read-only connections to keep around.

@@ -39,10 +39,12 @@ fn payload(k: EventKind, c: &Config) -> String {
         RoleDelete => format!("{{ id: {} }}", chat::RoleId::ident(c)),
         EmojiCreate => model::CustomEmoji::ident(c),
         EmojiDelete => format!("{{ id: {} }}", chat::EmojiId::ident(c)),
+        TrackCreate => chat::music::Track::ident(c),
+        TrackDelete => format!("{{ id: {} }}", chat::TrackId::ident(c)),
     }
 }
 
-const KINDS: [EventKind; 13] = [
+const KINDS: [EventKind; 15] = [
     EventKind::MessageCreate,
     EventKind::MessageUpdate,
     EventKind::MessageDelete,
@@ -56,12 +58,14 @@ const KINDS: [EventKind; 13] = [
     EventKind::RoleDelete,
     EventKind::EmojiCreate,
     EventKind::EmojiDelete,
+    EventKind::TrackCreate,
+    EventKind::TrackDelete,
 ];
 
 /// `events.ts`: durable event kind → payload type.
 fn events_ts(c: &Config) -> String {
     let mut names: Vec<String> = KINDS.iter().map(|k| payload(*k, c)).filter(|n| !n.starts_with('{')).collect();
-    names.extend(["RoleId", "EmojiId"].map(String::from));
+    names.extend(["RoleId", "EmojiId", "TrackId"].map(String::from));
     names.sort();
     names.dedup();
     let mut s = String::from(HEADER);
@@ -85,6 +89,7 @@ fn generate() -> BTreeMap<String, String> {
     model::User::export_all(&c).expect("export");
     model::Channel::export_all(&c).expect("export");
     model::CustomEmoji::export_all(&c).expect("export");
+    chat::music::Track::export_all(&c).expect("export");
     model::Message::export_all(&c).expect("export");
     model::RoleDef::export_all(&c).expect("export");
     model::ReadState::export_all(&c).expect("export");

@@ -7,6 +7,8 @@ import type { Message } from "./Message";
 import type { ReadState } from "./ReadState";
 import type { RoleDef } from "./RoleDef";
 import type { RoleId } from "./RoleId";
+import type { Track } from "./Track";
+import type { TrackId } from "./TrackId";
 import type { User } from "./User";
 
 /** The payload (`d`) of each durable gateway event (`op: "event"`), by its kind (`t`). */
@@ -24,4 +26,6 @@ export type EventPayloads = {
   "role.delete": { id: RoleId },
   "emoji.create": CustomEmoji,
   "emoji.delete": { id: EmojiId },
+  "track.create": Track,
+  "track.delete": { id: TrackId },
 };

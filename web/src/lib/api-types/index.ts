@@ -31,6 +31,8 @@ export type * from "./SearchHit";
 export type * from "./Settings";
 export type * from "./SetupState";
 export type * from "./ThreadSummary";
+export type * from "./Track";
+export type * from "./TrackId";
 export type * from "./User";
 export type * from "./UserId";
 export type * from "./events";
