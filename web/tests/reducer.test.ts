@@ -126,8 +126,10 @@ describe('the chat reducer', () => {
       'role.delete': true,
       'emoji.create': true,
       'emoji.delete': true,
+      'track.create': true,
+      'track.delete': true,
     };
-    expect(Object.keys(all)).toHaveLength(13);
+    expect(Object.keys(all)).toHaveLength(15);
   });
 
   it('never changes its input', () => {

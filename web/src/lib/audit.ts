@@ -36,6 +36,8 @@ const ACTIONS: Record<string, string> = {
   'settings.update': 'changed settings',
   'emoji.create': 'added emoji',
   'emoji.delete': 'deleted emoji',
+  'track.create': 'added to the music library',
+  'track.delete': 'removed from the music library',
 };
 
 /** An action code in words ("user.ban" → "banned"); unknown codes as they are. */

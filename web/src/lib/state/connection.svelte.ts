@@ -31,6 +31,8 @@ const DURABLE: ReadonlySet<string> = new Set<keyof EventPayloads>([
   'role.delete',
   'emoji.create',
   'emoji.delete',
+  'track.create',
+  'track.delete',
 ] satisfies (keyof EventPayloads)[]);
 const EPHEMERAL: ReadonlySet<string> = new Set<keyof EphemeralPayloads>(['typing.start', 'presence.update']);
 

@@ -108,6 +108,10 @@ export function reduce(s: ChatState, e: ChatEvent, ctx: ReduceContext): ChatStat
       return { ...s, emoji: [...s.emoji.filter((x) => x.id !== e.d.id), e.d] };
     case 'emoji.delete':
       return { ...s, emoji: s.emoji.filter((x) => x.id !== e.d.id) };
+    // The music library is not chat state: its views listen through the event hook.
+    case 'track.create':
+    case 'track.delete':
+      return s;
     case 'channel_settings.update':
       return updateChannel(s, e.d.channel_id, (c) => ({ muted: e.d.muted, following: e.d.following, notify: e.d.notify ?? c.notify }));
     case 'read_state.update': {
