@@ -3,6 +3,31 @@
 //! room, and a second branch to the box's own speaker through ALSA (device probing, the sink).
 //!
 //! Everything here runs on dedicated threads, never on the async runtime.
+//!
+//! The path of a DJ track: `player` (its decode thread: `decode` → `convert` → `resample` →
+//! `frames`, gain from `loudness`, into a bounded buffer) → `engine` (the 20 ms clock: gain,
+//! volume, limiter, `encode`) → the SFU's callback and the optional speaker `FrameSink`.
+//! `scan` reads a library file's tags and loudness; `stream` and `playlist` feed internet radio.
+
+pub mod convert;
+pub mod decode;
+pub mod encode;
+pub mod engine;
+pub mod error;
+pub mod frames;
+mod guard;
+pub mod loudness;
+mod opus_dec;
+pub mod player;
+pub mod playlist;
+pub mod resample;
+pub mod scan;
+pub mod stream;
+pub mod tags;
+
+pub use error::AudioError;
+pub use symphonia::core::formats::probe::Hint;
+pub use symphonia::core::io::MediaSource;
 
 /// The pipeline's one internal format: 48 kHz, stereo, interleaved `f32` in [-1, 1].
 pub const RATE: u32 = 48_000;
