@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[cfg_attr(
     feature = "ts",
     derive(ts_rs::TS),
-    ts(type = r#"Array<"view" | "send" | "manage_messages" | "pin" | "manage_channel" | "moderate">"#)
+    ts(type = r#"Array<"view" | "send" | "manage_messages" | "pin" | "manage_channel" | "moderate" | "dj">"#)
 )]
 pub struct Perms(pub u32);
 
@@ -32,17 +32,21 @@ impl Perms {
     pub const MANAGE_CHANNEL: Perms = Perms(1 << 4);
     /// Kick, ban, time out (box-wide: only taken from roles, never from overrides).
     pub const MODERATE: Perms = Perms(1 << 5);
-    pub const ALL: Perms = Perms((1 << 6) - 1);
+    /// Drive the room's DJ fully: skip at once, stop, clear, move or remove anyone's tracks
+    /// (box-wide, from roles: the "DJ" role of a friend group).
+    pub const DJ: Perms = Perms(1 << 6);
+    pub const ALL: Perms = Perms((1 << 7) - 1);
     /// What `@everyone` starts with.
     pub const DEFAULT_EVERYONE: Perms = Perms(1 | (1 << 1));
 
-    const NAMES: [(&'static str, Perms); 6] = [
+    const NAMES: [(&'static str, Perms); 7] = [
         ("view", Perms::VIEW),
         ("send", Perms::SEND),
         ("manage_messages", Perms::MANAGE_MESSAGES),
         ("pin", Perms::PIN),
         ("manage_channel", Perms::MANAGE_CHANNEL),
         ("moderate", Perms::MODERATE),
+        ("dj", Perms::DJ),
     ];
 
     pub fn contains(self, other: Perms) -> bool {
@@ -64,7 +68,7 @@ impl Perms {
             let bit = Self::NAMES.iter().find(|(k, _)| *k == n).map(|(_, b)| *b).ok_or_else(|| {
                 Error::invalid(
                     "unknown_permission",
-                    format!("Unknown permission {n:?}: use view, send, manage_messages, pin, manage_channel, moderate."),
+                    format!("Unknown permission {n:?}: use view, send, manage_messages, pin, manage_channel, moderate, dj."),
                 )
             })?;
             p = p.union(bit);
@@ -170,8 +174,9 @@ pub fn effective(actor: Actor, roles: &[RoleId], place: &Place<'_>) -> Here {
                 deny = deny.union(o.deny);
             }
             p = p.minus(deny).union(allow);
-            // Moderation is box-wide: an override cannot grant or take it.
-            p.minus(Perms::MODERATE).union(Perms(actor.perms.0 & Perms::MODERATE.0))
+            // Moderation and the DJ are box-wide: an override cannot grant or take them.
+            let wide = Perms::MODERATE.union(Perms::DJ);
+            p.minus(wide).union(Perms(actor.perms.0 & wide.0))
         }
     };
     if !p.contains(Perms::VIEW) {

@@ -12,10 +12,11 @@ export const PERMS: { id: Perm; label: string; hint: string }[] = [
   { id: 'pin', label: 'Pin', hint: 'pin and unpin messages' },
   { id: 'manage_channel', label: 'Manage channel', hint: 'rename, topic, permission overrides' },
   { id: 'moderate', label: 'Moderate', hint: 'kick, ban and time out people' },
+  { id: 'dj', label: 'DJ', hint: "skip at once, stop, clear and rearrange anyone's music" },
 ];
 
-/** `moderate` comes from roles only: channel overrides never carry it. */
-export const OVERRIDE_PERMS = PERMS.filter((p) => p.id !== 'moderate');
+/** `moderate` and `dj` come from roles only: channel overrides never carry them. */
+export const OVERRIDE_PERMS = PERMS.filter((p) => p.id !== 'moderate' && p.id !== 'dj');
 
 /** `chat::ids::RoleId::EVERYONE`. */
 export const EVERYONE_ROLE_ID = '1';

@@ -4,4 +4,4 @@
  * A set of permissions (bits). On the wire: the names, in this order (`store`'s `ts_types` test
  * checks that the TypeScript union below lists the same names).
  */
-export type Perms = Array<"view" | "send" | "manage_messages" | "pin" | "manage_channel" | "moderate">;
+export type Perms = Array<"view" | "send" | "manage_messages" | "pin" | "manage_channel" | "moderate" | "dj">;
