@@ -112,7 +112,10 @@ impl Dj {
         }
         let limit = self.config.per_user_limit;
         if limit > 0 && !user.dj && self.queue.count_of(user.id) >= limit {
-            return Err(format!("You can have at most {limit} tracks in the queue"));
+            return Err(format!(
+                "You can have at most {} in the queue",
+                format::tracks(limit)
+            ));
         }
         Ok(())
     }

@@ -150,7 +150,13 @@ impl Dj {
             current: self.current.as_ref().map(|c| SavedCurrent {
                 entry: c.entry.clone(),
                 position_ms: c.position(now),
-                state: play_state(c.phase),
+                // Restored from "playing" and waiting for listeners: still "playing", so a
+                // second restart before anyone came keeps the promise.
+                state: if self.auto_resume && !c.active() {
+                    PlayState::Playing
+                } else {
+                    play_state(c.phase)
+                },
             }),
             queue: self.queue.entries().to_vec(),
             fairqueue: self.queue.fair(),
