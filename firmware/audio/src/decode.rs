@@ -94,6 +94,10 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn open(source: Box<dyn MediaSource>, hint: &Hint, opts: &DecodeOptions) -> Result<Decoder, AudioError> {
+        guarded(|| Decoder::open_inner(source, hint, opts))
+    }
+
+    fn open_inner(source: Box<dyn MediaSource>, hint: &Hint, opts: &DecodeOptions) -> Result<Decoder, AudioError> {
         let guard = Guard::new(source, opts.max_tag_bytes, opts.max_picture_bytes)?;
         let seekable = guard.is_seekable();
         let mss = MediaSourceStream::new(Box::new(guard), Default::default());
@@ -146,9 +150,17 @@ impl Decoder {
 
     /// The next decoded packet; `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, AudioError> {
+        if !guarded(|| self.step())? {
+            return Ok(None);
+        }
+        Ok(Some(Chunk { samples: &self.buf, rate: self.info.rate, layout: &self.layout }))
+    }
+
+    /// Decodes the next packet into `buf`; false at the end.
+    fn step(&mut self) -> Result<bool, AudioError> {
         loop {
             if self.ended {
-                return Ok(None);
+                return Ok(false);
             }
             let packet = match self.reader.next_packet() {
                 Ok(Some(p)) => p,
@@ -225,12 +237,16 @@ impl Decoder {
             if self.buf.is_empty() {
                 continue;
             }
-            return Ok(Some(Chunk { samples: &self.buf, rate: self.info.rate, layout: &self.layout }));
+            return Ok(true);
         }
     }
 
     /// Seeks to `ms` from the start. Past the end, the decode simply ends.
     pub fn seek(&mut self, ms: u64) -> Result<(), AudioError> {
+        guarded(|| self.seek_inner(ms))
+    }
+
+    fn seek_inner(&mut self, ms: u64) -> Result<(), AudioError> {
         if !self.info.seekable {
             return Err(AudioError::NotSeekable);
         }
@@ -260,12 +276,12 @@ impl Decoder {
         Ok(())
     }
 
-    fn end(&mut self) -> Result<Option<Chunk<'_>>, AudioError> {
+    fn end(&mut self) -> Result<bool, AudioError> {
         self.ended = true;
         if self.good_total == 0 {
             return Err(if self.bad_total > 0 { AudioError::Corrupt("no packet decoded".into()) } else { AudioError::Empty });
         }
-        Ok(None)
+        Ok(false)
     }
 
     fn bad(&mut self, why: &str) -> Result<(), AudioError> {
@@ -290,6 +306,13 @@ impl Decoder {
         self.layout = layout;
         Ok(())
     }
+}
+
+/// Runs symphonia under `catch_unwind`: a decoder bug on hostile data (symphonia 0.6 still has
+/// unchecked arithmetic in places) becomes a `corrupt` error, never a dead DJ thread.
+fn guarded<T>(f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(AudioError::Corrupt("the decoder failed on this data".into())))
 }
 
 type Selected = (u32, Option<TimeBase>, Codec, SourceInfo, Layout);

@@ -17,7 +17,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use symphonia::core::io::MediaSource;
 
-use crate::error::AudioError;
+use crate::error::{check_format, AudioError};
 
 const FLAC_PICTURE: u8 = 6;
 const FLAC_PADDING: u8 = 1;
@@ -32,6 +32,9 @@ pub(crate) struct Guard {
     ahead: Vec<u8>,
     at: usize,
     flac: Option<FlacWatch>,
+    /// Reading past a header not seen yet (symphonia looks at the end for trailing tags first):
+    /// pass through until a seek comes back to it.
+    flac_suspended: bool,
     seekable: bool,
 }
 
@@ -51,11 +54,12 @@ impl Guard {
         max_picture_bytes: u64,
     ) -> Result<Guard, AudioError> {
         let seekable = inner.is_seekable();
-        let mut head = [0u8; 10];
+        let mut head = [0u8; 28];
         let got = read_full(&mut inner, &mut head).map_err(|e| AudioError::io(&e))?;
         if got == 0 {
             return Err(AudioError::Empty);
         }
+        check_wav(&head[..got])?;
         let mut guard = Guard {
             inner,
             offset: 0,
@@ -63,6 +67,7 @@ impl Guard {
             ahead: head[..got].to_vec(),
             at: 0,
             flac: None,
+            flac_suspended: false,
             seekable,
         };
         let mut flac_at = 0;
@@ -185,7 +190,7 @@ impl Read for Guard {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.flac.is_none() && self.at == self.ahead.len() {
+        if (self.flac.is_none() || self.flac_suspended) && self.at == self.ahead.len() {
             let n = self.inner.read(buf)?;
             self.pos += n as u64;
             return Ok(n);
@@ -194,7 +199,9 @@ impl Read for Guard {
             self.fill(buf.len().min(64 * 1024))?;
         }
         let avail = (self.ahead.len() - self.at).min(buf.len());
-        self.watch_flac(avail)?;
+        if !self.flac_suspended {
+            self.watch_flac(avail)?;
+        }
         let avail = (self.ahead.len() - self.at).min(buf.len());
         buf[..avail].copy_from_slice(&self.ahead[self.at..self.at + avail]);
         self.at += avail;
@@ -226,10 +233,8 @@ impl Seek for Guard {
         self.ahead.clear();
         self.at = 0;
         self.pos = target;
-        // A seek past a header we have not seen: stop watching (fail open, never corrupt).
-        if self.flac.as_ref().is_some_and(|w| target > w.next) {
-            self.flac = None;
-        }
+        // A seek past a header we have not seen: leave the bytes alone until a seek comes back.
+        self.flac_suspended = self.flac.as_ref().is_some_and(|w| target > w.next);
         Ok(target)
     }
 }
@@ -242,6 +247,16 @@ impl MediaSource for Guard {
     fn byte_len(&self) -> Option<u64> {
         self.inner.byte_len().map(|l| l.saturating_sub(self.offset))
     }
+}
+
+/// A WAV header's own claims, refused before symphonia reads them (it trusts the channel count).
+fn check_wav(head: &[u8]) -> Result<(), AudioError> {
+    if head.len() < 28 || &head[..4] != b"RIFF" || &head[8..16] != b"WAVEfmt " {
+        return Ok(());
+    }
+    let channels = usize::from(u16::from_le_bytes([head[22], head[23]]));
+    let rate = u32::from_le_bytes([head[24], head[25], head[26], head[27]]);
+    check_format(rate, channels)
 }
 
 /// The whole length of an ID3v2 tag that starts `head`, if it is one.
@@ -309,6 +324,23 @@ mod tests {
         let mut out = Vec::new();
         guard(bytes.clone(), 64, 64).read_to_end(&mut out).expect("read");
         assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn a_look_at_the_end_first_does_not_stop_the_watch() {
+        let mut bytes = b"fLaC".to_vec();
+        bytes.extend([0x86, 0, 0, 40]);
+        bytes.extend(std::iter::repeat_n(5u8, 40));
+        bytes.extend(b"FRAMES-AND-A-TAIL");
+        let mut g = guard(bytes.clone(), 1 << 20, 16);
+        g.seek(SeekFrom::End(-4)).expect("seek");
+        let mut tail = Vec::new();
+        g.read_to_end(&mut tail).expect("read");
+        assert_eq!(tail, b"TAIL");
+        g.seek(SeekFrom::Start(0)).expect("seek");
+        let mut out = Vec::new();
+        g.read_to_end(&mut out).expect("read");
+        assert_eq!(out[4], 0x81, "the picture became padding");
     }
 
     #[test]
