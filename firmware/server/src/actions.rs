@@ -150,6 +150,7 @@ pub async fn send_message(state: &AppState, actor: Actor, channel: ChannelId, in
     .await?;
     if created && !msg.content.is_empty() {
         crate::embeds::spawn_for(state, &msg);
+        crate::music::on_message(state, actor, &msg);
     }
     Ok(msg)
 }

@@ -50,6 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(crate::firstrun::routes())
         .merge(crate::network::routes())
         .merge(crate::updates::routes())
+        .merge(crate::music::routes())
         .fallback(|| async { ApiError(Error::not_found("not_found", "No such API endpoint.")) })
 }
 

@@ -28,6 +28,7 @@ pub mod updates_feed;
 pub mod own;
 pub mod voice;
 pub mod serve;
+pub mod music;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Uri};
@@ -212,9 +213,18 @@ pub struct AppState {
     /// Where the main listener is bound (set by [`run`]): invite links name an address friends
     /// can reach only when the box listens beyond loopback.
     pub listen: std::sync::OnceLock<SocketAddr>,
+    /// The voice rooms' DJs ([`music`]).
+    pub music: music::Music,
+    /// This state itself, for work that outlives the request that started it.
+    this: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
 impl AppState {
+    /// This state as an `Arc` (`None` only while it is being dropped).
+    pub fn arc(&self) -> Option<Arc<AppState>> {
+        self.this.get().and_then(std::sync::Weak::upgrade)
+    }
+
     /// Wire the store's commits to the hub.
     pub fn new(store: Arc<Store>, cfg: ServerConfig) -> Arc<AppState> {
         let state = Arc::new(AppState {
@@ -232,8 +242,11 @@ impl AppState {
             identity: own::Identity::default(),
             updates: updates::Updates::default(),
             listen: std::sync::OnceLock::new(),
+            music: music::Music::default(),
+            this: std::sync::OnceLock::new(),
             cfg,
         });
+        let _ = state.this.set(Arc::downgrade(&state));
         let weak = Arc::downgrade(&state);
         store.set_publisher(move |events| {
             if let Some(s) = weak.upgrade() {

@@ -42,11 +42,31 @@ struct Seat {
     gen: u64,
 }
 
+/// A room's DJ as the room state shows it (it sits in the room while it plays).
+#[derive(Debug, Clone, Copy, Default)]
+struct DjSeat {
+    speaking: bool,
+    muted: bool,
+}
+
 #[derive(Default)]
 pub struct Voice {
     handle: OnceLock<voice::driver::Handle>,
     seats: Mutex<HashMap<UserId, Seat>>,
+    /// The rooms whose DJ is in them (`crate::music`), by room.
+    djs: Mutex<HashMap<ChannelId, DjSeat>>,
     gens: std::sync::atomic::AtomicU64,
+}
+
+/// The DJ's participant id in the SFU: above every user id (those are positive i64s), one per
+/// room, so it can never alias a person.
+pub fn dj_participant(room: ChannelId) -> ParticipantId {
+    ParticipantId(DJ_BASE | room.0 as u64)
+}
+const DJ_BASE: u64 = 1 << 62;
+
+fn dj_room(p: ParticipantId) -> Option<ChannelId> {
+    (p.0 & DJ_BASE != 0).then(|| ChannelId((p.0 & !DJ_BASE) as i64))
 }
 
 fn err(e: VoiceError) -> ApiError {
@@ -85,7 +105,28 @@ impl Voice {
         self.seats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn room_json(seats: &HashMap<UserId, Seat>, room: ChannelId) -> Value {
+    fn djs(&self) -> std::sync::MutexGuard<'_, HashMap<ChannelId, DjSeat>> {
+        self.djs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The driver, for the DJ's local sender (`crate::music`).
+    pub fn driver(&self) -> Option<&voice::driver::Handle> {
+        self.handle.get()
+    }
+
+    /// The people in a room, by user id (what the DJ counts as its listeners).
+    pub fn occupants(&self, room: ChannelId) -> Vec<i64> {
+        let mut v: Vec<i64> = self.seats().iter().filter(|(_, s)| s.room == room).map(|(u, _)| u.0).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The room a user sits in, if any.
+    pub fn room_of(&self, user: UserId) -> Option<ChannelId> {
+        self.seats().get(&user).map(|s| s.room)
+    }
+
+    fn room_json(seats: &HashMap<UserId, Seat>, djs: &HashMap<ChannelId, DjSeat>, room: ChannelId) -> Value {
         let mut people: Vec<(UserId, Seat)> =
             seats.iter().filter(|(_, s)| s.room == room).map(|(u, s)| (*u, *s)).collect();
         people.sort_by_key(|(u, _)| u.0);
@@ -100,21 +141,32 @@ impl Voice {
                 json!({"user_id": u, "muted": s.muted, "deafened": s.deafened, "speaking": s.speaking, "quality": quality})
             })
             .collect();
-        json!({"channel_id": room, "participants": participants})
+        // The DJ, when it sits in the room: its stream id is what the browsers see its track as.
+        let dj = djs.get(&room).map(|d| {
+            json!({"participant": format!("p{}", dj_participant(room).0), "speaking": d.speaking, "muted": d.muted})
+        });
+        json!({"channel_id": room, "participants": participants, "dj": dj})
     }
 
     /// Every occupied room, for `ready`.
     pub fn rooms_json(&self) -> Value {
         let seats = self.seats();
-        let rooms: BTreeMap<i64, ChannelId> = seats.values().map(|s| (s.room.0, s.room)).collect();
-        Value::Array(rooms.values().map(|r| Self::room_json(&seats, *r)).collect())
+        let djs = self.djs();
+        let rooms: BTreeMap<i64, ChannelId> =
+            seats.values().map(|s| (s.room.0, s.room)).chain(djs.keys().map(|r| (r.0, *r))).collect();
+        Value::Array(rooms.values().map(|r| Self::room_json(&seats, &djs, *r)).collect())
     }
 
     fn announce(&self, state: &AppState, rooms: &[ChannelId]) {
         let frames: Vec<(ChannelId, Value)> = {
             let seats = self.seats();
-            rooms.iter().map(|r| (*r, Self::room_json(&seats, *r))).collect()
+            let djs = self.djs();
+            rooms.iter().map(|r| (*r, Self::room_json(&seats, &djs, *r))).collect()
         };
+        // The room's DJ counts its listeners (votes, leaving an empty room).
+        for r in rooms {
+            crate::music::listeners_changed(state, *r, self.occupants(*r));
+        }
         // Only people who can see the room learn who is in it.
         for (room, f) in frames {
             state.hub.send_ephemeral(Audience::Channel(room), "voice.state", f);
@@ -261,6 +313,30 @@ fn vacate_later(state: &Arc<AppState>, user: UserId, gen: u64) {
     });
 }
 
+/// The DJ sat down in its room (its local sender is in the SFU) or got up.
+pub fn dj_seated(state: &AppState, room: ChannelId, seated: bool) {
+    if seated {
+        state.voice.djs().entry(room).or_default();
+    } else {
+        state.voice.djs().remove(&room);
+    }
+    state.voice.announce(state, &[room]);
+}
+
+/// Moderation: mute the DJ for the whole room (a routing decision in the SFU, like a person).
+pub async fn set_dj_muted(state: &Arc<AppState>, room: ChannelId, muted: bool) -> ApiResult<Value> {
+    if !state.voice.djs().contains_key(&room) {
+        return Err(ApiError(Error::invalid("dj_not_playing", "The DJ is not in this room.")));
+    }
+    state.voice.handle()?.mute_local(dj_participant(room), muted).await.map_err(err)?;
+    if let Some(d) = state.voice.djs().get_mut(&room) {
+        d.muted = muted;
+        d.speaking &= !muted;
+    }
+    state.voice.announce(state, &[room]);
+    Ok(json!({"muted": muted}))
+}
+
 /// Relays the SFU's events: offers to the seat's socket, speaking and disconnects to everyone.
 pub fn spawn_events(state: Arc<AppState>, mut rx: tokio::sync::mpsc::UnboundedReceiver<SfuEvent>) {
     let weak = Arc::downgrade(&state);
@@ -275,6 +351,13 @@ pub fn spawn_events(state: Arc<AppState>, mut rx: tokio::sync::mpsc::UnboundedRe
                     if let Some(conn) = conn {
                         let frame = json!({"op": "ephemeral", "t": "voice.offer", "d": {"sdp": sdp}}).to_string();
                         state.hub.send_to(conn, frame);
+                    }
+                }
+                SfuEvent::Speaking { participant, speaking, .. } if dj_room(participant).is_some() => {
+                    let Some(room) = dj_room(participant) else { continue };
+                    let known = state.voice.djs().get_mut(&room).map(|d| d.speaking = speaking && !d.muted).is_some();
+                    if known {
+                        state.voice.announce(&state, &[room]);
                     }
                 }
                 SfuEvent::Speaking { participant, speaking, .. } => {

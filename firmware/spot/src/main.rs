@@ -245,6 +245,8 @@ async fn start_voice(state: &Arc<server::AppState>, cfg: &config::Voice) {
             tracing::info!(addrs = ?h.local_addrs, "voice listening");
             state.voice.set_handle(h);
             server::voice::spawn_events(state.clone(), rx);
+            // The DJs that had music before a restart get their queues back.
+            server::music::restore(state).await;
         }
         Err(e) => tracing::error!(listen = %cfg.listen, "voice disabled: cannot open the UDP port: {e}"),
     }

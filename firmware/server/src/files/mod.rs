@@ -31,6 +31,7 @@ mod disk;
 mod emoji;
 mod export;
 mod housekeeping;
+mod music;
 mod names;
 mod uploads;
 mod view;
@@ -39,7 +40,8 @@ pub use budget::{BudgetStats, DecodeBudget};
 pub use disk::remove_stored;
 pub use housekeeping::prune_uploads;
 pub use names::sanitize_filename;
-pub(crate) use names::random_name;
+pub(crate) use names::{is_stored_name, random_name};
+pub use music::music_dir;
 
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, State};
@@ -94,4 +96,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/me/avatar", put(avatars::put_avatar).delete(avatars::delete_my_avatar).layer(DefaultBodyLimit::disable()))
         .route("/mod/users/{id}/avatar", delete(avatars::delete_avatar))
         .route("/avatars/{side}/{name}", get(avatars::avatar_image))
+        .route("/music/tracks", get(music::list).post(music::upload).layer(DefaultBodyLimit::disable()))
+        .route("/music/tracks/{id}", delete(music::delete))
+        .route("/music/tracks/{id}/cover", get(music::cover))
 }

@@ -17,7 +17,7 @@ pub(crate) fn random_name() -> ApiResult<String> {
 }
 
 /// Is this one of our stored names (so joining it to a directory stays in that directory)?
-pub(super) fn is_stored_name(name: &str) -> bool {
+pub(crate) fn is_stored_name(name: &str) -> bool {
     let (stem, ext) = name.split_once('.').unwrap_or((name, ""));
     stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) && matches!(ext, "" | "png" | "jpg")
 }
