@@ -15,6 +15,7 @@ run $CARGO run -q --release -p spot --example bench_uploads -- "$rel/spot"
 run $CARGO run -q --release -p voice --example bench_sfu
 run $CARGO run -q --release -p store --example bench_search
 run $CARGO run -q --release -p ota --example bench_install -- 1024
+run $CARGO run -q --release -p audio --example bench_audio
 # The web app embedded in this release build: what the first chat view loads, and how long a
 # phone-speed CPU takes to draw the message list.
 (cd web && [ -d node_modules ] || npm ci --no-audit --no-fund --prefer-offline)

@@ -39,7 +39,16 @@ impl Layout {
             5 => vec![Left, Right, Center, SurroundLeft, SurroundRight],
             6 => vec![Left, Right, Center, Lfe, SurroundLeft, SurroundRight],
             7 => vec![Left, Right, Center, Lfe, Other, SurroundLeft, SurroundRight],
-            8 => vec![Left, Right, Center, Lfe, SurroundLeft, SurroundRight, SurroundLeft, SurroundRight],
+            8 => vec![
+                Left,
+                Right,
+                Center,
+                Lfe,
+                SurroundLeft,
+                SurroundRight,
+                SurroundLeft,
+                SurroundRight,
+            ],
             n => vec![Other; n],
         };
         Layout(roles)
@@ -75,7 +84,16 @@ impl Layout {
             5 => vec![Left, Center, Right, SurroundLeft, SurroundRight],
             6 => vec![Left, Center, Right, SurroundLeft, SurroundRight, Lfe],
             7 => vec![Left, Center, Right, SurroundLeft, SurroundRight, Other, Lfe],
-            8 => vec![Left, Center, Right, SurroundLeft, SurroundRight, SurroundLeft, SurroundRight, Lfe],
+            8 => vec![
+                Left,
+                Center,
+                Right,
+                SurroundLeft,
+                SurroundRight,
+                SurroundLeft,
+                SurroundRight,
+                Lfe,
+            ],
             n => vec![Other; n],
         };
         Layout(roles)
@@ -212,7 +230,10 @@ mod tests {
         let mut out = Vec::new();
         // The same sample in every main channel, something loud in the LFE.
         d.apply(&[0.5, 0.5, 0.5, 0.9, 0.5, 0.5], &mut out);
-        assert!((out[0] - 0.5).abs() < 1e-6 && (out[1] - 0.5).abs() < 1e-6, "{out:?}");
+        assert!(
+            (out[0] - 0.5).abs() < 1e-6 && (out[1] - 0.5).abs() < 1e-6,
+            "{out:?}"
+        );
         // Left only reaches the left.
         let mut out = Vec::new();
         d.apply(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0], &mut out);
@@ -221,7 +242,8 @@ mod tests {
 
     #[test]
     fn symphonia_positions_map_in_bit_order() {
-        let pos = Position::FRONT_LEFT | Position::FRONT_RIGHT | Position::FRONT_CENTER | Position::LFE1;
+        let pos =
+            Position::FRONT_LEFT | Position::FRONT_RIGHT | Position::FRONT_CENTER | Position::LFE1;
         let l = Layout::from_symphonia(&Channels::Positioned(pos));
         assert_eq!(l.0, vec![Role::Left, Role::Right, Role::Center, Role::Lfe]);
         let mono = Layout::from_symphonia(&Channels::Positioned(Position::FRONT_CENTER));

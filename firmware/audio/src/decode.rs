@@ -43,7 +43,11 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { max_tag_bytes: 16 << 20, max_picture_bytes: 4 << 20, max_bad_packets: 64 }
+        DecodeOptions {
+            max_tag_bytes: 16 << 20,
+            max_picture_bytes: 4 << 20,
+            max_bad_packets: 64,
+        }
     }
 }
 
@@ -93,11 +97,19 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    pub fn open(source: Box<dyn MediaSource>, hint: &Hint, opts: &DecodeOptions) -> Result<Decoder, AudioError> {
+    pub fn open(
+        source: Box<dyn MediaSource>,
+        hint: &Hint,
+        opts: &DecodeOptions,
+    ) -> Result<Decoder, AudioError> {
         guarded(|| Decoder::open_inner(source, hint, opts))
     }
 
-    fn open_inner(source: Box<dyn MediaSource>, hint: &Hint, opts: &DecodeOptions) -> Result<Decoder, AudioError> {
+    fn open_inner(
+        source: Box<dyn MediaSource>,
+        hint: &Hint,
+        opts: &DecodeOptions,
+    ) -> Result<Decoder, AudioError> {
         let guard = Guard::new(source, opts.max_tag_bytes, opts.max_picture_bytes)?;
         let seekable = guard.is_seekable();
         let mss = MediaSourceStream::new(Box::new(guard), Default::default());
@@ -153,7 +165,11 @@ impl Decoder {
         if !guarded(|| self.step())? {
             return Ok(None);
         }
-        Ok(Some(Chunk { samples: &self.buf, rate: self.info.rate, layout: &self.layout }))
+        Ok(Some(Chunk {
+            samples: &self.buf,
+            rate: self.info.rate,
+            layout: &self.layout,
+        }))
     }
 
     /// Decodes the next packet into `buf`; false at the end.
@@ -169,7 +185,9 @@ impl Decoder {
                     self.reselect()?;
                     continue;
                 }
-                Err(Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return self.end(),
+                Err(Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.end()
+                }
                 Err(Error::IoError(e)) => return Err(AudioError::io(&e)),
                 Err(Error::DecodeError(why)) => {
                     self.bad(why)?;
@@ -177,7 +195,9 @@ impl Decoder {
                 }
                 Err(e) => return Err(map_error(e)),
             };
-            if !self.reader.metadata().is_latest() && read_metadata(self.reader.as_mut(), &mut self.tags, self.max_cover) {
+            if !self.reader.metadata().is_latest()
+                && read_metadata(self.reader.as_mut(), &mut self.tags, self.max_cover)
+            {
                 self.tags_changed = true;
             }
             if packet.track_id != self.track_id {
@@ -205,7 +225,9 @@ impl Decoder {
                         let ch = dec.channels;
                         let frames = self.buf.len() / ch;
                         let start = (packet.trim_start.get() as usize).min(frames);
-                        let end = frames.saturating_sub(packet.trim_end.get() as usize).max(start);
+                        let end = frames
+                            .saturating_sub(packet.trim_end.get() as usize)
+                            .max(start);
                         self.buf.truncate(end * ch);
                         self.buf.drain(..start * ch);
                         Ok(None)
@@ -251,11 +273,18 @@ impl Decoder {
             return Err(AudioError::NotSeekable);
         }
         let time = Time::try_from_secs_f64(ms as f64 / 1000.0).ok_or(AudioError::NotSeekable)?;
-        let to = SeekTo::Time { time, track_id: Some(self.track_id) };
+        let to = SeekTo::Time {
+            time,
+            track_id: Some(self.track_id),
+        };
         match self.reader.seek(SeekMode::Accurate, to) {
             Ok(seeked) => {
                 self.ended = false;
-                let delta = seeked.required_ts.get().saturating_sub(seeked.actual_ts.get()).max(0);
+                let delta = seeked
+                    .required_ts
+                    .get()
+                    .saturating_sub(seeked.actual_ts.get())
+                    .max(0);
                 self.skip = match self.time_base {
                     Some(tb) => tb
                         .calc_time(Timestamp::new(delta))
@@ -279,7 +308,11 @@ impl Decoder {
     fn end(&mut self) -> Result<bool, AudioError> {
         self.ended = true;
         if self.good_total == 0 {
-            return Err(if self.bad_total > 0 { AudioError::Corrupt("no packet decoded".into()) } else { AudioError::Empty });
+            return Err(if self.bad_total > 0 {
+                AudioError::Corrupt("no packet decoded".into())
+            } else {
+                AudioError::Empty
+            });
         }
         Ok(false)
     }
@@ -289,7 +322,10 @@ impl Decoder {
         self.bad_total += 1;
         tracing::debug!(why, "skipping a bad packet");
         if self.bad_in_row >= self.max_bad {
-            return Err(AudioError::Corrupt(format!("{} bad packets in a row ({why})", self.bad_in_row)));
+            return Err(AudioError::Corrupt(format!(
+                "{} bad packets in a row ({why})",
+                self.bad_in_row
+            )));
         }
         Ok(())
     }
@@ -298,7 +334,8 @@ impl Decoder {
     fn reselect(&mut self) -> Result<(), AudioError> {
         read_metadata(self.reader.as_mut(), &mut self.tags, self.max_cover);
         self.tags_changed = true;
-        let (track_id, time_base, codec, info, layout) = select_track(self.reader.as_ref(), self.info.seekable)?;
+        let (track_id, time_base, codec, info, layout) =
+            select_track(self.reader.as_ref(), self.info.seekable)?;
         self.track_id = track_id;
         self.time_base = time_base;
         self.codec = codec;
@@ -311,8 +348,11 @@ impl Decoder {
 /// Runs symphonia under `catch_unwind`: a decoder bug on hostile data (symphonia 0.6 still has
 /// unchecked arithmetic in places) becomes a `corrupt` error, never a dead DJ thread.
 fn guarded<T>(f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(AudioError::Corrupt("the decoder failed on this data".into())))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(AudioError::Corrupt(
+            "the decoder failed on this data".into(),
+        ))
+    })
 }
 
 type Selected = (u32, Option<TimeBase>, Codec, SourceInfo, Layout);
@@ -327,7 +367,10 @@ fn select_track(reader: &dyn FormatReader, seekable: bool) -> Result<Selected, A
     };
     let name = codec_name(params.codec);
     let (codec, rate, layout) = if params.codec == codecs::CODEC_ID_OPUS {
-        let head = params.extra_data.as_deref().ok_or_else(|| AudioError::Corrupt("Opus header missing".into()))?;
+        let head = params
+            .extra_data
+            .as_deref()
+            .ok_or_else(|| AudioError::Corrupt("Opus header missing".into()))?;
         let dec = OpusDec::from_head(head)?;
         let layout = dec.layout.clone();
         (Codec::Opus(dec), 48_000, layout)
@@ -339,7 +382,10 @@ fn select_track(reader: &dyn FormatReader, seekable: bool) -> Result<Selected, A
         }
         let rate = params.sample_rate.unwrap_or(0);
         if rate != 0 {
-            check_format(rate, params.channels.as_ref().map(|c| c.count()).unwrap_or(1))?;
+            check_format(
+                rate,
+                params.channels.as_ref().map(|c| c.count()).unwrap_or(1),
+            )?;
         }
         let dec = symphonia::default::get_codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default())
@@ -347,12 +393,18 @@ fn select_track(reader: &dyn FormatReader, seekable: bool) -> Result<Selected, A
                 Error::Unsupported(_) => AudioError::UnsupportedCodec(name.to_owned()),
                 other => map_error(other),
             })?;
-        let layout = params.channels.as_ref().map(Layout::from_symphonia).unwrap_or_else(|| Layout::default_for(2));
+        let layout = params
+            .channels
+            .as_ref()
+            .map(Layout::from_symphonia)
+            .unwrap_or_else(|| Layout::default_for(2));
         (Codec::Symphonia(dec), rate, layout)
     };
     let time_base = track.time_base;
     let duration_ms = match (time_base, track.duration) {
-        (Some(tb), Some(d)) => tb.calc_duration(d).and_then(|t| u64::try_from(t.as_millis()).ok()),
+        (Some(tb), Some(d)) => tb
+            .calc_duration(d)
+            .and_then(|t| u64::try_from(t.as_millis()).ok()),
         _ => None,
     };
     let info = SourceInfo {
@@ -392,9 +444,13 @@ fn codec_name(id: AudioCodecId) -> &'static str {
         codecs::CODEC_ID_VORBIS => "vorbis",
         codecs::CODEC_ID_OPUS => "opus",
         codecs::CODEC_ID_ALAC => "alac",
-        codecs::CODEC_ID_ADPCM_MS | codecs::CODEC_ID_ADPCM_IMA_WAV | codecs::CODEC_ID_ADPCM_IMA_QT => "adpcm",
+        codecs::CODEC_ID_ADPCM_MS
+        | codecs::CODEC_ID_ADPCM_IMA_WAV
+        | codecs::CODEC_ID_ADPCM_IMA_QT => "adpcm",
         codecs::CODEC_ID_PCM_ALAW | codecs::CODEC_ID_PCM_MULAW => "pcm",
-        id if (codecs::CODEC_ID_PCM_S32LE..=codecs::CODEC_ID_PCM_F64BE_PLANAR).contains(&id) => "pcm",
+        id if (codecs::CODEC_ID_PCM_S32LE..=codecs::CODEC_ID_PCM_F64BE_PLANAR).contains(&id) => {
+            "pcm"
+        }
         _ => "unknown",
     }
 }

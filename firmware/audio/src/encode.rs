@@ -15,7 +15,10 @@ pub struct OpusConfig {
 
 impl Default for OpusConfig {
     fn default() -> Self {
-        OpusConfig { bitrate_bps: 128_000, complexity: 8 }
+        OpusConfig {
+            bitrate_bps: 128_000,
+            complexity: 8,
+        }
     }
 }
 
@@ -38,16 +41,25 @@ pub struct OpusEncoder {
 impl OpusEncoder {
     pub fn new(config: &OpusConfig) -> Result<OpusEncoder, AudioError> {
         let mut enc = opus::Encoder::new(RATE, opus::Channels::Stereo, opus::Application::Audio)?;
-        enc.set_bitrate(opus::Bitrate::Bits(config.bitrate_bps.clamp(6_000, 510_000)))?;
+        enc.set_bitrate(opus::Bitrate::Bits(
+            config.bitrate_bps.clamp(6_000, 510_000),
+        ))?;
         enc.set_complexity(config.complexity.clamp(0, 10))?;
         enc.set_vbr(true)?;
         enc.set_signal(opus::Signal::Music)?;
-        Ok(OpusEncoder { enc, buf: vec![0; 4000] })
+        Ok(OpusEncoder {
+            enc,
+            buf: vec![0; 4000],
+        })
     }
 
     pub fn encode(&mut self, frame: &Frame, tick: u64) -> Result<OpusFrame, AudioError> {
         let n = self.enc.encode_float(frame, &mut self.buf)?;
-        Ok(OpusFrame { data: self.buf[..n].to_vec(), level: level_dbov(frame), tick })
+        Ok(OpusFrame {
+            data: self.buf[..n].to_vec(),
+            level: level_dbov(frame),
+            tick,
+        })
     }
 }
 

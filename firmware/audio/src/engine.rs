@@ -31,7 +31,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { opus: OpusConfig::default(), max_behind_ms: 200 }
+        EngineConfig {
+            opus: OpusConfig::default(),
+            max_behind_ms: 200,
+        }
     }
 }
 
@@ -86,7 +89,11 @@ impl Engine {
             .name("dj-engine".into())
             .spawn(move || run.clock(&flag, max_behind))
             .map_err(|e| AudioError::Io(format!("cannot start the engine thread: {e}")))?;
-        Ok(Engine { stop, counters, thread: Some(thread) })
+        Ok(Engine {
+            stop,
+            counters,
+            thread: Some(thread),
+        })
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -134,7 +141,9 @@ impl Run {
             } else if now - due > max_behind {
                 let missed = ((now - due).as_micros() / TICK.as_micros()) as u64;
                 tick += missed;
-                self.counters.skipped_ticks.fetch_add(missed, Ordering::Relaxed);
+                self.counters
+                    .skipped_ticks
+                    .fetch_add(missed, Ordering::Relaxed);
                 continue;
             }
             self.tick(tick);
@@ -163,7 +172,11 @@ impl Run {
         if let Some(s) = &mut self.speaker {
             s.push(&self.frame);
         }
-        let counter = if silence { &self.counters.silence_sent } else { &self.counters.frames_sent };
+        let counter = if silence {
+            &self.counters.silence_sent
+        } else {
+            &self.counters.frames_sent
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }

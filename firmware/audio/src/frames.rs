@@ -28,7 +28,11 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    pub fn open(source: Box<dyn MediaSource>, hint: &Hint, opts: &DecodeOptions) -> Result<FrameReader, AudioError> {
+    pub fn open(
+        source: Box<dyn MediaSource>,
+        hint: &Hint,
+        opts: &DecodeOptions,
+    ) -> Result<FrameReader, AudioError> {
         Ok(FrameReader::new(Decoder::open(source, hint, opts)?))
     }
 

@@ -94,13 +94,18 @@ impl Guard {
         self.ahead.clear();
         self.at = 0;
         if self.seekable {
-            self.inner.seek(SeekFrom::Start(total)).map_err(|e| AudioError::io(&e))?;
+            self.inner
+                .seek(SeekFrom::Start(total))
+                .map_err(|e| AudioError::io(&e))?;
         } else {
             let mut rest = total.saturating_sub(already);
             let mut sink = [0u8; 8192];
             while rest > 0 {
                 let want = rest.min(sink.len() as u64) as usize;
-                let n = self.inner.read(&mut sink[..want]).map_err(|e| AudioError::io(&e))?;
+                let n = self
+                    .inner
+                    .read(&mut sink[..want])
+                    .map_err(|e| AudioError::io(&e))?;
                 if n == 0 {
                     return Err(AudioError::NoAudioTrack);
                 }
@@ -139,7 +144,9 @@ impl Guard {
     /// Reads and patches the FLAC headers that start in the next `len` bytes.
     fn watch_flac(&mut self, len: usize) -> io::Result<()> {
         loop {
-            let Some(w) = self.flac.as_ref() else { return Ok(()) };
+            let Some(w) = self.flac.as_ref() else {
+                return Ok(());
+            };
             let end = self.pos + len as u64;
             if w.next >= end {
                 return Ok(());
@@ -151,7 +158,9 @@ impl Guard {
                 self.flac = None;
                 return Ok(());
             }
-            let Some(w) = self.flac.as_mut() else { return Ok(()) };
+            let Some(w) = self.flac.as_mut() else {
+                return Ok(());
+            };
             if !w.magic_done {
                 if &window[..4] != b"fLaC" {
                     self.flac = None;
@@ -222,8 +231,9 @@ impl Seek for Guard {
             SeekFrom::End(d) => {
                 let end = self.inner.seek(SeekFrom::End(0))?;
                 let end = end.saturating_sub(self.offset);
-                end.checked_add_signed(d)
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?
+                end.checked_add_signed(d).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "seek before start")
+                })?
             }
         };
         let inner_at = target
@@ -322,7 +332,9 @@ mod tests {
         let mut bytes = b"ID3\x04\x00\x00\x00\x00\x00\x02".to_vec();
         bytes.extend(b"xxAUDIO");
         let mut out = Vec::new();
-        guard(bytes.clone(), 64, 64).read_to_end(&mut out).expect("read");
+        guard(bytes.clone(), 64, 64)
+            .read_to_end(&mut out)
+            .expect("read");
         assert_eq!(out, bytes);
     }
 

@@ -47,7 +47,8 @@ pub fn gain_from_tags(tags: &Tags, target: f32) -> Option<f32> {
         }
         return Some(clamp_gain(gain));
     }
-    tags.r128_track_gain_db.map(|g| clamp_gain(g + (target - R128_REFERENCE)))
+    tags.r128_track_gain_db
+        .map(|g| clamp_gain(g + (target - R128_REFERENCE)))
 }
 
 #[derive(Clone, Copy)]
@@ -73,10 +74,17 @@ impl Biquad {
 
 /// BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass.
 const SHELF: Biquad = Biquad::new(
-    [1.535_124_859_586_97, -2.691_696_189_406_38, 1.198_392_810_852_85],
+    [
+        1.535_124_859_586_97,
+        -2.691_696_189_406_38,
+        1.198_392_810_852_85,
+    ],
     [-1.690_659_293_182_41, 0.732_480_774_215_85],
 );
-const HIGHPASS: Biquad = Biquad::new([1.0, -2.0, 1.0], [-1.990_047_454_833_98, 0.990_072_250_366_21]);
+const HIGHPASS: Biquad = Biquad::new(
+    [1.0, -2.0, 1.0],
+    [-1.990_047_454_833_98, 0.990_072_250_366_21],
+);
 
 const SUB_BLOCK: usize = RATE as usize / 10; // 100 ms
 const BINS: usize = 800; // 0.1 LU from −70 to +10 LUFS
@@ -191,7 +199,13 @@ const WARMUP_BLOCKS: u32 = 30;
 
 impl AdaptiveGain {
     pub fn new(target: f32) -> AdaptiveGain {
-        AdaptiveGain { meter: Meter::new(), target, estimate: None, blocks: 0, gain_db: 0.0 }
+        AdaptiveGain {
+            meter: Meter::new(),
+            target,
+            estimate: None,
+            blocks: 0,
+            gain_db: 0.0,
+        }
     }
 
     /// Measures one frame and returns the gain (dB) for it.
@@ -218,9 +232,15 @@ impl AdaptiveGain {
                 Some(e) => e + (block - e) * alpha,
             });
         }
-        let Some(estimate) = self.estimate else { return };
+        let Some(estimate) = self.estimate else {
+            return;
+        };
         let want = gain_for_loudness(lufs_of(estimate), self.target);
-        let (up, down) = if self.blocks <= WARMUP_BLOCKS { (0.6, 0.6) } else { (0.1, 0.3) };
+        let (up, down) = if self.blocks <= WARMUP_BLOCKS {
+            (0.6, 0.6)
+        } else {
+            (0.1, 0.3)
+        };
         self.gain_db += (want - self.gain_db).clamp(-down, up);
     }
 }
@@ -259,7 +279,11 @@ impl GainStage {
             let g = from + step * (i + 1) as f32;
             let (l, r) = (pair[0] * g, pair[1] * g);
             let peak = l.abs().max(r.abs());
-            let want = if peak > self.ceiling { self.ceiling / peak } else { 1.0 };
+            let want = if peak > self.ceiling {
+                self.ceiling / peak
+            } else {
+                1.0
+            };
             if want < self.limiter_gain {
                 self.limiter_gain = want;
             } else {
@@ -341,10 +365,19 @@ mod tests {
     #[test]
     fn tags_pick_replaygain_capped_by_peak_then_r128() {
         use crate::tags::ReplayGain;
-        let mut t = Tags { replaygain: Some(ReplayGain { track_gain_db: -4.0, track_peak: None }), ..Tags::default() };
+        let mut t = Tags {
+            replaygain: Some(ReplayGain {
+                track_gain_db: -4.0,
+                track_peak: None,
+            }),
+            ..Tags::default()
+        };
         assert_eq!(gain_from_tags(&t, -18.0), Some(-4.0));
         assert_eq!(gain_from_tags(&t, -20.0), Some(-6.0));
-        t.replaygain = Some(ReplayGain { track_gain_db: 9.0, track_peak: Some(0.5) });
+        t.replaygain = Some(ReplayGain {
+            track_gain_db: 9.0,
+            track_peak: Some(0.5),
+        });
         let g = gain_from_tags(&t, -18.0).expect("gain");
         assert!((g - 6.02).abs() < 0.01, "{g}");
         t.replaygain = None;

@@ -27,7 +27,10 @@ impl OpusDec {
             return Err(bad("missing"));
         }
         if head[8] >> 4 != 0 {
-            return Err(AudioError::UnsupportedCodec(format!("Opus header version {}", head[8])));
+            return Err(AudioError::UnsupportedCodec(format!(
+                "Opus header version {}",
+                head[8]
+            )));
         }
         let channels = usize::from(head[9]);
         if channels == 0 {
@@ -44,17 +47,37 @@ impl OpusDec {
                 2 => opus::Channels::Stereo,
                 _ => return Err(bad("family 0 with more than two channels")),
             };
-            (Kind::Plain(opus::Decoder::new(48_000, ch)?), Layout::default_for(channels))
+            (
+                Kind::Plain(opus::Decoder::new(48_000, ch)?),
+                Layout::default_for(channels),
+            )
         } else {
-            let table = head.get(19..21 + channels).ok_or_else(|| bad("short channel mapping"))?;
+            let table = head
+                .get(19..21 + channels)
+                .ok_or_else(|| bad("short channel mapping"))?;
             let (streams, coupled, mapping) = (table[0], table[1], &table[2..]);
-            if streams == 0 || coupled > streams || mapping.iter().any(|&m| m != 255 && m >= streams + coupled) {
+            if streams == 0
+                || coupled > streams
+                || mapping.iter().any(|&m| m != 255 && m >= streams + coupled)
+            {
                 return Err(bad("channel mapping out of range"));
             }
-            let layout = if family == 1 { Layout::vorbis_order(channels) } else { Layout::default_for(channels) };
-            (Kind::Multi(opus::MSDecoder::new(48_000, streams, coupled, mapping)?), layout)
+            let layout = if family == 1 {
+                Layout::vorbis_order(channels)
+            } else {
+                Layout::default_for(channels)
+            };
+            (
+                Kind::Multi(opus::MSDecoder::new(48_000, streams, coupled, mapping)?),
+                layout,
+            )
         };
-        Ok(OpusDec { kind, channels, layout, gain: 10f32.powf(f32::from(gain_q8) / 256.0 / 20.0) })
+        Ok(OpusDec {
+            kind,
+            channels,
+            layout,
+            gain: 10f32.powf(f32::from(gain_q8) / 256.0 / 20.0),
+        })
     }
 
     /// Decodes one packet into `out` (interleaved, 48 kHz), replacing its contents.

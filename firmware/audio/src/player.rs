@@ -78,7 +78,9 @@ pub enum State {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pulled {
     /// A frame of the track, to be played at `gain_db` (times the volume).
-    Frame { gain_db: f32 },
+    Frame {
+        gain_db: f32,
+    },
     /// The buffer ran dry while playing: `out` is silence.
     Underrun,
     /// Loaded, not started yet (opening, first fill): nothing to play.
@@ -96,7 +98,11 @@ pub struct PlayerStats {
 }
 
 enum Item {
-    Frame { pcm: Box<Frame>, pos_ms: u64, gain_db: f32 },
+    Frame {
+        pcm: Box<Frame>,
+        pos_ms: u64,
+        gain_db: f32,
+    },
     Meta(String),
     End,
     Failed(AudioError),
@@ -147,7 +153,11 @@ impl Shared {
                 q.items.push_back(item);
                 return true;
             }
-            q = self.space.wait_timeout(q, Duration::from_millis(250)).unwrap_or_else(|p| p.into_inner()).0;
+            q = self
+                .space
+                .wait_timeout(q, Duration::from_millis(250))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 }
@@ -168,7 +178,10 @@ pub struct PlayerOutput {
     position_every_ms: u64,
 }
 
-pub fn player(config: PlayerConfig, events: impl FnMut(PlayerEvent) + Send + 'static) -> (Player, PlayerOutput) {
+pub fn player(
+    config: PlayerConfig,
+    events: impl FnMut(PlayerEvent) + Send + 'static,
+) -> (Player, PlayerOutput) {
     let cap = (config.buffer_ms / FRAME_MS).max(2) as usize;
     let shared = Arc::new(Shared {
         q: Mutex::new(Queue {
@@ -189,9 +202,19 @@ pub fn player(config: PlayerConfig, events: impl FnMut(PlayerEvent) + Send + 'st
         space: Condvar::new(),
         underruns: AtomicU64::new(0),
     });
-    let output =
-        PlayerOutput { shared: shared.clone(), events: Box::new(events), position_every_ms: config.position_every_ms.max(20) };
-    (Player { shared, cmds: Mutex::new(None), config }, output)
+    let output = PlayerOutput {
+        shared: shared.clone(),
+        events: Box::new(events),
+        position_every_ms: config.position_every_ms.max(20),
+    };
+    (
+        Player {
+            shared,
+            cmds: Mutex::new(None),
+            config,
+        },
+        output,
+    )
 }
 
 impl Player {
@@ -217,7 +240,12 @@ impl Player {
             .name("dj-decode".into())
             .spawn(move || decode_main(&shared, gen, opener, from_ms, gain_db, &rx, &config));
         if let Err(e) = spawned {
-            self.shared.push(gen, Item::Failed(AudioError::Io(format!("cannot start the decode thread: {e}"))));
+            self.shared.push(
+                gen,
+                Item::Failed(AudioError::Io(format!(
+                    "cannot start the decode thread: {e}"
+                ))),
+            );
         }
     }
 
@@ -242,7 +270,9 @@ impl Player {
             return false;
         }
         let cmds = self.cmds.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = cmds.as_ref() else { return false };
+        let Some(tx) = cmds.as_ref() else {
+            return false;
+        };
         q.gen += 1;
         reset(&mut q);
         let sent = tx.send(Cmd::Seek { ms, gen: q.gen }).is_ok();
@@ -342,7 +372,11 @@ impl PlayerOutput {
                     finish(&mut q);
                     return Pulled::Idle;
                 }
-                Some(Item::Frame { pcm, pos_ms, gain_db }) => {
+                Some(Item::Frame {
+                    pcm,
+                    pos_ms,
+                    gain_db,
+                }) => {
                     q.frames -= 1;
                     self.shared.space.notify_one();
                     out.copy_from_slice(&pcm[..]);
@@ -350,7 +384,9 @@ impl PlayerOutput {
                         q.started = true;
                         events.push(PlayerEvent::Started { id });
                     }
-                    let due = q.last_position.is_none_or(|l| pos_ms >= l + self.position_every_ms || pos_ms < l);
+                    let due = q
+                        .last_position
+                        .is_none_or(|l| pos_ms >= l + self.position_every_ms || pos_ms < l);
                     if due {
                         q.last_position = Some(pos_ms);
                         events.push(PlayerEvent::Position { id, ms: pos_ms });
@@ -393,7 +429,8 @@ fn decode_main(
     cmds: &Receiver<Cmd>,
     config: &PlayerConfig,
 ) {
-    let opened = opener().and_then(|(source, hint)| FrameReader::open(source, &hint, &config.decode));
+    let opened =
+        opener().and_then(|(source, hint)| FrameReader::open(source, &hint, &config.decode));
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
@@ -422,7 +459,9 @@ fn decode_main(
         if let Some(tags) = reader.decoder_mut().take_changed_tags() {
             tag_gain = gain_from_tags(tags, config.target_lufs);
             if let Some(title) = tags.title.clone() {
-                if !shared.push(gen, Item::Meta(title)) && !next_command(shared, &mut gen, &mut reader, cmds, true) {
+                if !shared.push(gen, Item::Meta(title))
+                    && !next_command(shared, &mut gen, &mut reader, cmds, true)
+                {
                     return;
                 }
             }
@@ -432,7 +471,11 @@ fn decode_main(
         let item = match reader.next_frame(&mut pcm) {
             Ok(true) => {
                 let gain_db = gain_db.or(tag_gain).unwrap_or_else(|| agc.process(&pcm));
-                Item::Frame { pcm, pos_ms, gain_db }
+                Item::Frame {
+                    pcm,
+                    pos_ms,
+                    gain_db,
+                }
             }
             Ok(false) => Item::End,
             Err(e) => Item::Failed(e),
@@ -447,7 +490,13 @@ fn decode_main(
 
 /// Handles the seeks that are waiting (or, when `wait`, waits for one). False: this thread has
 /// been replaced or stopped, or the track failed.
-fn next_command(shared: &Shared, gen: &mut u64, reader: &mut FrameReader, cmds: &Receiver<Cmd>, wait: bool) -> bool {
+fn next_command(
+    shared: &Shared,
+    gen: &mut u64,
+    reader: &mut FrameReader,
+    cmds: &Receiver<Cmd>,
+    wait: bool,
+) -> bool {
     let mut wait = wait;
     loop {
         let cmd = if wait {

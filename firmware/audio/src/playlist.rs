@@ -11,13 +11,20 @@ pub fn parse_playlist(bytes: &[u8]) -> Vec<String> {
     let bytes = &bytes[..bytes.len().min(MAX_BYTES)];
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim_start_matches('\u{feff}');
-    let is_pls = text.lines().take(8).any(|l| l.trim().eq_ignore_ascii_case("[playlist]"));
+    let is_pls = text
+        .lines()
+        .take(8)
+        .any(|l| l.trim().eq_ignore_ascii_case("[playlist]"));
     let mut urls = Vec::new();
     for line in text.lines() {
         let line = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\0');
         let candidate = if is_pls {
             match line.split_once('=') {
-                Some((key, value)) if key.trim().len() > 4 && key.trim()[..4].eq_ignore_ascii_case("file") => value.trim(),
+                Some((key, value))
+                    if key.trim().len() > 4 && key.trim()[..4].eq_ignore_ascii_case("file") =>
+                {
+                    value.trim()
+                }
                 _ => continue,
             }
         } else if line.starts_with('#') {
@@ -52,20 +59,28 @@ mod tests {
     fn m3u_with_bom_crlf_comments_and_junk() {
         let text = "\u{feff}#EXTM3U\r\n#EXTINF:-1,Radio\r\nhttp://radio.example/stream\r\n\r\n\
                     /local/file.mp3\r\nftp://x.example/a\r\njunk\r\nHTTPS://b.example/live?x=1\r\nhttp://radio.example/stream\r\n";
-        assert_eq!(parse_playlist(text.as_bytes()), ["http://radio.example/stream", "HTTPS://b.example/live?x=1"]);
+        assert_eq!(
+            parse_playlist(text.as_bytes()),
+            ["http://radio.example/stream", "HTTPS://b.example/live?x=1"]
+        );
     }
 
     #[test]
     fn pls() {
         let text = "[playlist]\nNumberOfEntries=2\nFile1=http://a.example:8000/\nTitle1=A\nfile2 = https://b.example/s\nLength1=-1\nVersion=2\n";
-        assert_eq!(parse_playlist(text.as_bytes()), ["http://a.example:8000/", "https://b.example/s"]);
+        assert_eq!(
+            parse_playlist(text.as_bytes()),
+            ["http://a.example:8000/", "https://b.example/s"]
+        );
     }
 
     #[test]
     fn binary_junk_and_huge_inputs_are_capped() {
         let junk: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
         assert!(parse_playlist(&junk).is_empty());
-        let many: String = (0..10_000).map(|i| format!("http://r{i}.example/\n")).collect();
+        let many: String = (0..10_000)
+            .map(|i| format!("http://r{i}.example/\n"))
+            .collect();
         let urls = parse_playlist(many.as_bytes());
         assert_eq!(urls.len(), MAX_URLS);
         let late = format!("{}\nhttp://late.example/\n", "#".repeat(MAX_BYTES));

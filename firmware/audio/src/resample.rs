@@ -9,7 +9,7 @@
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
-    Async, FixedAsync, FixedSync, Fft, Indexing, Resampler, SincInterpolationParameters,
+    Async, Fft, FixedAsync, FixedSync, Indexing, Resampler, SincInterpolationParameters,
     SincInterpolationType, WindowFunction,
 };
 
@@ -40,17 +40,31 @@ impl Resampler48 {
         };
         let block = rate_in / gcd(rate_in, RATE);
         let inner: Box<dyn Resampler<f32>> = if block <= MAX_FFT_BLOCK {
-            Box::new(Fft::<f32>::new(rate_in as usize, RATE as usize, CHUNK, 2, FixedSync::Input).map_err(err)?)
+            Box::new(
+                Fft::<f32>::new(rate_in as usize, RATE as usize, CHUNK, 2, FixedSync::Input)
+                    .map_err(err)?,
+            )
         } else {
             let mut params = SincInterpolationParameters::new(64, WindowFunction::BlackmanHarris2);
             params.oversampling_factor = 128;
             params.interpolation = SincInterpolationType::Linear;
             let ratio = f64::from(RATE) / f64::from(rate_in);
-            Box::new(Async::<f32>::new_sinc(ratio, 1.0, &params, CHUNK, 2, FixedAsync::Input).map_err(err)?)
+            Box::new(
+                Async::<f32>::new_sinc(ratio, 1.0, &params, CHUNK, 2, FixedAsync::Input)
+                    .map_err(err)?,
+            )
         };
         let scratch = vec![0.0; inner.output_frames_max() * 2];
         let delay = inner.output_delay();
-        Ok(Resampler48 { inner, rate_in, input: Vec::new(), scratch, delay, total_in: 0, total_out: 0 })
+        Ok(Resampler48 {
+            inner,
+            rate_in,
+            input: Vec::new(),
+            scratch,
+            delay,
+            total_in: 0,
+            total_out: 0,
+        })
     }
 
     pub fn rate_in(&self) -> u32 {
@@ -72,7 +86,8 @@ impl Resampler48 {
     /// Resamples what is left and the resampler's tail, so the output is exactly as long as the
     /// input times the ratio; then starts afresh.
     pub fn flush(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
-        let want = (self.total_in as f64 * f64::from(RATE) / f64::from(self.rate_in)).round() as u64;
+        let want =
+            (self.total_in as f64 * f64::from(RATE) / f64::from(self.rate_in)).round() as u64;
         let left = self.input.len() / 2;
         if left > 0 {
             self.run(0, Some(left), out)?;
@@ -99,7 +114,12 @@ impl Resampler48 {
     }
 
     /// One resampler call from input frame `from`; returns the input frames consumed.
-    fn run(&mut self, from: usize, partial: Option<usize>, out: &mut Vec<f32>) -> Result<usize, AudioError> {
+    fn run(
+        &mut self,
+        from: usize,
+        partial: Option<usize>,
+        out: &mut Vec<f32>,
+    ) -> Result<usize, AudioError> {
         let fail = |e: &dyn std::fmt::Display| AudioError::Corrupt(format!("resampler: {e}"));
         let need = self.inner.input_frames_next();
         // With a partial chunk, rubato still wants a whole chunk's worth of buffer.
@@ -115,7 +135,8 @@ impl Resampler48 {
         let frames_in = input.len() / 2;
         let adapter_in = InterleavedSlice::new(input, 2, frames_in).map_err(|e| fail(&e))?;
         let frames_out = self.scratch.len() / 2;
-        let mut adapter_out = InterleavedSlice::new_mut(&mut self.scratch, 2, frames_out).map_err(|e| fail(&e))?;
+        let mut adapter_out =
+            InterleavedSlice::new_mut(&mut self.scratch, 2, frames_out).map_err(|e| fail(&e))?;
         let idx = partial.map(|p| Indexing::new().partial_len(p));
         let (nin, nout) = self
             .inner
@@ -164,7 +185,11 @@ mod tests {
             }
             r.flush(&mut out).expect("flush");
             let want = (input.len() / 2) as f64 * 48_000.0 / f64::from(rate);
-            assert!((out.len() as f64 / 2.0 - want).abs() <= 1.0, "{rate}: {} vs {want}", out.len() / 2);
+            assert!(
+                (out.len() as f64 / 2.0 - want).abs() <= 1.0,
+                "{rate}: {} vs {want}",
+                out.len() / 2
+            );
             // The tone's level survives (RMS of a 0.5 sine is 0.354), away from the edges.
             let mid = &out[out.len() / 4..out.len() * 3 / 4];
             let rms = (mid.iter().map(|s| s * s).sum::<f32>() / mid.len() as f32).sqrt();

@@ -24,7 +24,11 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { measure: false, max_cover_bytes: 4 << 20, target_lufs: TARGET_LUFS }
+        ScanOptions {
+            measure: false,
+            max_cover_bytes: 4 << 20,
+            target_lufs: TARGET_LUFS,
+        }
     }
 }
 
@@ -59,12 +63,23 @@ pub struct Loudness {
 
 pub fn scan_file(path: &Path, opts: &ScanOptions) -> Result<TrackInfo, AudioError> {
     let file = std::fs::File::open(path).map_err(|e| AudioError::io(&e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     scan(Box::new(file), &hint_for_path(path), &name, opts)
 }
 
-pub fn scan(source: Box<dyn MediaSource>, hint: &Hint, file_name: &str, opts: &ScanOptions) -> Result<TrackInfo, AudioError> {
-    let decode = DecodeOptions { max_picture_bytes: opts.max_cover_bytes, ..DecodeOptions::default() };
+pub fn scan(
+    source: Box<dyn MediaSource>,
+    hint: &Hint,
+    file_name: &str,
+    opts: &ScanOptions,
+) -> Result<TrackInfo, AudioError> {
+    let decode = DecodeOptions {
+        max_picture_bytes: opts.max_cover_bytes,
+        ..DecodeOptions::default()
+    };
     let dec = Decoder::open(source, hint, &decode)?;
     let tags = dec.tags().clone();
     let mut info = dec.info().clone();
@@ -88,10 +103,14 @@ pub fn scan(source: Box<dyn MediaSource>, hint: &Hint, file_name: &str, opts: &S
         loudness = meter.integrated_lufs().map(|l| Loudness {
             integrated_lufs: l,
             peak: meter.peak(),
-            gain_db: gain_for_loudness(l, opts.target_lufs).min(-20.0 * meter.peak().max(1e-6).log10()),
+            gain_db: gain_for_loudness(l, opts.target_lufs)
+                .min(-20.0 * meter.peak().max(1e-6).log10()),
         });
     }
-    let title = tags.title.clone().unwrap_or_else(|| title_from_file_name(file_name));
+    let title = tags
+        .title
+        .clone()
+        .unwrap_or_else(|| title_from_file_name(file_name));
     Ok(TrackInfo {
         title,
         artist: tags.artist,
@@ -117,7 +136,11 @@ pub fn title_from_file_name(name: &str) -> String {
         _ => name,
     };
     let t = stem.trim();
-    if t.is_empty() { "Untitled".to_owned() } else { t.chars().take(256).collect() }
+    if t.is_empty() {
+        "Untitled".to_owned()
+    } else {
+        t.chars().take(256).collect()
+    }
 }
 
 pub fn hint_for_path(path: &Path) -> Hint {
@@ -131,7 +154,12 @@ pub fn hint_for_path(path: &Path) -> Hint {
 /// A hint from an HTTP `Content-Type` (parameters dropped).
 pub fn hint_for_mime(content_type: &str) -> Hint {
     let mut hint = Hint::new();
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !mime.is_empty() {
         hint.mime_type(&mime);
     }

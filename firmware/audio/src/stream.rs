@@ -65,7 +65,18 @@ pub fn stream_channel(cap_bytes: usize, idle: Duration) -> (StreamWriter, Stream
         readable: Condvar::new(),
         writable: Condvar::new(),
     });
-    (StreamWriter { shared: shared.clone() }, StreamSource { shared, idle, current: Vec::new(), at: 0, pos: 0 })
+    (
+        StreamWriter {
+            shared: shared.clone(),
+        },
+        StreamSource {
+            shared,
+            idle,
+            current: Vec::new(),
+            at: 0,
+            pos: 0,
+        },
+    )
 }
 
 pub struct StreamWriter {
@@ -115,7 +126,11 @@ impl StreamWriter {
                 push(&mut st, &self.shared, chunk);
                 return Ok(());
             }
-            st = self.shared.writable.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = self
+                .shared
+                .writable
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -176,9 +191,17 @@ impl Read for StreamSource {
                 }
                 let now = Instant::now();
                 if now >= deadline {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "the stream sent nothing"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the stream sent nothing",
+                    ));
                 }
-                st = self.shared.readable.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+                st = self
+                    .shared
+                    .readable
+                    .wait_timeout(st, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
         }
         let n = buf.len().min(self.current.len() - self.at);
@@ -193,7 +216,10 @@ impl Seek for StreamSource {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         match to {
             SeekFrom::Current(0) => Ok(self.pos),
-            _ => Err(io::Error::new(io::ErrorKind::Unsupported, "a stream cannot seek")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a stream cannot seek",
+            )),
         }
     }
 }
@@ -249,11 +275,20 @@ impl IcyParser {
     }
 
     fn new(metaint: usize) -> IcyParser {
-        IcyParser { metaint, left: metaint, meta_len: None, meta: Vec::new(), last_title: None }
+        IcyParser {
+            metaint,
+            left: metaint,
+            meta_len: None,
+            meta: Vec::new(),
+            last_title: None,
+        }
     }
 
     pub fn feed(&mut self, mut input: &[u8]) -> IcyOutput {
-        let mut out = IcyOutput { audio: Vec::with_capacity(input.len()), titles: Vec::new() };
+        let mut out = IcyOutput {
+            audio: Vec::with_capacity(input.len()),
+            titles: Vec::new(),
+        };
         while !input.is_empty() {
             match self.meta_len {
                 None if self.left > 0 => {
@@ -301,8 +336,16 @@ fn stream_title(block: &[u8]) -> Option<String> {
     let text = text.trim_end_matches('\0');
     let start = text.find("StreamTitle='")? + "StreamTitle='".len();
     let rest = &text[start..];
-    let end = rest.find("';StreamUrl=").or_else(|| rest.rfind("';")).or_else(|| rest.rfind('\'')).unwrap_or(rest.len());
-    let title: String = rest[..end].chars().filter(|c| !c.is_control()).take(256).collect();
+    let end = rest
+        .find("';StreamUrl=")
+        .or_else(|| rest.rfind("';"))
+        .or_else(|| rest.rfind('\''))
+        .unwrap_or(rest.len());
+    let title: String = rest[..end]
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(256)
+        .collect();
     let title = title.trim();
     (!title.is_empty()).then(|| title.to_owned())
 }
@@ -342,7 +385,12 @@ mod tests {
     fn strips_blocks_and_reports_titles_in_any_chunking() {
         let (bytes, audio) = stream(
             100,
-            &["StreamTitle='Ann - It''s Fine';StreamUrl='x';", "", "StreamTitle='Ann - It''s Fine';", "StreamTitle='Bo';"],
+            &[
+                "StreamTitle='Ann - It''s Fine';StreamUrl='x';",
+                "",
+                "StreamTitle='Ann - It''s Fine';",
+                "StreamTitle='Bo';",
+            ],
         );
         for piece in [1, 7, 99, 100, 101, 4096] {
             let mut p = IcyParser::from_header("100").expect("metaint");
@@ -359,7 +407,15 @@ mod tests {
 
     #[test]
     fn hostile_metaint_values_are_refused() {
-        for v in ["0", "-1", "", "abc", "99999999999999999999", "2000000", " 8192x"] {
+        for v in [
+            "0",
+            "-1",
+            "",
+            "abc",
+            "99999999999999999999",
+            "2000000",
+            " 8192x",
+        ] {
             assert!(IcyParser::from_header(v).is_none(), "{v}");
         }
         assert!(IcyParser::from_header(" 8192 ").is_some());
@@ -423,7 +479,10 @@ mod tests {
         let err = r.read(&mut buf).expect_err("stalled");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         w.fail("connection reset");
-        assert_eq!(r.read(&mut buf).expect_err("failed").to_string(), "connection reset");
+        assert_eq!(
+            r.read(&mut buf).expect_err("failed").to_string(),
+            "connection reset"
+        );
     }
 
     #[test]

@@ -42,28 +42,52 @@ const MAX_TEXT: usize = 512;
 impl Tags {
     /// Folds one metadata revision in (later revisions win, as a chained stream's next song).
     pub(crate) fn merge(&mut self, rev: &MetadataRevision, max_cover: usize) {
-        let tags = rev.media.tags.iter().chain(rev.per_track.iter().flat_map(|t| t.metadata.tags.iter()));
+        let tags = rev
+            .media
+            .tags
+            .iter()
+            .chain(rev.per_track.iter().flat_map(|t| t.metadata.tags.iter()));
         let mut gain = None;
         let mut peak = None;
         for tag in tags {
             self.merge_tag(tag, &mut gain, &mut peak);
         }
         if let Some(track_gain_db) = gain {
-            self.replaygain = Some(ReplayGain { track_gain_db, track_peak: peak });
+            self.replaygain = Some(ReplayGain {
+                track_gain_db,
+                track_peak: peak,
+            });
         }
-        let visuals = rev.media.visuals.iter().chain(rev.per_track.iter().flat_map(|t| t.metadata.visuals.iter()));
+        let visuals = rev
+            .media
+            .visuals
+            .iter()
+            .chain(rev.per_track.iter().flat_map(|t| t.metadata.visuals.iter()));
         let mut best: Option<(bool, Picture)> = None;
         for v in visuals {
             if v.data.is_empty() || v.data.len() > max_cover {
                 continue;
             }
             let front = v.usage == Some(StandardVisualKey::FrontCover);
-            if best.as_ref().is_some_and(|(was_front, _)| *was_front || !front) {
+            if best
+                .as_ref()
+                .is_some_and(|(was_front, _)| *was_front || !front)
+            {
                 continue;
             }
-            let mime = v.media_type.clone().filter(|m| m.starts_with("image/")).or_else(|| sniff_image(&v.data));
+            let mime = v
+                .media_type
+                .clone()
+                .filter(|m| m.starts_with("image/"))
+                .or_else(|| sniff_image(&v.data));
             if let Some(mime) = mime {
-                best = Some((front, Picture { mime, data: v.data.to_vec() }));
+                best = Some((
+                    front,
+                    Picture {
+                        mime,
+                        data: v.data.to_vec(),
+                    },
+                ));
             }
         }
         if let Some((_, pic)) = best {
@@ -116,7 +140,11 @@ fn text(s: &str) -> Option<String> {
 /// "-6.54 dB" → −6.54. Gains beyond ±60 dB are junk.
 pub(crate) fn parse_gain(s: &str) -> Option<f32> {
     let t = s.trim();
-    let t = t.strip_suffix("dB").or_else(|| t.strip_suffix("db")).or_else(|| t.strip_suffix("DB")).unwrap_or(t);
+    let t = t
+        .strip_suffix("dB")
+        .or_else(|| t.strip_suffix("db"))
+        .or_else(|| t.strip_suffix("DB"))
+        .unwrap_or(t);
     let g: f32 = t.trim().parse().ok()?;
     (g.is_finite() && g.abs() <= 60.0).then_some(g)
 }

@@ -20,15 +20,27 @@ fn rss_kb() -> u64 {
 }
 
 fn ffmpeg(args: &[&str]) {
-    let ok = Command::new("ffmpeg").args(["-nostdin", "-y", "-v", "error"]).args(args).status().is_ok_and(|s| s.success());
-    assert!(ok, "ffmpeg failed or is missing: `make test` installs it (Debian's ffmpeg package)");
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-y", "-v", "error"])
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "ffmpeg failed or is missing: `make test` installs it (Debian's ffmpeg package)"
+    );
 }
 
 /// Decodes a whole file; returns seconds of audio and the peak RSS growth seen (kB).
 fn decode_watching_rss(path: &Path) -> (f32, u64) {
     let base = rss_kb();
     let f = std::fs::File::open(path).expect("open");
-    let mut r = FrameReader::open(Box::new(f), &audio::scan::hint_for_path(path), &Default::default()).expect("open");
+    let mut r = FrameReader::open(
+        Box::new(f),
+        &audio::scan::hint_for_path(path),
+        &Default::default(),
+    )
+    .expect("open");
     let mut frame: Frame = [0.0; FRAME_LEN];
     let mut n = 0u32;
     let mut peak = 0;
@@ -44,11 +56,33 @@ fn huge_tags_and_pictures_cost_no_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let src = d.join("tone.wav");
-    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=1000:duration=3:sample_rate=44100", "-ac", "2", src.to_str().expect("path")]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=1000:duration=3:sample_rate=44100",
+        "-ac",
+        "2",
+        src.to_str().expect("path"),
+    ]);
     let mp3 = d.join("tone.mp3");
-    ffmpeg(&["-i", src.to_str().expect("path"), "-c:a", "libmp3lame", "-id3v2_version", "0", mp3.to_str().expect("path")]);
+    ffmpeg(&[
+        "-i",
+        src.to_str().expect("path"),
+        "-c:a",
+        "libmp3lame",
+        "-id3v2_version",
+        "0",
+        mp3.to_str().expect("path"),
+    ]);
     let flac = d.join("tone.flac");
-    ffmpeg(&["-i", src.to_str().expect("path"), "-c:a", "flac", flac.to_str().expect("path")]);
+    ffmpeg(&[
+        "-i",
+        src.to_str().expect("path"),
+        "-c:a",
+        "flac",
+        flac.to_str().expect("path"),
+    ]);
 
     // An MP3 behind a 40 MB ID3v2.3 tag (one APIC frame), written in pieces.
     let big = d.join("big-id3.mp3");
@@ -57,7 +91,14 @@ fn huge_tags_and_pictures_cost_no_memory() {
         let frame_body = 1 + 11 + 1 + 1 + pic;
         let tag_size = 10 + frame_body;
         let mut f = std::io::BufWriter::new(std::fs::File::create(&big).expect("create"));
-        let syncsafe = |v: u32| [(v >> 21) as u8 & 0x7f, (v >> 14) as u8 & 0x7f, (v >> 7) as u8 & 0x7f, v as u8 & 0x7f];
+        let syncsafe = |v: u32| {
+            [
+                (v >> 21) as u8 & 0x7f,
+                (v >> 14) as u8 & 0x7f,
+                (v >> 7) as u8 & 0x7f,
+                v as u8 & 0x7f,
+            ]
+        };
         f.write_all(b"ID3\x03\x00\x00").expect("w");
         f.write_all(&syncsafe(tag_size)).expect("w");
         f.write_all(b"APIC").expect("w");
@@ -67,7 +108,8 @@ fn huge_tags_and_pictures_cost_no_memory() {
         f.write_all(&[0xff, 0xd8, 0xff, 0xe0]).expect("w");
         let chunk = vec![0x11u8; 1 << 20];
         for i in 0..40 {
-            f.write_all(if i == 0 { &chunk[4..] } else { &chunk }).expect("w");
+            f.write_all(if i == 0 { &chunk[4..] } else { &chunk })
+                .expect("w");
         }
         f.write_all(&std::fs::read(&mp3).expect("mp3")).expect("w");
     }

@@ -16,7 +16,12 @@ pub const SECS: f32 = 3.0;
 
 pub fn ffmpeg() -> &'static str {
     static OK: OnceLock<bool> = OnceLock::new();
-    let ok = *OK.get_or_init(|| Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success()));
+    let ok = *OK.get_or_init(|| {
+        Command::new("ffmpeg")
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     assert!(ok, "ffmpeg is missing: `make test` installs it (Debian's ffmpeg package makes the test fixtures)");
     "ffmpeg"
 }
@@ -30,7 +35,11 @@ pub fn tone(rate: u32, channels: usize, secs: f32, freq: f32, dbfs: f32) -> Vec<
         let t = i as f64 / f64::from(rate);
         let s = amp * (2.0 * std::f64::consts::PI * f64::from(freq) * t).sin() as f32;
         for c in 0..channels {
-            out.push(if channels == 6 && c == 3 { amp * (2.0 * std::f64::consts::PI * 60.0 * t).sin() as f32 } else { s });
+            out.push(if channels == 6 && c == 3 {
+                amp * (2.0 * std::f64::consts::PI * 60.0 * t).sin() as f32
+            } else {
+                s
+            });
         }
     }
     out
@@ -55,10 +64,16 @@ pub fn wav_bytes(rate: u32, channels: u16, samples: &[f32]) -> Vec<u8> {
     if ext {
         b.extend(22u16.to_le_bytes());
         b.extend(16u16.to_le_bytes());
-        let mask: u32 = if channels == 6 { 0x3f } else { (1u32 << channels) - 1 };
+        let mask: u32 = if channels == 6 {
+            0x3f
+        } else {
+            (1u32 << channels) - 1
+        };
         b.extend(mask.to_le_bytes());
         // KSDATAFORMAT_SUBTYPE_PCM
-        b.extend([1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71]);
+        b.extend([
+            1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71,
+        ]);
     }
     b.extend(b"data");
     b.extend(data_len.to_le_bytes());
@@ -81,7 +96,16 @@ pub enum Fmt {
 }
 
 impl Fmt {
-    pub const ALL: [Fmt; 8] = [Fmt::Wav, Fmt::Mp3, Fmt::Flac, Fmt::AacM4a, Fmt::AacAdts, Fmt::Vorbis, Fmt::Opus, Fmt::Alac];
+    pub const ALL: [Fmt; 8] = [
+        Fmt::Wav,
+        Fmt::Mp3,
+        Fmt::Flac,
+        Fmt::AacM4a,
+        Fmt::AacAdts,
+        Fmt::Vorbis,
+        Fmt::Opus,
+        Fmt::Alac,
+    ];
 
     pub fn ext(self) -> &'static str {
         match self {
@@ -122,7 +146,15 @@ impl Fmt {
 pub fn make(dir: &Path, fmt: Fmt, rate: u32, channels: usize, extra: &[&str]) -> PathBuf {
     let name = format!("tone-{rate}-{channels}-{:?}{}", fmt, extra.len());
     let wav = dir.join(format!("{name}.src.wav"));
-    std::fs::write(&wav, wav_bytes(rate, channels as u16, &tone(rate, channels, SECS, FREQ, DBFS))).expect("write wav");
+    std::fs::write(
+        &wav,
+        wav_bytes(
+            rate,
+            channels as u16,
+            &tone(rate, channels, SECS, FREQ, DBFS),
+        ),
+    )
+    .expect("write wav");
     if fmt == Fmt::Wav && extra.is_empty() {
         return wav;
     }
@@ -140,7 +172,11 @@ pub fn encode(input: &Path, out: &Path, fmt: Fmt, extra: &[&str]) {
         .arg(out)
         .status()
         .expect("run ffmpeg");
-    assert!(status.success(), "ffmpeg failed for {fmt:?} {}", out.display());
+    assert!(
+        status.success(),
+        "ffmpeg failed for {fmt:?} {}",
+        out.display()
+    );
 }
 
 pub fn hint(path: &Path) -> Hint {
@@ -190,7 +226,11 @@ pub fn measure(stereo: &[f32], rate: u32) -> Measured {
         Some(f) if last > f => (count as f64 * f64::from(rate) / (last - f)) as f32,
         _ => 0.0,
     };
-    Measured { freq, rms_db: (20.0 * rms.max(1e-12).log10()) as f32, secs }
+    Measured {
+        freq,
+        rms_db: (20.0 * rms.max(1e-12).log10()) as f32,
+        secs,
+    }
 }
 
 /// Encodes frames to Opus with the crate's encoder and decodes them back with libopus.
@@ -202,7 +242,9 @@ pub fn through_opus(stereo: &[f32]) -> Vec<f32> {
     for (i, chunk) in stereo.chunks_exact(FRAME_LEN).enumerate() {
         let frame: &Frame = chunk.try_into().expect("frame");
         let packet = enc.encode(frame, i as u64).expect("encode");
-        let n = dec.decode_float(&packet.data, &mut pcm, false).expect("decode");
+        let n = dec
+            .decode_float(&packet.data, &mut pcm, false)
+            .expect("decode");
         out.extend_from_slice(&pcm[..n * 2]);
     }
     out
@@ -211,11 +253,22 @@ pub fn through_opus(stereo: &[f32]) -> Vec<f32> {
 /// A tone fixture of `secs` seconds.
 pub fn make_secs(dir: &Path, fmt: Fmt, rate: u32, channels: usize, secs: f32) -> PathBuf {
     let wav = dir.join(format!("short-{rate}-{channels}-{fmt:?}-{secs}.src.wav"));
-    std::fs::write(&wav, wav_bytes(rate, channels as u16, &tone(rate, channels, secs, FREQ, DBFS))).expect("write wav");
+    std::fs::write(
+        &wav,
+        wav_bytes(
+            rate,
+            channels as u16,
+            &tone(rate, channels, secs, FREQ, DBFS),
+        ),
+    )
+    .expect("write wav");
     if fmt == Fmt::Wav {
         return wav;
     }
-    let out = dir.join(format!("short-{rate}-{channels}-{fmt:?}-{secs}.{}", fmt.ext()));
+    let out = dir.join(format!(
+        "short-{rate}-{channels}-{fmt:?}-{secs}.{}",
+        fmt.ext()
+    ));
     encode(&wav, &out, fmt, &[]);
     out
 }
@@ -224,7 +277,11 @@ pub fn make_secs(dir: &Path, fmt: Fmt, rate: u32, channels: usize, secs: f32) ->
 pub fn decode_bytes(bytes: Vec<u8>, ext: &str) -> Result<(Vec<f32>, u64), audio::AudioError> {
     let mut hint = Hint::new();
     hint.with_extension(ext);
-    let mut r = FrameReader::open(Box::new(std::io::Cursor::new(bytes)), &hint, &Default::default())?;
+    let mut r = FrameReader::open(
+        Box::new(std::io::Cursor::new(bytes)),
+        &hint,
+        &Default::default(),
+    )?;
     let mut all = Vec::new();
     let mut f: Frame = [0.0; FRAME_LEN];
     while r.next_frame(&mut f)? {

@@ -51,7 +51,13 @@ fn every_format_rate_and_layout_decodes_to_the_tone() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), cases().len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases().len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -83,10 +89,22 @@ fn goertzel(x: &[f32], freq: f32) -> f64 {
 #[test]
 fn seeking_lands_where_asked() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for fmt in [Fmt::Wav, Fmt::Flac, Fmt::Mp3, Fmt::Vorbis, Fmt::Opus, Fmt::AacM4a] {
+    for fmt in [
+        Fmt::Wav,
+        Fmt::Flac,
+        Fmt::Mp3,
+        Fmt::Vorbis,
+        Fmt::Opus,
+        Fmt::AacM4a,
+    ] {
         let path = fixtures::make(dir.path(), fmt, 44_100, 2, &[]);
         let file = std::fs::File::open(&path).expect("open");
-        let mut r = audio::frames::FrameReader::open(Box::new(file), &fixtures::hint(&path), &Default::default()).expect("open");
+        let mut r = audio::frames::FrameReader::open(
+            Box::new(file),
+            &fixtures::hint(&path),
+            &Default::default(),
+        )
+        .expect("open");
         r.seek(2000).expect("seek");
         let mut f = [0.0; audio::FRAME_LEN];
         let mut n = 0;
@@ -94,6 +112,9 @@ fn seeking_lands_where_asked() {
             n += 1;
         }
         let left_ms = n * 20;
-        assert!((900..=1150).contains(&left_ms), "{fmt:?}: {left_ms} ms after a seek to 2 s of 3 s");
+        assert!(
+            (900..=1150).contains(&left_ms),
+            "{fmt:?}: {left_ms} ms after a seek to 2 s of 3 s"
+        );
     }
 }

@@ -27,7 +27,10 @@ fn zero_length_and_junk_are_refused_by_kind() {
         let c = code(fixtures::decode_bytes(junk.clone(), ext));
         assert!(c == "unsupported_format" || c == "corrupt", "{ext}: {c}");
     }
-    assert_eq!(code(fixtures::decode_bytes(b"ID3".to_vec(), "mp3")), "corrupt");
+    assert_eq!(
+        code(fixtures::decode_bytes(b"ID3".to_vec(), "mp3")),
+        "corrupt"
+    );
 }
 
 fn wav_header(rate: u32, channels: u16) -> Vec<u8> {
@@ -42,11 +45,17 @@ fn wav_header(rate: u32, channels: u16) -> Vec<u8> {
 fn absurd_wav_headers_get_clear_errors() {
     for rate in [0, 1, 4_000, 400_000, 4_000_000, u32::MAX] {
         let c = code(fixtures::decode_bytes(wav_header(rate, 2), "wav"));
-        assert!(c == "bad_sample_rate" || (rate == 0 && c == "corrupt"), "rate {rate}: {c}");
+        assert!(
+            c == "bad_sample_rate" || (rate == 0 && c == "corrupt"),
+            "rate {rate}: {c}"
+        );
     }
     for ch in [9u16, 17, 200, u16::MAX] {
         let c = code(fixtures::decode_bytes(wav_header(48_000, ch), "wav"));
-        assert!(c == "too_many_channels" || c == "corrupt", "{ch} channels: {c}");
+        assert!(
+            c == "too_many_channels" || c == "corrupt",
+            "{ch} channels: {c}"
+        );
     }
     let c = code(fixtures::decode_bytes(wav_header(48_000, 0), "wav"));
     assert_ne!(c, "ok");
@@ -55,7 +64,16 @@ fn absurd_wav_headers_get_clear_errors() {
 #[test]
 fn corrupt_packets_are_skipped_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for fmt in [Fmt::Flac, Fmt::Mp3, Fmt::Vorbis, Fmt::Opus, Fmt::AacM4a, Fmt::AacAdts, Fmt::Alac, Fmt::Wav] {
+    for fmt in [
+        Fmt::Flac,
+        Fmt::Mp3,
+        Fmt::Vorbis,
+        Fmt::Opus,
+        Fmt::AacM4a,
+        Fmt::AacAdts,
+        Fmt::Alac,
+        Fmt::Wav,
+    ] {
         let path = fixtures::make_secs(dir.path(), fmt, 44_100, 2, 2.0);
         let clean = std::fs::read(&path).expect("read");
         let mut bytes = clean.clone();
@@ -73,7 +91,10 @@ fn corrupt_packets_are_skipped_and_counted() {
         match fixtures::decode_bytes(bytes, fmt.ext()) {
             Ok((pcm, bad)) => {
                 let secs = pcm.len() as f32 / 96_000.0;
-                assert!(secs > 1.4, "{fmt:?}: only {secs} s of 2 s survived ({bad} bad packets)");
+                assert!(
+                    secs > 1.4,
+                    "{fmt:?}: only {secs} s of 2 s survived ({bad} bad packets)"
+                );
                 // AAC and ALAC packets fail in the decoder: skipped and counted. (FLAC's and
                 // MP3's demuxers drop bad frames themselves, by CRC and resync.)
                 if matches!(fmt, Fmt::AacM4a | Fmt::AacAdts | Fmt::Alac) {
@@ -82,7 +103,9 @@ fn corrupt_packets_are_skipped_and_counted() {
             }
             // symphonia's Ogg reader checks every page's CRC while it looks for the last page
             // (the duration) and refuses the file: known, see the crate docs.
-            Err(e) if matches!(fmt, Fmt::Vorbis | Fmt::Opus) => assert_eq!(e.code(), "corrupt", "{fmt:?}: {e}"),
+            Err(e) if matches!(fmt, Fmt::Vorbis | Fmt::Opus) => {
+                assert_eq!(e.code(), "corrupt", "{fmt:?}: {e}")
+            }
             Err(e) => panic!("{fmt:?}: {e}"),
         }
     }
@@ -91,14 +114,33 @@ fn corrupt_packets_are_skipped_and_counted() {
 #[test]
 fn truncated_files_end_early_or_fail_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let allowed = ["ok", "empty", "corrupt", "unsupported_format", "no_audio_track", "unsupported_codec"];
-    for fmt in [Fmt::Flac, Fmt::Mp3, Fmt::Vorbis, Fmt::Opus, Fmt::AacM4a, Fmt::AacAdts, Fmt::Alac, Fmt::Wav] {
+    let allowed = [
+        "ok",
+        "empty",
+        "corrupt",
+        "unsupported_format",
+        "no_audio_track",
+        "unsupported_codec",
+    ];
+    for fmt in [
+        Fmt::Flac,
+        Fmt::Mp3,
+        Fmt::Vorbis,
+        Fmt::Opus,
+        Fmt::AacM4a,
+        Fmt::AacAdts,
+        Fmt::Alac,
+        Fmt::Wav,
+    ] {
         let path = fixtures::make_secs(dir.path(), fmt, 44_100, 2, 1.0);
         let bytes = std::fs::read(&path).expect("read");
         let mut cuts: Vec<usize> = (1..24).collect();
         cuts.extend((1..20).map(|i| i * bytes.len() / 20));
         for cut in cuts {
-            let c = code(fixtures::decode_bytes(bytes[..cut.min(bytes.len())].to_vec(), fmt.ext()));
+            let c = code(fixtures::decode_bytes(
+                bytes[..cut.min(bytes.len())].to_vec(),
+                fmt.ext(),
+            ));
             assert!(allowed.contains(&c.as_str()), "{fmt:?} cut at {cut}: {c}");
         }
     }

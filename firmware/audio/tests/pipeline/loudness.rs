@@ -12,13 +12,26 @@ use crate::fixtures::{self, Fmt};
 #[test]
 fn scans_measure_the_tone_at_its_loudness() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = ScanOptions { measure: true, ..ScanOptions::default() };
-    for (fmt, ch) in [(Fmt::Wav, 2), (Fmt::Flac, 2), (Fmt::Mp3, 2), (Fmt::Opus, 2), (Fmt::Wav, 1), (Fmt::Vorbis, 6)] {
+    let opts = ScanOptions {
+        measure: true,
+        ..ScanOptions::default()
+    };
+    for (fmt, ch) in [
+        (Fmt::Wav, 2),
+        (Fmt::Flac, 2),
+        (Fmt::Mp3, 2),
+        (Fmt::Opus, 2),
+        (Fmt::Wav, 1),
+        (Fmt::Vorbis, 6),
+    ] {
         let path = fixtures::make_secs(dir.path(), fmt, 44_100, ch, 3.0);
         let info = scan_file(&path, &opts).expect("scan");
         let l = info.loudness.expect("measured");
         // A stereo 1 kHz sine at −12 dBFS peak is −12 LUFS (BS.1770); mono plays on both sides.
-        assert!((l.integrated_lufs - -12.0).abs() < 0.5, "{fmt:?} {ch} ch: {l:?}");
+        assert!(
+            (l.integrated_lufs - -12.0).abs() < 0.5,
+            "{fmt:?} {ch} ch: {l:?}"
+        );
         assert!((l.gain_db - -6.0).abs() < 0.5, "{fmt:?}: {l:?}");
         assert_eq!(info.rate, if fmt == Fmt::Opus { 48_000 } else { 44_100 });
         let d = info.duration_ms.expect("duration");
@@ -51,7 +64,9 @@ fn tags_are_read_and_replaygain_is_honoured() {
         assert_eq!(info.artist.as_deref(), Some("Ann"), "{fmt:?}");
         assert_eq!(info.album.as_deref(), Some("Rooms"), "{fmt:?}");
         assert_eq!(info.track_number, Some(3), "{fmt:?}");
-        let rg = info.replaygain.unwrap_or_else(|| panic!("{fmt:?}: no ReplayGain in {info:?}"));
+        let rg = info
+            .replaygain
+            .unwrap_or_else(|| panic!("{fmt:?}: no ReplayGain in {info:?}"));
         assert_eq!(rg.track_gain_db, -6.0, "{fmt:?}");
         assert_eq!(rg.track_peak, Some(0.25), "{fmt:?}");
 
@@ -61,8 +76,12 @@ fn tags_are_read_and_replaygain_is_honoured() {
         p.load(
             EntryId(1),
             Box::new(move || {
-                let f = std::fs::File::open(&opener_path).map_err(|e| audio::AudioError::Io(e.to_string()))?;
-                Ok((Box::new(f) as Box<dyn audio::MediaSource>, fixtures::hint(&opener_path)))
+                let f = std::fs::File::open(&opener_path)
+                    .map_err(|e| audio::AudioError::Io(e.to_string()))?;
+                Ok((
+                    Box::new(f) as Box<dyn audio::MediaSource>,
+                    fixtures::hint(&opener_path),
+                ))
             }),
             0,
             None,
@@ -88,19 +107,28 @@ fn without_tags_the_title_is_the_file_name_and_the_gain_adapts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = fixtures::make_secs(dir.path(), Fmt::Flac, 48_000, 2, 3.0);
     let info = scan_file(&path, &ScanOptions::default()).expect("scan");
-    assert_eq!(info.title, path.file_stem().expect("stem").to_string_lossy());
+    assert_eq!(
+        info.title,
+        path.file_stem().expect("stem").to_string_lossy()
+    );
     assert!(info.replaygain.is_none() && info.loudness.is_none());
 
     // A given gain (a library measurement) wins over everything.
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    let (p, mut out) = player(PlayerConfig::default(), move |e| ev.lock().expect("lock").push(e));
+    let (p, mut out) = player(PlayerConfig::default(), move |e| {
+        ev.lock().expect("lock").push(e)
+    });
     let path2 = path.clone();
     p.load(
         EntryId(2),
         Box::new(move || {
-            let f = std::fs::File::open(&path2).map_err(|e| audio::AudioError::Io(e.to_string()))?;
-            Ok((Box::new(f) as Box<dyn audio::MediaSource>, fixtures::hint(&path2)))
+            let f =
+                std::fs::File::open(&path2).map_err(|e| audio::AudioError::Io(e.to_string()))?;
+            Ok((
+                Box::new(f) as Box<dyn audio::MediaSource>,
+                fixtures::hint(&path2),
+            ))
         }),
         0,
         Some(-3.5),
@@ -114,10 +142,20 @@ fn a_flac_cover_is_returned_and_capped() {
     let path = fixtures::make_secs(dir.path(), Fmt::Flac, 44_100, 2, 1.0);
     let flac = std::fs::read(&path).expect("read");
     let small = dir.path().join("cover.flac");
-    std::fs::write(&small, fixtures::flac_with_picture(&flac, &fixtures::fake_jpeg(5000), None)).expect("write");
+    std::fs::write(
+        &small,
+        fixtures::flac_with_picture(&flac, &fixtures::fake_jpeg(5000), None),
+    )
+    .expect("write");
     let info = scan_file(&small, &ScanOptions::default()).expect("scan");
     let cover = info.cover.expect("cover");
-    assert_eq!((cover.mime.as_str(), cover.data.len()), ("image/jpeg", 5000));
-    let capped = ScanOptions { max_cover_bytes: 4000, ..ScanOptions::default() };
+    assert_eq!(
+        (cover.mime.as_str(), cover.data.len()),
+        ("image/jpeg", 5000)
+    );
+    let capped = ScanOptions {
+        max_cover_bytes: 4000,
+        ..ScanOptions::default()
+    };
     assert!(scan_file(&small, &capped).expect("scan").cover.is_none());
 }
