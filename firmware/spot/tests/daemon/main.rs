@@ -16,6 +16,7 @@ mod notify;
 mod robustness;
 mod errors;
 mod voice;
+mod dj;
 mod room_chat;
 mod setup;
 mod network;

@@ -24,7 +24,7 @@ enum Link {
 
 /// A voice client: a str0m peer on a real UDP socket (or TCP connection), sending a tagged
 /// Opus-sized frame every 20 ms and counting the frames it receives by tag.
-struct Peer {
+pub(crate) struct Peer {
     tag: u8,
     rtc: Rtc,
     link: Link,
@@ -33,8 +33,11 @@ struct Peer {
     mic: Mid,
     connected: bool,
     sent: u64,
-    received: BTreeMap<u8, u64>,
+    pub(crate) received: BTreeMap<u8, u64>,
     next_frame: Instant,
+    /// Every media payload received (kept when `keep` is set, for decoding), with its mid.
+    pub(crate) payloads: Vec<Vec<u8>>,
+    pub(crate) keep: bool,
 }
 
 impl Peer {
@@ -59,7 +62,7 @@ impl Peer {
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, pending) = api.apply().expect("offer");
-        let peer = Peer { tag, rtc, link, addr, mic, connected: false, sent: 0, received: BTreeMap::new(), next_frame: Instant::now() };
+        let peer = Peer { tag, rtc, link, addr, mic, connected: false, sent: 0, received: BTreeMap::new(), next_frame: Instant::now(), payloads: Vec::new(), keep: false };
         (peer, offer.to_sdp_string(), pending)
     }
 
@@ -76,13 +79,13 @@ impl Peer {
         *server = Some(addr);
     }
 
-    fn answer_offer(&mut self, sdp: &str) -> String {
+    pub(crate) fn answer_offer(&mut self, sdp: &str) -> String {
         let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
         self.rtc.sdp_api().accept_offer(offer).expect("offer accepted").to_sdp_string()
     }
 
     /// Runs the peer for `d` of real time.
-    async fn pump(&mut self, d: Duration) {
+    pub(crate) async fn pump(&mut self, d: Duration) {
         let end = Instant::now() + d;
         let mut buf = vec![0u8; 2000];
         while Instant::now() < end {
@@ -113,7 +116,12 @@ impl Peer {
                         Link::Tcp { .. } => {}
                     },
                     Output::Event(Event::Connected) => self.connected = true,
-                    Output::Event(Event::MediaData(m)) => *self.received.entry(m.data[0]).or_default() += 1,
+                    Output::Event(Event::MediaData(m)) => {
+                        *self.received.entry(m.data[0]).or_default() += 1;
+                        if self.keep {
+                            self.payloads.push(m.data.to_vec());
+                        }
+                    }
                     Output::Event(_) => {}
                 }
             };
@@ -161,7 +169,7 @@ impl Peer {
     }
 }
 
-async fn voice_channel(admin: &Client, name: &str, limit: i64) -> String {
+pub(crate) async fn voice_channel(admin: &Client, name: &str, limit: i64) -> String {
     let r = admin.post("/api/channels", json!({"name": name, "kind": "voice", "user_limit": limit})).await.expect_status(201);
     assert_eq!(r.body["kind"], "voice");
     r.body["id"].as_str().expect("id").to_owned()
@@ -188,7 +196,7 @@ async fn run(a: (&mut Gw, &mut Peer), b: (&mut Gw, &mut Peer), d: Duration) {
     }
 }
 
-async fn join(gw: &mut Gw, ch: &str, tag: u8) -> Peer {
+pub(crate) async fn join(gw: &mut Gw, ch: &str, tag: u8) -> Peer {
     let (mut peer, offer, pending) = Peer::new(tag).await;
     let r = gw.request("join", "voice.join", json!({"channel_id": ch, "sdp": offer})).await;
     assert_eq!(r["op"], "reply", "{r}");
