@@ -4,6 +4,10 @@
 //!
 //! Everything here runs on dedicated threads, never on the async runtime.
 
+pub mod devices;
+pub mod speaker;
+pub mod tone;
+
 /// The pipeline's one internal format: 48 kHz, stereo, interleaved `f32` in [-1, 1].
 pub const RATE: u32 = 48_000;
 pub const CHANNELS: usize = 2;
