@@ -72,7 +72,9 @@ impl HwCaps {
 
     /// The formats offered that we can write, in ALSA's order.
     pub fn known_formats(&self) -> impl Iterator<Item = SampleFormat> + '_ {
-        self.formats.iter().filter_map(|f| SampleFormat::from_alsa(f))
+        self.formats
+            .iter()
+            .filter_map(|f| SampleFormat::from_alsa(f))
     }
 }
 
@@ -234,7 +236,11 @@ pub fn report(cards: &[Card]) -> String {
                 (None, Some(v)) => format!(", now {v}"),
                 _ => String::new(),
             };
-            let switch = if m.has_switch { ", with mute switch" } else { "" };
+            let switch = if m.has_switch {
+                ", with mute switch"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "  mixer '{}',{}: volume {}…{}{range}{now}{switch}",
@@ -254,7 +260,11 @@ fn report_caps(out: &mut String, c: &HwCaps) {
     let rates = if c.rates.is_empty() {
         String::from("none of the common ones")
     } else {
-        c.rates.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+        c.rates
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let _ = writeln!(
         out,

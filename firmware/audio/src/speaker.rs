@@ -119,9 +119,13 @@ pub enum SpeakerState {
     /// Open, nothing to play: the device is stopped.
     Idle,
     /// The device is missing or busy; retried with back-off.
-    WaitingForDevice { reason: String },
+    WaitingForDevice {
+        reason: String,
+    },
     /// The device is there but cannot be used; retried with back-off too (it may be replaced).
-    Error { message: String },
+    Error {
+        message: String,
+    },
     Stopped,
 }
 
@@ -165,6 +169,8 @@ pub struct SpeakerStats {
     pub suspends: u64,
     /// Frames dropped from the queue because the device did not keep up.
     pub dropped_frames: u64,
+    /// Frames waiting in the queue now.
+    pub queued_frames: usize,
     /// Times the device was opened again after it went away.
     pub reopens: u64,
     /// Device frames written (silence included).
@@ -222,11 +228,21 @@ impl Speaker {
     }
 
     /// The speaker on any device (the fake in tests).
-    pub fn open<D: PcmDevice + 'static>(config: SpeakerConfig, device: D) -> Result<Speaker, SpeakerError> {
+    pub fn open<D: PcmDevice + 'static>(
+        config: SpeakerConfig,
+        device: D,
+    ) -> Result<Speaker, SpeakerError> {
         config.validate()?;
-        let state = if config.device.is_some() { SpeakerState::Starting } else { SpeakerState::NoDeviceConfigured };
+        let state = if config.device.is_some() {
+            SpeakerState::Starting
+        } else {
+            SpeakerState::NoDeviceConfigured
+        };
         let shared = Arc::new(Shared {
-            inbox: Mutex::new(Inbox { capacity: config.queue_frames, ..Inbox::default() }),
+            inbox: Mutex::new(Inbox {
+                capacity: config.queue_frames,
+                ..Inbox::default()
+            }),
             wake: Condvar::new(),
             stats: Mutex::new(SpeakerStats {
                 state,
@@ -236,13 +252,17 @@ impl Speaker {
                 underruns: 0,
                 suspends: 0,
                 dropped_frames: 0,
+                queued_frames: 0,
                 reopens: 0,
                 frames_written: 0,
             }),
             dropped: AtomicU64::new(0),
         });
         let Some(name) = config.device.clone() else {
-            return Ok(Speaker { shared, thread: None });
+            return Ok(Speaker {
+                shared,
+                thread: None,
+            });
         };
         let worker = worker::Worker::new(config, name, device, shared.clone());
         // The thread logs into the subscriber of whoever opened the speaker.
@@ -251,11 +271,16 @@ impl Speaker {
             .name("speaker".into())
             .spawn(move || tracing::dispatcher::with_default(&dispatch, || worker.run()))
             .map_err(|e| SpeakerError::Thread(e.to_string()))?;
-        Ok(Speaker { shared, thread: Some(thread) })
+        Ok(Speaker {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     pub fn handle(&self) -> SpeakerHandle {
-        SpeakerHandle { shared: self.shared.clone() }
+        SpeakerHandle {
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -297,6 +322,7 @@ impl SpeakerHandle {
     pub fn stats(&self) -> SpeakerStats {
         let mut s = self.shared.stats().clone();
         s.dropped_frames = self.shared.dropped.load(Ordering::Relaxed);
+        s.queued_frames = self.shared.inbox().frames.len();
         s
     }
 

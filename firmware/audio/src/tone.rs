@@ -64,7 +64,12 @@ pub fn channel(interleaved: &[f32], channels: usize, which: usize) -> Vec<f32> {
     if channels == 0 {
         return Vec::new();
     }
-    interleaved.iter().skip(which).step_by(channels).copied().collect()
+    interleaved
+        .iter()
+        .skip(which)
+        .step_by(channels)
+        .copied()
+        .collect()
 }
 
 /// RMS level in dBFS, where a full-scale *sine* reads 0 dBFS (AES17: the RMS of a sine is its
@@ -89,7 +94,10 @@ pub fn dominant_frequency(samples: &[f32], rate: u32) -> Option<f64> {
     if samples.len() < 64 || rms_dbfs(samples) < -100.0 {
         return None;
     }
-    let level = (samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>()
+    let level = (samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
         / samples.len() as f64)
         .sqrt();
     let hysteresis = level * 0.3;
@@ -157,7 +165,11 @@ pub fn tone_to_total_db(samples: &[f32], rate: u32, freq: f64) -> f64 {
     // Hann window: coherent gain 0.5, so a sine of amplitude A gives |X| = A·n/4.
     let p = goertzel(samples, f64::from(rate), freq);
     let amp = 4.0 * p.sqrt() / n;
-    let total: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / n;
+    let total: f64 = samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / n;
     20.0 * (amp / std::f64::consts::SQRT_2).log10() - 10.0 * total.log10()
 }
 

@@ -63,11 +63,19 @@ fn probe_card(card: &alsa::Card) -> Card {
         }
         Err(e) => out.error = Some(words(&e)),
     }
-    let card_ref = if out.id.is_empty() { index.to_string() } else { out.id.clone() };
+    let card_ref = if out.id.is_empty() {
+        index.to_string()
+    } else {
+        out.id.clone()
+    };
     for dev in DeviceIter::new(&ctl) {
-        let Ok(dev) = u32::try_from(dev) else { continue };
+        let Ok(dev) = u32::try_from(dev) else {
+            continue;
+        };
         // A device without a playback stream (capture only) answers ENOENT here.
-        let Ok(info) = ctl.pcm_info(dev, 0, Direction::Playback) else { continue };
+        let Ok(info) = ctl.pcm_info(dev, 0, Direction::Playback) else {
+            continue;
+        };
         let pcm = format!("hw:CARD={card_ref},DEV={dev}");
         let (caps, error) = match open_caps(&pcm) {
             Ok(c) => (Some(c), None),
@@ -101,7 +109,10 @@ pub fn caps_of(pcm: &PCM) -> alsa::Result<HwCaps> {
         .filter(|f| hwp.test_format(**f).is_ok())
         .map(|f| f.to_string())
         .collect();
-    let rates = COMMON_RATES.into_iter().filter(|r| hwp.test_rate(*r).is_ok()).collect();
+    let rates = COMMON_RATES
+        .into_iter()
+        .filter(|r| hwp.test_rate(*r).is_ok())
+        .collect();
     let frames = |r: alsa::Result<alsa::pcm::Frames>| r.ok().and_then(|v| u64::try_from(v).ok());
     Ok(HwCaps {
         formats,
@@ -119,7 +130,9 @@ pub fn caps_of(pcm: &PCM) -> alsa::Result<HwCaps> {
 
 /// The simple elements with a playback volume on a card's control device (`hw:N`).
 pub(crate) fn mixers(ctl_name: &str) -> Vec<MixerElem> {
-    let Ok(mixer) = Mixer::new(ctl_name, false) else { return Vec::new() };
+    let Ok(mixer) = Mixer::new(ctl_name, false) else {
+        return Vec::new();
+    };
     mixer
         .iter()
         .filter_map(Selem::new)
@@ -146,7 +159,11 @@ pub(crate) fn describe(s: &Selem<'_>) -> Option<MixerElem> {
         db_max: has_db.then_some(hi.0),
         has_switch: s.has_playback_switch(),
         volume: s.get_playback_volume(ch).ok(),
-        db: if has_db { s.get_playback_vol_db(ch).ok().map(|m| m.0) } else { None },
+        db: if has_db {
+            s.get_playback_vol_db(ch).ok().map(|m| m.0)
+        } else {
+            None
+        },
     })
 }
 

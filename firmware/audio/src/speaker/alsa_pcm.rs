@@ -29,11 +29,18 @@ impl Default for AlsaPcm {
 
 impl AlsaPcm {
     pub fn new(stall_limit: Duration) -> AlsaPcm {
-        AlsaPcm { pcm: None, frame_bytes: 0, mixer: None, stall_limit }
+        AlsaPcm {
+            pcm: None,
+            frame_bytes: 0,
+            mixer: None,
+            stall_limit,
+        }
     }
 
     fn pcm(&self) -> Result<&PCM, DeviceError> {
-        self.pcm.as_ref().ok_or_else(|| DeviceError::new(ErrorKind::Other, "device not open"))
+        self.pcm
+            .as_ref()
+            .ok_or_else(|| DeviceError::new(ErrorKind::Other, "device not open"))
     }
 }
 
@@ -67,7 +74,8 @@ fn alsa_format(f: SampleFormat) -> Format {
 
 /// ALSA's wrappers panic on a name with a NUL byte in it; ours are checked first.
 fn c_name(name: &str) -> Result<CString, DeviceError> {
-    CString::new(name).map_err(|_| DeviceError::new(ErrorKind::Unsupported, "device name contains a NUL byte"))
+    CString::new(name)
+        .map_err(|_| DeviceError::new(ErrorKind::Unsupported, "device name contains a NUL byte"))
 }
 
 impl PcmDevice for AlsaPcm {
@@ -90,11 +98,15 @@ impl PcmDevice for AlsaPcm {
             let _ = hwp.set_rate_resample(false);
             hwp.set_rate(want.rate, ValueOr::Nearest).map_err(error)?;
             let frames = |v: u64| alsa::pcm::Frames::try_from(v).unwrap_or(alsa::pcm::Frames::MAX);
-            hwp.set_period_size_near(frames(want.period_frames), ValueOr::Nearest).map_err(error)?;
-            hwp.set_buffer_size_near(frames(want.buffer_frames)).map_err(error)?;
+            hwp.set_period_size_near(frames(want.period_frames), ValueOr::Nearest)
+                .map_err(error)?;
+            hwp.set_buffer_size_near(frames(want.buffer_frames))
+                .map_err(error)?;
             pcm.hw_params(&hwp).map_err(error)?;
             let cur = pcm.hw_params_current().map_err(error)?;
-            let uframes = |v: alsa::Result<alsa::pcm::Frames>| v.ok().and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+            let uframes = |v: alsa::Result<alsa::pcm::Frames>| {
+                v.ok().and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
+            };
             Params {
                 rate: cur.get_rate().map_err(error)?,
                 format: want.format,
@@ -105,11 +117,14 @@ impl PcmDevice for AlsaPcm {
         };
         {
             let swp = pcm.sw_params_current().map_err(error)?;
-            let period = alsa::pcm::Frames::try_from(got.period_frames).unwrap_or(1).max(1);
+            let period = alsa::pcm::Frames::try_from(got.period_frames)
+                .unwrap_or(1)
+                .max(1);
             let buffer = alsa::pcm::Frames::try_from(got.buffer_frames).unwrap_or(period);
             // Start once the prefill is in (the thread writes buffer − 2 periods of silence first),
             // and wake us each period.
-            swp.set_start_threshold((buffer - 2 * period).max(period)).map_err(error)?;
+            swp.set_start_threshold((buffer - 2 * period).max(period))
+                .map_err(error)?;
             swp.set_avail_min(period).map_err(error)?;
             pcm.sw_params(&swp).map_err(error)?;
         }
@@ -129,7 +144,10 @@ impl PcmDevice for AlsaPcm {
                 Ok(n) => return Ok(n),
                 Err(e) if e.errno() == libc::EAGAIN || e.errno() == libc::EINTR => {
                     if since.elapsed() > stall_limit {
-                        return Err(DeviceError::new(ErrorKind::Gone, "the device stopped taking samples"));
+                        return Err(DeviceError::new(
+                            ErrorKind::Gone,
+                            "the device stopped taking samples",
+                        ));
                     }
                     // Wakes when a period's room is free; the timeout bounds a dead device.
                     match pcm.wait(Some(200)) {
@@ -150,7 +168,9 @@ impl PcmDevice for AlsaPcm {
             for _ in 0..10 {
                 match pcm.resume() {
                     Ok(()) => return Ok(()),
-                    Err(e) if e.errno() == libc::EAGAIN => std::thread::sleep(Duration::from_millis(100)),
+                    Err(e) if e.errno() == libc::EAGAIN => {
+                        std::thread::sleep(Duration::from_millis(100))
+                    }
                     // ENOSYS: the driver cannot resume; prepare below restarts it.
                     Err(_) => break,
                 }
@@ -189,8 +209,10 @@ impl PcmDevice for AlsaPcm {
     }
 
     fn set_mixer(&mut self, setting: &MixerSetting) -> Result<(), DeviceError> {
-        let (mixer, id, has_switch) =
-            self.mixer.as_ref().ok_or_else(|| DeviceError::new(ErrorKind::Other, "no mixer"))?;
+        let (mixer, id, has_switch) = self
+            .mixer
+            .as_ref()
+            .ok_or_else(|| DeviceError::new(ErrorKind::Other, "no mixer"))?;
         let selem = mixer
             .find_selem(id)
             .ok_or_else(|| DeviceError::new(ErrorKind::Gone, "the mixer element went away"))?;
@@ -201,7 +223,9 @@ impl PcmDevice for AlsaPcm {
                 selem.set_playback_volume_all(lo).map_err(error)?;
             }
             MixerSetting::Db(mb) => {
-                selem.set_playback_db_all(alsa::mixer::MilliBel(*mb), alsa::Round::Ceil).map_err(error)?;
+                selem
+                    .set_playback_db_all(alsa::mixer::MilliBel(*mb), alsa::Round::Ceil)
+                    .map_err(error)?;
             }
             MixerSetting::Raw(v) => selem.set_playback_volume_all(*v).map_err(error)?,
         }

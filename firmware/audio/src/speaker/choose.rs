@@ -64,11 +64,19 @@ pub fn choose(caps: &HwCaps) -> Result<Params, Unusable> {
     let rate = choose_rate(caps).ok_or(Unusable::NoRate)?;
     let channels = choose_channels(caps).ok_or(Unusable::NoChannels)?;
     let (period_frames, buffer_frames) = sizes(caps, rate);
-    Ok(Params { rate, format, channels, period_frames, buffer_frames })
+    Ok(Params {
+        rate,
+        format,
+        channels,
+        period_frames,
+        buffer_frames,
+    })
 }
 
 pub fn choose_format(caps: &HwCaps) -> Option<SampleFormat> {
-    FORMAT_ORDER.into_iter().find(|f| caps.formats.iter().any(|c| c == f.alsa_name()))
+    FORMAT_ORDER
+        .into_iter()
+        .find(|f| caps.formats.iter().any(|c| c == f.alsa_name()))
 }
 
 /// 48 kHz if offered (no resampling at all), else 44.1 kHz (the other rate every DAC has),
@@ -115,7 +123,11 @@ pub fn choose_channels(caps: &HwCaps) -> Option<u32> {
 pub fn sizes(caps: &HwCaps, rate: u32) -> (u64, u64) {
     let clamp = |v: u64, lo: u64, hi: u64| {
         let v = v.max(lo);
-        if hi > 0 { v.min(hi) } else { v }
+        if hi > 0 {
+            v.min(hi)
+        } else {
+            v
+        }
     };
     let rate = u64::from(rate);
     let mut period = clamp(rate * PERIOD_MS / 1000, caps.period_min, caps.period_max).max(1);
@@ -131,9 +143,12 @@ pub fn sizes(caps: &HwCaps, rate: u32) -> (u64, u64) {
 /// Other names to try for a device whose `hw:` we cannot drive: the Pi's HDMI through `hdmi:`
 /// (it takes only IEC958 subframes, which that plugin builds), and `plughw:` for anything.
 pub fn fallbacks(name: &str, caps: &HwCaps) -> Vec<String> {
-    let Some(rest) = name.strip_prefix("hw:") else { return Vec::new() };
+    let Some(rest) = name.strip_prefix("hw:") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    if caps.known_formats().next().is_none() && caps.formats.iter().any(|f| f.starts_with("IEC958")) {
+    if caps.known_formats().next().is_none() && caps.formats.iter().any(|f| f.starts_with("IEC958"))
+    {
         out.push(format!("hdmi:{rest}"));
     }
     out.push(format!("plughw:{rest}"));
@@ -159,31 +174,69 @@ mod tests {
         }
     }
 
-    fn pick(formats: &[&str], rates: &[u32], ch: (u32, u32)) -> Result<(u32, &'static str, u32), Unusable> {
+    fn pick(
+        formats: &[&str],
+        rates: &[u32],
+        ch: (u32, u32),
+    ) -> Result<(u32, &'static str, u32), Unusable> {
         choose(&caps(formats, rates, ch)).map(|p| (p.rate, p.format.alsa_name(), p.channels))
     }
 
     #[test]
     fn common_devices() {
         // The Pi's headphone jack (bcm2835): U8 and S16_LE, 8 kHz … 192 kHz, 1 … 8 channels.
-        assert_eq!(pick(&["U8", "S16_LE"], &[44_100, 48_000], (1, 8)), Ok((48_000, "S16_LE", 2)));
+        assert_eq!(
+            pick(&["U8", "S16_LE"], &[44_100, 48_000], (1, 8)),
+            Ok((48_000, "S16_LE", 2))
+        );
         // A USB DAC with packed 24 bits.
-        assert_eq!(pick(&["S16_LE", "S24_3LE"], &[44_100, 48_000, 96_000], (2, 2)), Ok((48_000, "S24_3LE", 2)));
+        assert_eq!(
+            pick(&["S16_LE", "S24_3LE"], &[44_100, 48_000, 96_000], (2, 2)),
+            Ok((48_000, "S24_3LE", 2))
+        );
         // An I2S DAC HAT (PCM5102 class).
-        assert_eq!(pick(&["S16_LE", "S24_LE", "S32_LE"], &[44_100, 48_000, 96_000], (2, 2)), Ok((48_000, "S32_LE", 2)));
+        assert_eq!(
+            pick(
+                &["S16_LE", "S24_LE", "S32_LE"],
+                &[44_100, 48_000, 96_000],
+                (2, 2)
+            ),
+            Ok((48_000, "S32_LE", 2))
+        );
         // The loopback card offers everything: the integer path is taken.
-        assert_eq!(pick(&["S16_LE", "S32_LE", "FLOAT_LE"], &[8000, 48_000], (1, 32)), Ok((48_000, "S32_LE", 2)));
+        assert_eq!(
+            pick(&["S16_LE", "S32_LE", "FLOAT_LE"], &[8000, 48_000], (1, 32)),
+            Ok((48_000, "S32_LE", 2))
+        );
     }
 
     #[test]
     fn odd_devices() {
-        assert_eq!(pick(&["S16_LE"], &[44_100], (2, 2)), Ok((44_100, "S16_LE", 2)));
-        assert_eq!(pick(&["S24_3LE"], &[48_000], (1, 1)), Ok((48_000, "S24_3LE", 1)));
-        assert_eq!(pick(&["FLOAT_LE"], &[48_000], (8, 8)), Ok((48_000, "FLOAT_LE", 8)));
-        assert_eq!(pick(&["S16_BE"], &[48_000], (4, 6)), Ok((48_000, "S16_BE", 4)));
+        assert_eq!(
+            pick(&["S16_LE"], &[44_100], (2, 2)),
+            Ok((44_100, "S16_LE", 2))
+        );
+        assert_eq!(
+            pick(&["S24_3LE"], &[48_000], (1, 1)),
+            Ok((48_000, "S24_3LE", 1))
+        );
+        assert_eq!(
+            pick(&["FLOAT_LE"], &[48_000], (8, 8)),
+            Ok((48_000, "FLOAT_LE", 8))
+        );
+        assert_eq!(
+            pick(&["S16_BE"], &[48_000], (4, 6)),
+            Ok((48_000, "S16_BE", 4))
+        );
         // Neither 48 nor 44.1: the nearest to 48, the higher on a tie.
-        assert_eq!(pick(&["S16_LE"], &[32_000, 96_000], (2, 2)), Ok((32_000, "S16_LE", 2)));
-        assert_eq!(pick(&["S16_LE"], &[24_000, 72_000], (2, 2)), Ok((72_000, "S16_LE", 2)));
+        assert_eq!(
+            pick(&["S16_LE"], &[32_000, 96_000], (2, 2)),
+            Ok((32_000, "S16_LE", 2))
+        );
+        assert_eq!(
+            pick(&["S16_LE"], &[24_000, 72_000], (2, 2)),
+            Ok((72_000, "S16_LE", 2))
+        );
         // Only a range: 48 kHz clamped into it.
         let mut c = caps(&["S16_LE"], &[], (2, 2));
         (c.rate_min, c.rate_max) = (50_000, 60_000);
@@ -195,13 +248,30 @@ mod tests {
     #[test]
     fn absurd_devices() {
         assert_eq!(pick(&[], &[48_000], (2, 2)), Err(Unusable::NoFormat));
-        assert_eq!(pick(&["U8", "MU_LAW", "IEC958_SUBFRAME_LE"], &[48_000], (2, 2)), Err(Unusable::NoFormat));
-        assert_eq!(pick(&["S16_LE"], &[48_000], (0, 0)), Err(Unusable::NoChannels));
-        assert_eq!(pick(&["S16_LE"], &[48_000], (3, 2)), Err(Unusable::NoChannels));
-        assert_eq!(pick(&["S16_LE"], &[48_000], (128, 256)), Err(Unusable::NoChannels));
+        assert_eq!(
+            pick(&["U8", "MU_LAW", "IEC958_SUBFRAME_LE"], &[48_000], (2, 2)),
+            Err(Unusable::NoFormat)
+        );
+        assert_eq!(
+            pick(&["S16_LE"], &[48_000], (0, 0)),
+            Err(Unusable::NoChannels)
+        );
+        assert_eq!(
+            pick(&["S16_LE"], &[48_000], (3, 2)),
+            Err(Unusable::NoChannels)
+        );
+        assert_eq!(
+            pick(&["S16_LE"], &[48_000], (128, 256)),
+            Err(Unusable::NoChannels)
+        );
         // Rates: none listed and an empty, inverted or inaudible range.
         let mut c = caps(&["S16_LE"], &[], (2, 2));
-        for (lo, hi) in [(0, 0), (96_000, 44_100), (100, 4000), (1_000_000, 2_000_000)] {
+        for (lo, hi) in [
+            (0, 0),
+            (96_000, 44_100),
+            (100, 4000),
+            (1_000_000, 2_000_000),
+        ] {
             (c.rate_min, c.rate_max) = (lo, hi);
             assert_eq!(choose(&c), Err(Unusable::NoRate), "{lo}…{hi}");
         }
@@ -224,7 +294,12 @@ mod tests {
         assert_eq!(sizes(&big, 48_000), (4096, 8192));
         // Bounds of 0 (the device did not say) do not clamp.
         let mut unknown = c;
-        (unknown.period_min, unknown.period_max, unknown.buffer_min, unknown.buffer_max) = (0, 0, 0, 0);
+        (
+            unknown.period_min,
+            unknown.period_max,
+            unknown.buffer_min,
+            unknown.buffer_max,
+        ) = (0, 0, 0, 0);
         assert_eq!(sizes(&unknown, 48_000), (960, 7680));
     }
 

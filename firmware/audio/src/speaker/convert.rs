@@ -86,7 +86,11 @@ impl Dither {
 /// DAC's own noise). Exact zeros stay exact zeros, dither or not: digital silence lets a DAC
 /// or an I2S amplifier mute itself, and hiss between tracks on a loud amplifier is noticed.
 fn encode(format: SampleFormat, s: f32, dither: &mut Dither, out: &mut Vec<u8>) {
-    let x = if s.is_nan() { 0.0 } else { f64::from(s).clamp(-1.0, 1.0) };
+    let x = if s.is_nan() {
+        0.0
+    } else {
+        f64::from(s).clamp(-1.0, 1.0)
+    };
     let le = format.little_endian();
     match format.bits() {
         0 => {
@@ -95,7 +99,11 @@ fn encode(format: SampleFormat, s: f32, dither: &mut Dither, out: &mut Vec<u8>) 
         }
         bits => {
             let full = (1i64 << (bits - 1)) as f64;
-            let d = if bits == 16 && x != 0.0 { dither.tpdf() } else { 0.0 };
+            let d = if bits == 16 && x != 0.0 {
+                dither.tpdf()
+            } else {
+                0.0
+            };
             let v = (x * full + d).round().clamp(-full, full - 1.0) as i64 as i32;
             let b = v.to_le_bytes();
             match format.bytes() {
@@ -133,7 +141,11 @@ pub fn decode(format: SampleFormat, bytes: &[u8]) -> Vec<f32> {
                     let width = 8 * n as u32;
                     let raw = i32::from_le_bytes(le) << (32 - width) >> (32 - width);
                     // A 24-in-32 word's upper byte only repeats the sign: mask it off.
-                    let raw = if bits == 24 && n == 4 { raw << 8 >> 8 } else { raw };
+                    let raw = if bits == 24 && n == 4 {
+                        raw << 8 >> 8
+                    } else {
+                        raw
+                    };
                     (f64::from(raw) / (1i64 << (bits - 1)) as f64) as f32
                 }
             }
@@ -147,7 +159,13 @@ mod tests {
     use crate::tone::{channel, dominant_frequency, rms_dbfs, sine};
 
     fn params(rate: u32, format: SampleFormat, channels: u32) -> Params {
-        Params { rate, format, channels, period_frames: 960, buffer_frames: 7680 }
+        Params {
+            rate,
+            format,
+            channels,
+            period_frames: 960,
+            buffer_frames: 7680,
+        }
     }
 
     fn convert(p: &Params, frames: &[Frame], gain: f32) -> Vec<f32> {
@@ -182,7 +200,10 @@ mod tests {
                         assert!((db + 12.0).abs() < 0.1, "{p:?} ch{c}: {db} dBFS");
                     }
                     for c in 2..n {
-                        assert!(channel(&out, n, c).iter().all(|&s| s == 0.0), "{p:?} ch{c} not silent");
+                        assert!(
+                            channel(&out, n, c).iter().all(|&s| s == 0.0),
+                            "{p:?} ch{c} not silent"
+                        );
                     }
                 }
             }
@@ -206,7 +227,10 @@ mod tests {
         }
         assert_eq!(
             b,
-            [0xff, 0xff, 0x7f, 0x00, 0x00, 0x80, 0xff, 0xff, 0x7f, 0x00, 0x00, 0x80, 0, 0, 0, 0, 0, 0]
+            [
+                0xff, 0xff, 0x7f, 0x00, 0x00, 0x80, 0xff, 0xff, 0x7f, 0x00, 0x00, 0x80, 0, 0, 0, 0,
+                0, 0
+            ]
         );
         // Rounding, not truncation: half an LSB of 24 bits up is one LSB.
         b.clear();
@@ -255,7 +279,11 @@ mod tests {
             xs.iter().for_each(|&x| encode(format, x, &mut d, &mut b));
             assert_eq!(b.len(), xs.len() * format.bytes());
             let back = decode(format, &b);
-            let lsb = if format.bits() == 0 { 1e-7 } else { 2.5 / (1u64 << (format.bits() - 1)) as f32 };
+            let lsb = if format.bits() == 0 {
+                1e-7
+            } else {
+                2.5 / (1u64 << (format.bits() - 1)) as f32
+            };
             for (x, y) in xs.iter().zip(&back) {
                 assert!((x - y).abs() <= lsb, "{format}: {x} → {y}");
             }

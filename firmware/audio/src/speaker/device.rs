@@ -50,7 +50,10 @@ pub struct DeviceError {
 
 impl DeviceError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> DeviceError {
-        DeviceError { kind, message: message.into() }
+        DeviceError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

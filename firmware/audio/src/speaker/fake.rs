@@ -52,6 +52,7 @@ struct State {
     captures: Vec<Capture>,
     mixer_settings: Vec<MixerSetting>,
     opens: Vec<String>,
+    open_attempts: u32,
     stops: u32,
     recoveries: Vec<ErrorKind>,
 }
@@ -74,9 +75,17 @@ impl Capture {
 impl FakeDevice {
     /// A device answering to `name` with `caps`, consuming at real-time pace.
     pub fn new(name: &str, caps: HwCaps) -> FakeDevice {
-        let mut st = State { speed: 1.0, ..State::default() };
+        let mut st = State {
+            speed: 1.0,
+            ..State::default()
+        };
         st.names.insert(name.to_owned(), caps);
-        FakeDevice { inner: Arc::new(Inner { state: Mutex::new(st), changed: Condvar::new() }) }
+        FakeDevice {
+            inner: Arc::new(Inner {
+                state: Mutex::new(st),
+                changed: Condvar::new(),
+            }),
+        }
     }
 
     /// Answers to another name too (`plughw:…`, `hdmi:…`).
@@ -97,7 +106,9 @@ impl FakeDevice {
     }
 
     pub fn handle(&self) -> FakeHandle {
-        FakeHandle { inner: self.inner.clone() }
+        FakeHandle {
+            inner: self.inner.clone(),
+        }
     }
 
     /// Capabilities like a plain stereo DAC: S16_LE and S32_LE, 44.1 and 48 kHz, 1–2 channels.
@@ -128,14 +139,15 @@ fn gone() -> DeviceError {
 impl PcmDevice for FakeDevice {
     fn open(&mut self, name: &str) -> Result<HwCaps, DeviceError> {
         let mut st = lock(&self.inner);
+        st.open_attempts += 1;
+        self.inner.changed.notify_all();
         if st.unplugged {
             return Err(gone());
         }
-        let caps = st
-            .names
-            .get(name)
-            .cloned()
-            .ok_or_else(|| DeviceError::new(ErrorKind::Gone, format!("fake: no device {name}")))?;
+        let caps =
+            st.names.get(name).cloned().ok_or_else(|| {
+                DeviceError::new(ErrorKind::Gone, format!("fake: no device {name}"))
+            })?;
         st.open = Some(name.to_owned());
         st.params = None;
         st.opens.push(name.to_owned());
@@ -144,7 +156,10 @@ impl PcmDevice for FakeDevice {
 
     fn configure(&mut self, want: &Params) -> Result<Params, DeviceError> {
         let mut st = lock(&self.inner);
-        let name = st.open.clone().ok_or_else(|| DeviceError::new(ErrorKind::Other, "fake: not open"))?;
+        let name = st
+            .open
+            .clone()
+            .ok_or_else(|| DeviceError::new(ErrorKind::Other, "fake: not open"))?;
         let caps = st.names.get(&name).cloned().unwrap_or_default();
         let fits = caps.formats.iter().any(|f| f == want.format.alsa_name())
             && caps.takes_rate(want.rate)
@@ -152,10 +167,17 @@ impl PcmDevice for FakeDevice {
             && (caps.period_min..=caps.period_max).contains(&want.period_frames)
             && (caps.buffer_min..=caps.buffer_max).contains(&want.buffer_frames);
         if !fits {
-            return Err(DeviceError::new(ErrorKind::Unsupported, format!("fake: {name} cannot take {want:?}")));
+            return Err(DeviceError::new(
+                ErrorKind::Unsupported,
+                format!("fake: {name} cannot take {want:?}"),
+            ));
         }
         st.params = Some(want.clone());
-        st.captures.push(Capture { pcm: name, params: want.clone(), bytes: Vec::new() });
+        st.captures.push(Capture {
+            pcm: name,
+            params: want.clone(),
+            bytes: Vec::new(),
+        });
         (st.xrun, st.suspended, st.started) = (false, false, None);
         Ok(want.clone())
     }
@@ -167,7 +189,10 @@ impl PcmDevice for FakeDevice {
                 return Err(gone());
             }
             let Some(p) = st.params.clone() else {
-                return Err(DeviceError::new(ErrorKind::Other, "fake: write before configure"));
+                return Err(DeviceError::new(
+                    ErrorKind::Other,
+                    "fake: write before configure",
+                ));
             };
             if st.xrun {
                 return Err(DeviceError::new(ErrorKind::Underrun, "fake: underrun"));
@@ -186,7 +211,12 @@ impl PcmDevice for FakeDevice {
             }
             if st.stalled {
                 st.started = None;
-                st = self.inner.changed.wait_timeout(st, Duration::from_millis(5)).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+                st = self
+                    .inner
+                    .changed
+                    .wait_timeout(st, Duration::from_millis(5))
+                    .map(|r| r.0)
+                    .unwrap_or_else(|e| e.into_inner().0);
                 continue;
             }
             let frames = (data.len() / p.frame_bytes()) as u64;
@@ -302,7 +332,10 @@ impl FakeHandle {
     /// Frames written, all captures together.
     pub fn frames_written(&self) -> u64 {
         let st = lock(&self.inner);
-        st.captures.iter().map(|c| (c.bytes.len() / c.params.frame_bytes().max(1)) as u64).sum()
+        st.captures
+            .iter()
+            .map(|c| (c.bytes.len() / c.params.frame_bytes().max(1)) as u64)
+            .sum()
     }
     pub fn mixer_settings(&self) -> Vec<MixerSetting> {
         lock(&self.inner).mixer_settings.clone()
@@ -310,6 +343,10 @@ impl FakeHandle {
     /// The names opened, in order.
     pub fn opens(&self) -> Vec<String> {
         lock(&self.inner).opens.clone()
+    }
+    /// Calls to `open`, failed ones included.
+    pub fn open_attempts(&self) -> u32 {
+        lock(&self.inner).open_attempts
     }
     pub fn stops(&self) -> u32 {
         lock(&self.inner).stops
@@ -332,7 +369,10 @@ impl FakeHandle {
                 return false;
             }
             let st = lock(&self.inner);
-            let _ = self.inner.changed.wait_timeout(st, Duration::from_millis(2));
+            let _ = self
+                .inner
+                .changed
+                .wait_timeout(st, Duration::from_millis(2));
         }
     }
 }

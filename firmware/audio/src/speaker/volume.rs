@@ -12,7 +12,8 @@ use super::device::MixerSetting;
 
 /// The elements we take for volume when none is configured, in order: a DAC HAT's "Digital",
 /// then "PCM" (the Pi's headphone jack, most USB DACs), "Master", "Headphone", "Speaker".
-pub const PREFERRED_ELEMENTS: [&str; 6] = ["Digital", "PCM", "Master", "Headphone", "Speaker", "HDMI"];
+pub const PREFERRED_ELEMENTS: [&str; 6] =
+    ["Digital", "PCM", "Master", "Headphone", "Speaker", "HDMI"];
 
 /// A range this narrow (in 1/100 dB) is mapped linearly in dB, as alsamixer does.
 const LINEAR_DB_SCALE: i64 = 2400;
@@ -58,7 +59,11 @@ pub fn pick<'a>(elems: &'a [MixerElem], configured: Option<&str>) -> Option<&'a 
             .iter()
             .find_map(|want| elems.iter().find(|e| e.name == *want))
             // Else a card with one volume control (a USB DAC names it after itself): that one.
-            .or(if elems.len() == 1 { elems.first() } else { None }),
+            .or(if elems.len() == 1 {
+                elems.first()
+            } else {
+                None
+            }),
     }
 }
 
@@ -86,14 +91,20 @@ mod tests {
         let pcm = elem("PCM", Some((-10239, 400)), (-10239, 400));
         assert_eq!(hw_setting(100, &pcm), MixerSetting::Db(0));
         assert_eq!(hw_setting(0, &pcm), MixerSetting::Mute);
-        let MixerSetting::Db(half) = hw_setting(50, &pcm) else { panic!("dB") };
+        let MixerSetting::Db(half) = hw_setting(50, &pcm) else {
+            panic!("dB")
+        };
         assert!((-1900..=-1700).contains(&half), "{half}");
-        let MixerSetting::Db(one) = hw_setting(1, &pcm) else { panic!("dB") };
+        let MixerSetting::Db(one) = hw_setting(1, &pcm) else {
+            panic!("dB")
+        };
         assert!(one > -10239 && one < -5000, "{one}");
         // Monotonic.
         let mut last = i64::MIN;
         for p in 1..=100 {
-            let MixerSetting::Db(d) = hw_setting(p, &pcm) else { panic!("dB") };
+            let MixerSetting::Db(d) = hw_setting(p, &pcm) else {
+                panic!("dB")
+            };
             assert!(d >= last, "{p}");
             last = d;
         }
@@ -122,10 +133,16 @@ mod tests {
     fn element_choice() {
         let e = [elem("Headphone", None, (0, 1)), elem("PCM", None, (0, 1))];
         assert_eq!(pick(&e, None).map(|e| e.name.as_str()), Some("PCM"));
-        assert_eq!(pick(&e, Some("Headphone")).map(|e| e.name.as_str()), Some("Headphone"));
+        assert_eq!(
+            pick(&e, Some("Headphone")).map(|e| e.name.as_str()),
+            Some("Headphone")
+        );
         assert_eq!(pick(&e, Some("Digital")), None);
         let usb = [elem("UMC204HD 192k Output", None, (0, 1))];
-        assert_eq!(pick(&usb, None).map(|e| e.name.as_str()), Some("UMC204HD 192k Output"));
+        assert_eq!(
+            pick(&usb, None).map(|e| e.name.as_str()),
+            Some("UMC204HD 192k Output")
+        );
         assert_eq!(pick(&[], None), None);
     }
 }

@@ -63,7 +63,16 @@ enum For {
 impl<D: PcmDevice> Worker<D> {
     pub(crate) fn new(cfg: SpeakerConfig, name: String, dev: D, shared: Arc<Shared>) -> Self {
         let volume = cfg.volume;
-        Worker { cfg, name, dev, shared, volume, clip: None, problem: None, opened_once: false }
+        Worker {
+            cfg,
+            name,
+            dev,
+            shared,
+            volume,
+            clip: None,
+            problem: None,
+            opened_once: false,
+        }
     }
 
     pub(crate) fn run(mut self) {
@@ -102,10 +111,18 @@ impl<D: PcmDevice> Worker<D> {
     /// on every retry (a missing device fails in slightly different words each time).
     fn trouble(&mut self, e: &DeviceError) {
         let (state, kind) = match e.kind {
-            ErrorKind::Gone | ErrorKind::Busy => {
-                (SpeakerState::WaitingForDevice { reason: e.message.clone() }, "waiting")
-            }
-            _ => (SpeakerState::Error { message: e.message.clone() }, "error"),
+            ErrorKind::Gone | ErrorKind::Busy => (
+                SpeakerState::WaitingForDevice {
+                    reason: e.message.clone(),
+                },
+                "waiting",
+            ),
+            _ => (
+                SpeakerState::Error {
+                    message: e.message.clone(),
+                },
+                "error",
+            ),
         };
         if self.problem.as_deref() != Some(kind) {
             tracing::warn!(device = %self.name, "speaker: {} (retrying quietly)", state.words());
@@ -139,10 +156,18 @@ impl<D: PcmDevice> Worker<D> {
                 m
             }
         };
-        let mut s = Session { converter: Converter::new(&params), params, mixer, gain: 1.0, bytes: Vec::new() };
+        let mut s = Session {
+            converter: Converter::new(&params),
+            params,
+            mixer,
+            gain: 1.0,
+            bytes: Vec::new(),
+        };
         self.apply_volume(&mut s);
         let control = match &s.mixer {
-            Some(m) => VolumeControl::Hardware { element: m.name.clone() },
+            Some(m) => VolumeControl::Hardware {
+                element: m.name.clone(),
+            },
             None => VolumeControl::Software,
         };
         if self.problem.take().is_some() || !self.opened_once {
@@ -153,7 +178,11 @@ impl<D: PcmDevice> Worker<D> {
             st.reopens += 1;
         }
         self.opened_once = true;
-        st.opened = Some(Opened { pcm, params: s.params.clone(), volume: control });
+        st.opened = Some(Opened {
+            pcm,
+            params: s.params.clone(),
+            volume: control,
+        });
         st.state = SpeakerState::Idle;
         drop(st);
         self.shared.inbox().discard = false;
@@ -176,7 +205,10 @@ impl<D: PcmDevice> Worker<D> {
                 self.dev.close();
             }
         }
-        Err(DeviceError::new(ErrorKind::Unsupported, format!("{} {why}", self.name)))
+        Err(DeviceError::new(
+            ErrorKind::Unsupported,
+            format!("{} {why}", self.name),
+        ))
     }
 
     fn apply_volume(&mut self, s: &mut Session) {
@@ -220,13 +252,21 @@ impl<D: PcmDevice> Worker<D> {
                 _ => {}
             }
             inbox = match end {
-                None => self.shared.wake.wait(inbox).unwrap_or_else(|e| e.into_inner()),
+                None => self
+                    .shared
+                    .wake
+                    .wait(inbox)
+                    .unwrap_or_else(|e| e.into_inner()),
                 Some(end) => {
                     let left = end.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Wake::Timeout;
                     }
-                    self.shared.wake.wait_timeout(inbox, left).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0)
+                    self.shared
+                        .wake
+                        .wait_timeout(inbox, left)
+                        .map(|r| r.0)
+                        .unwrap_or_else(|e| e.into_inner().0)
                 }
             };
         }
@@ -243,7 +283,8 @@ impl<D: PcmDevice> Worker<D> {
         let silence: Frame = [0.0; FRAME_LEN];
         let rate = u64::from(s.params.rate.max(1));
         // Wait this long for a late frame before writing silence: one period, plus slack.
-        let grace = Duration::from_micros(s.params.period_frames * 1_000_000 / rate) + Duration::from_millis(5);
+        let grace = Duration::from_micros(s.params.period_frames * 1_000_000 / rate)
+            + Duration::from_millis(5);
         let mut running = false;
         let mut silent_since: Option<Instant> = None;
         loop {
@@ -311,7 +352,10 @@ impl<D: PcmDevice> Worker<D> {
                 // holds most of its buffer ahead of us from the first frame on.
                 running = true;
                 s.converter.reset();
-                let prefill = s.params.buffer_frames.saturating_sub(2 * s.params.period_frames);
+                let prefill = s
+                    .params
+                    .buffer_frames
+                    .saturating_sub(2 * s.params.period_frames);
                 let zeros = vec![0u8; prefill as usize * s.params.frame_bytes()];
                 if let Err(e) = self.write_all(&zeros, s.params.frame_bytes()) {
                     return Lost::Device(e);
@@ -361,7 +405,9 @@ impl<D: PcmDevice> Worker<D> {
                     self.dev.recover(ErrorKind::Suspended)?;
                 }
                 ErrorKind::Gone | ErrorKind::Busy => return Err(err),
-                ErrorKind::Unsupported | ErrorKind::Other => self.dev.recover(ErrorKind::Underrun)?,
+                ErrorKind::Unsupported | ErrorKind::Other => {
+                    self.dev.recover(ErrorKind::Underrun)?
+                }
             }
         }
         Ok(())
