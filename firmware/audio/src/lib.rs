@@ -29,6 +29,10 @@ pub use error::AudioError;
 pub use symphonia::core::formats::probe::Hint;
 pub use symphonia::core::io::MediaSource;
 
+pub mod devices;
+pub mod speaker;
+pub mod tone;
+
 /// The pipeline's one internal format: 48 kHz, stereo, interleaved `f32` in [-1, 1].
 pub const RATE: u32 = 48_000;
 pub const CHANNELS: usize = 2;
