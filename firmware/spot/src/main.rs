@@ -27,6 +27,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum DoctorCmd {
+    /// The sound cards the box found, what each can play, and the speaker's settings.
+    Audio,
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Create the data directory, configuration, database and the admin account.
     Init(init::InitArgs),
@@ -51,8 +57,11 @@ enum Cmd {
     },
     /// Write a consistent copy of the database to FILE (safe while the server runs).
     Backup { file: PathBuf },
-    /// Check the data directory and database.
-    Doctor,
+    /// Check the data directory and database (`doctor audio`: the sound hardware).
+    Doctor {
+        #[command(subcommand)]
+        what: Option<DoctorCmd>,
+    },
     /// Updates: status, install a bundle, roll back (through the box's system helper).
     Ota {
         #[command(subcommand)]
@@ -140,7 +149,18 @@ fn real_main(cli: Cli) -> Result<()> {
             dataproblem::run(&listen)
         }
         Cmd::Ota { cmd } => ota::run(&cli.data_dir, cmd),
-        Cmd::Doctor => {
+        Cmd::Doctor { what: Some(DoctorCmd::Audio) } => {
+            // What Admin → Audio shows, for a terminal: every card, its formats, rates and mixers.
+            print!("{}", audio::devices::report(&audio::devices::probe()));
+            if let Ok(store) = open_store(&cli.data_dir) {
+                match store.audio_settings()? {
+                    Some(s) => println!("speaker settings: {s}"),
+                    None => println!("speaker settings: off (never set; Admin → Audio)"),
+                }
+            }
+            Ok(())
+        }
+        Cmd::Doctor { what: None } => {
             let store = open_store(&cli.data_dir)?;
             let cfg = config::load(&cli.data_dir, None)?;
             println!("config: ok (listen {}, tls {})", cfg.listen, if cfg.tls.is_some() { "on" } else { "off" });

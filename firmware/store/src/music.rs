@@ -193,3 +193,22 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The box's speaker settings (Admin → Audio) as JSON, if ever saved.
+    pub fn audio_settings(&self) -> Result<Option<String>> {
+        self.meta_get("audio")
+    }
+
+    /// Saves the speaker settings and their audit entry in one transaction.
+    pub fn set_audio_settings(&self, json: &str, by: UserId, now: i64) -> Result<()> {
+        let detail: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        self.write(|tx| {
+            tx.conn().execute(
+                "INSERT INTO meta (key, value) VALUES ('audio', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [json],
+            )?;
+            audit(tx, by, "audio.update", "box", detail, now)
+        })
+    }
+}

@@ -14,6 +14,7 @@ mod player;
 mod resolve;
 mod room;
 mod routes;
+pub mod speaker;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -37,6 +38,8 @@ const ROOM_QUEUE: usize = 64;
 #[derive(Default)]
 pub struct Music {
     rooms: Mutex<HashMap<ChannelId, mpsc::Sender<Msg>>>,
+    /// The box's own speaker and the room that plays out of it.
+    pub speaker: speaker::BoxSpeaker,
 }
 
 impl Music {
@@ -77,7 +80,7 @@ async fn dj_user(state: &Arc<AppState>, actor: Actor) -> ApiResult<dj::User> {
 }
 
 /// The voice room `room`, if `actor` may see it and use voice there.
-async fn voice_room(state: &Arc<AppState>, actor: Actor, room: ChannelId) -> ApiResult<()> {
+pub(crate) async fn voice_room(state: &Arc<AppState>, actor: Actor, room: ChannelId) -> ApiResult<()> {
     let (ch, _here) = state.db(move |store| store.authorize(actor, room, Action::ViewChannel)).await?;
     if ch.kind != ChannelKind::Voice {
         return Err(ApiError(Error::invalid("not_voice_channel", "The DJ plays in voice rooms; this is a text channel.")));
@@ -147,6 +150,7 @@ pub fn listeners_changed(state: &AppState, room: ChannelId, people: Vec<i64>) {
 /// At start: every room whose DJ had a queue or a track gets its task back, so the music and
 /// its queue survive a restart (it resumes when someone is in the room).
 pub async fn restore(state: &Arc<AppState>) {
+    speaker::restore(state).await;
     let saved = match state.db(|store| store.dj_states()).await {
         Ok(s) => s,
         Err(e) => {

@@ -79,7 +79,9 @@ impl Player {
             let level = -(i16::from(f.level.min(127)) as i8);
             to_sfu.send_local(voice::driver::LocalMedia { participant: pid, opus: f.data, samples: 960, level });
         });
-        let engine = match audio::engine::Engine::spawn(output, on_frame, None, audio::engine::EngineConfig::default()) {
+        // The branch to the box's own speaker, live while this room is the one that plays there.
+        let sink: Box<dyn audio::FrameSink> = Box::new(super::speaker::RoomSink { room, state: Arc::downgrade(state) });
+        let engine = match audio::engine::Engine::spawn(output, on_frame, Some(sink), audio::engine::EngineConfig::default()) {
             Ok(e) => e,
             Err(e) => {
                 let _ = driver.remove_local(pid).await;

@@ -5,13 +5,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_id, Json};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use chat::ids::ChannelId;
 use chat::perms::Perms;
 use chat::Error;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 type S = State<Arc<AppState>>;
@@ -20,6 +20,46 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/channels/{id}/dj", get(view).post(command))
         .route("/channels/{id}/dj/mute", put(mute))
+        .route("/admin/audio", get(audio_get).put(audio_put))
+        .route("/admin/audio/tone", post(audio_tone))
+}
+
+/// Admin → Audio: every sound card the box found with what it can do, the speaker's settings
+/// and what it is doing.
+async fn audio_get(State(state): S, a: Authed) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    let cards = tokio::task::spawn_blocking(audio::devices::probe).await?;
+    let report = audio::devices::report(&cards);
+    Ok(axum::Json(json!({
+        "settings": state.music.speaker.settings(),
+        "speaker": state.music.speaker.stats(),
+        "cards": cards,
+        "report": report,
+    })))
+}
+
+async fn audio_put(State(state): S, a: Authed, Json(body): Json<super::speaker::AudioSettings>) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    if let Some(room) = body.room_id {
+        super::voice_room(&state, a.actor(), room).await?;
+    }
+    super::speaker::save(&state, a.user.id, body).await?;
+    Ok(axum::Json(json!({"settings": state.music.speaker.settings(), "speaker": state.music.speaker.stats()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToneBody {
+    /// Another device than the configured one, to try before choosing it.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// Plays a 1 kHz test tone for 1.5 s.
+async fn audio_tone(State(state): S, a: Authed, Json(body): Json<ToneBody>) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    let played_on = state.music.speaker.tone(body.device, 1500).await?;
+    Ok(axum::Json(json!({"played_on": played_on, "speaker": state.music.speaker.stats()})))
 }
 
 async fn view(State(state): S, a: Authed, Path(id): Path<String>) -> ApiResult<axum::Json<Value>> {

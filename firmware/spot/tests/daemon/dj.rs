@@ -209,3 +209,53 @@ async fn hostile_music_uploads_are_refused_in_words_and_leave_nothing_behind() {
     let tmp: Vec<_> = std::fs::read_dir(files.join("tmp")).map(|r| r.flatten().collect()).unwrap_or_default();
     assert!(tmp.is_empty(), "{tmp:?}");
 }
+
+#[tokio::test]
+async fn admin_audio_lists_the_hardware_and_keeps_the_speaker_settings() {
+    let mut d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    bob.get("/api/admin/audio").await.expect_error(403, "admin_only");
+    bob.put("/api/admin/audio", json!({"enabled": false, "device": null, "mixer": null, "volume": 50, "room_id": null})).await.expect_error(403, "admin_only");
+    // This machine has no sound card: the list is empty and the report says why, in words.
+    let r = admin.get("/api/admin/audio").await.expect_status(200);
+    assert_eq!(r.body["cards"], json!([]), "{}", r.body);
+    assert!(r.body["report"].as_str().unwrap_or("").contains("no sound card found"), "{}", r.body);
+    assert_eq!(r.body["settings"]["enabled"], false);
+    assert_eq!(r.body["speaker"], Value::Null);
+
+    // Refused in words: on without an output, a name ALSA would choke on, a volume past 100,
+    // a room that is not a voice room, unknown fields.
+    let lounge = voice_channel(&admin, "lounge", 0).await;
+    let general = admin.general().await;
+    let put = |v: Value| admin.put("/api/admin/audio", v);
+    put(json!({"enabled": true, "device": null, "mixer": null, "volume": 50, "room_id": null})).await.expect_error(400, "no_audio_device");
+    put(json!({"enabled": true, "device": "hw:CARD=x; rm -rf", "mixer": null, "volume": 50, "room_id": null})).await.expect_error(400, "bad_audio_settings");
+    put(json!({"enabled": true, "device": "hw:0", "mixer": null, "volume": 101, "room_id": null})).await.expect_error(400, "bad_audio_settings");
+    put(json!({"enabled": true, "device": "hw:0", "mixer": null, "volume": 50, "room_id": general})).await.expect_error(400, "not_voice_channel");
+    put(json!({"enabled": true, "device": "hw:0", "volume": 50, "room_id": null, "extra": 1})).await.expect_status(400);
+    // A tone with the speaker off, or on an output that is not there, is answered in words.
+    admin.post("/api/admin/audio/tone", json!({})).await.expect_error(400, "no_audio_device");
+    let r = admin.post("/api/admin/audio/tone", json!({"device": "hw:CARD=Nope,DEV=0"})).await.expect_error(400, "audio_device_failed");
+    assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("hw:CARD=Nope,DEV=0"), "{}", r.body);
+
+    // A USB DAC that is not plugged in yet: saved, and the speaker waits for it.
+    let want = json!({"enabled": true, "device": "hw:CARD=Dac,DEV=0", "mixer": "software", "volume": 55, "room_id": lounge});
+    put(want.clone()).await.expect_status(200);
+    let r = admin.get("/api/admin/audio").await.expect_status(200);
+    assert_eq!(r.body["settings"], want);
+    assert_eq!(r.body["speaker"]["state"]["state"], "waiting_for_device", "{}", r.body);
+    let r = admin.get("/api/admin/audit").await.expect_status(200);
+    assert!(r.body.to_string().contains("audio.update"), "{}", r.body);
+
+    // Kept across a restart, and `spot doctor audio` prints the same facts for a terminal.
+    d.stop();
+    let out = spot(d.dir.path()).args(["doctor", "audio"]).output().expect("doctor audio");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("no sound card found") && text.contains("hw:CARD=Dac,DEV=0"), "{text}");
+    d.restart_same_port();
+    let _ = admin.http.get(format!("{}/api/me", admin.base)).send().await;
+    let r = Client::patient_with("audio", 20, || admin.http.get(format!("{}/api/admin/audio", admin.base))).await.expect_status(200);
+    assert_eq!(r.body["settings"], want);
+    assert_eq!(r.body["speaker"]["state"]["state"], "waiting_for_device", "{}", r.body);
+}
