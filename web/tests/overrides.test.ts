@@ -34,8 +34,9 @@ describe('override tri-state', () => {
     expect(nextTri('deny')).toBe('allow');
   });
 
-  it('offers every permission but moderate in overrides', () => {
-    expect(PERMS.map((p) => p.id)).toEqual(['view', 'send', 'manage_messages', 'pin', 'manage_channel', 'moderate']);
+  it('offers every permission but moderate and dj in overrides (roles only)', () => {
+    expect(PERMS.map((p) => p.id)).toEqual(['view', 'send', 'manage_messages', 'pin', 'manage_channel', 'moderate', 'dj']);
     expect(OVERRIDE_PERMS.map((p) => p.id)).not.toContain('moderate');
+    expect(OVERRIDE_PERMS.map((p) => p.id)).not.toContain('dj');
   });
 });

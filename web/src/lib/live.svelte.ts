@@ -1,10 +1,12 @@
 // The live region for new messages: a message from someone else arriving in the channel (or the
 // thread panel) being read is announced politely, batched when busy; never my own, never while
-// the tab is hidden. The text is shown by LiveMessages.svelte (visually hidden).
+// the tab is hidden. The DJ's replies in a voice room being read are heard the same way. The text
+// is shown by LiveMessages.svelte (visually hidden).
 
 import { Batcher, spokenText } from './announce';
 import { chat } from './state/chat.svelte';
 import { connection } from './state/connection.svelte';
+import { dj } from './state/dj.svelte';
 import { session } from './state/session.svelte';
 import { timeline } from './state/timeline.svelte';
 import type { Message } from './types';
@@ -22,12 +24,19 @@ class LiveMessages {
     connection.onAnyEvent((t, d) => {
       if (t === 'message.create') this.heard(d as Message);
     });
+    dj.onLine((l) => {
+      if (timeline.isOpen(l.channel_id)) this.hear(l.private ? 'DJ, only to you' : 'DJ', spokenText(l.text, []));
+    });
   }
 
   private heard(m: Message): void {
     if (m.author_id === session.me?.id || !timeline.isOpen(m.channel_id)) return;
+    this.hear(chat.displayName(m.author_id), spokenText(m.content, m.attachments));
+  }
+
+  private hear(author: string, text: string): void {
     if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
-    const at = this.batcher.push({ author: chat.displayName(m.author_id), text: spokenText(m.content, m.attachments) }, Date.now());
+    const at = this.batcher.push({ author, text }, Date.now());
     if (!this.timer) this.timer = setTimeout(() => this.flush(), Math.max(0, at - Date.now()));
   }
 

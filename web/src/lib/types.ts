@@ -4,6 +4,7 @@
 // and what the client adds to the box's records.
 
 import type * as api from './api-types';
+import type { DjReplyPayload, DjStatePayload } from './dj';
 
 export type * from './api-types';
 
@@ -57,6 +58,10 @@ export interface Snapshot {
 export interface EphemeralPayloads {
   'typing.start': { channel_id: api.ChannelId; user_id: api.UserId };
   'presence.update': { user_id: api.UserId; status: api.Presence };
+  /** The room's DJ, whole (`server::music`; lib/dj.ts). */
+  'dj.state': DjStatePayload;
+  /** The DJ's answer in the room's chat, never stored. */
+  'dj.reply': DjReplyPayload;
 }
 
 /** `GET /api/admin/invites` rows (`store::Invite`). */

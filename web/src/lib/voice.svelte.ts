@@ -4,6 +4,7 @@
 // room state, mic level and connection quality.
 
 import type { Gateway } from './gateway';
+import { djAudioKey, type VoiceDj } from './dj';
 import { grade, type QualityFigures } from './quality';
 
 export interface VoiceParticipant {
@@ -18,6 +19,8 @@ export interface VoiceParticipant {
 export interface VoiceRoom {
   channel_id: string;
   participants: VoiceParticipant[];
+  /** The room's DJ while it sits in the room (its music is one more remote audio track). */
+  dj?: VoiceDj | null;
 }
 
 const SETTINGS_KEY = 'spot.voice';
@@ -30,6 +33,8 @@ interface Settings {
   pushToTalk: boolean;
   pttKey: string;
   volumes: Record<string, number>;
+  /** Rooms (channel ids) whose DJ I muted for myself on this device. */
+  djMuted: Record<string, boolean>;
 }
 
 function loadSettings(): Settings {
@@ -41,6 +46,7 @@ function loadSettings(): Settings {
     pushToTalk: false,
     pttKey: 'Space',
     volumes: {},
+    djMuted: {},
   };
   try {
     return { ...d, ...(JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}') as Partial<Settings>) };
@@ -87,6 +93,8 @@ export function micErrorText(e: unknown): string {
 
 export class VoiceClient {
   rooms = $state<Record<string, VoiceParticipant[]>>({});
+  /** Each room's DJ while it sits there (`voice.state`'s `dj`). */
+  djs = $state<Record<string, VoiceDj>>({});
   /** The room we are in (or joining). */
   channelId = $state<string | null>(null);
   connection = $state<'idle' | 'connecting' | 'connected' | 'reconnecting'>('idle');
@@ -150,8 +158,14 @@ export class VoiceClient {
   onReady(voice: unknown): void {
     if (Array.isArray(voice)) {
       const next: Record<string, VoiceParticipant[]> = {};
-      for (const r of voice as VoiceRoom[]) next[String(r.channel_id)] = r.participants;
+      const djs: Record<string, VoiceDj> = {};
+      for (const r of voice as VoiceRoom[]) {
+        next[String(r.channel_id)] = r.participants;
+        if (r.dj) djs[String(r.channel_id)] = r.dj;
+      }
       this.rooms = next;
+      this.djs = djs;
+      this.applyVolumes();
     }
     // A new socket: server offers would go to the old one, so join again (the seat was kept).
     if (this.channelId && this.connection !== 'idle') void this.join(this.channelId, true);
@@ -164,6 +178,13 @@ export class VoiceClient {
       const before = new Set((this.rooms[id] ?? []).map((p) => p.user_id));
       const after = new Set(r.participants.map((p) => p.user_id));
       this.rooms = { ...this.rooms, [id]: r.participants };
+      const hadDj = this.djs[id];
+      if (r.dj) this.djs = { ...this.djs, [id]: r.dj };
+      else if (hadDj) {
+        const { [id]: _, ...rest } = this.djs;
+        this.djs = rest;
+      }
+      if (r.dj?.participant !== hadDj?.participant) this.applyVolumes();
       if (id === this.channelId && this.connection === 'connected') {
         const me = this.me();
         const joined = [...after].some((u) => !before.has(u) && u !== me);
@@ -358,6 +379,20 @@ export class VoiceClient {
     return this.settings.volumes[user] ?? 1;
   }
 
+  /** I muted this room's DJ for myself (this device remembers it; the others still hear it). */
+  djMutedFor(channelId: string): boolean {
+    return !!this.settings.djMuted?.[channelId];
+  }
+
+  setDjMuted(channelId: string, muted: boolean): void {
+    const next = { ...(this.settings.djMuted ?? {}) };
+    if (muted) next[channelId] = true;
+    else delete next[channelId];
+    this.settings.djMuted = next;
+    this.saveSettings();
+    this.applyVolumes();
+  }
+
   async setInput(patch: Partial<Settings>): Promise<void> {
     Object.assign(this.settings, patch);
     this.saveSettings();
@@ -390,8 +425,13 @@ export class VoiceClient {
   }
 
   private applyVolumes(): void {
+    // The DJ of the room I am in is a remote track keyed by its stream id like a person's.
+    const room = this.channelId;
+    const djKey = room ? djAudioKey(this.djs[room]) : null;
+    const djMuted = !!room && this.djMutedFor(room);
     for (const [user, a] of this.audioEls) {
-      a.muted = this.deafened;
+      a.muted = this.deafened || (user === djKey && djMuted);
+      a.dataset.dj = user === djKey ? 'true' : 'false';
       a.volume = Math.max(0, Math.min(1, this.volumeOf(user)));
     }
   }

@@ -1,5 +1,6 @@
 // The gateway connection and the dispatch of what it sends: durable events, typing and presence
-// go through the pure reducer into the stores; `voice.*` to the voice client. Also wires the
+// go through the pure reducer into the stores; `voice.*` to the voice client, `dj.*` to the DJ
+// store. Also wires the
 // session's start and end to the other stores. The composition root: nothing imports it but the
 // app's entry points.
 
@@ -8,6 +9,7 @@ import { router } from '../router.svelte';
 import type { EphemeralPayloads, EventPayloads, Snapshot } from '../types';
 import { VoiceClient } from '../voice.svelte';
 import { chat } from './chat.svelte';
+import { dj } from './dj.svelte';
 import { gatewayErrorText } from './errors';
 import { link } from './link';
 import { outbox } from './outbox.svelte';
@@ -34,7 +36,7 @@ const DURABLE: ReadonlySet<string> = new Set<keyof EventPayloads>([
   'track.create',
   'track.delete',
 ] satisfies (keyof EventPayloads)[]);
-const EPHEMERAL: ReadonlySet<string> = new Set<keyof EphemeralPayloads>(['typing.start', 'presence.update']);
+const EPHEMERAL: ReadonlySet<string> = new Set<keyof EphemeralPayloads>(['typing.start', 'presence.update', 'dj.state', 'dj.reply']);
 
 export type EventHook = <K extends keyof EventPayloads>(t: K, d: EventPayloads[K]) => void;
 
@@ -64,6 +66,7 @@ class Connection {
         timeline.reset();
         presence.reset();
         outbox.reset();
+        dj.reset();
       },
     });
   }
@@ -148,6 +151,7 @@ class Connection {
 
   private onReady(d: ReadyPayload): void {
     this.voice.onReady(d.voice);
+    dj.onReady();
     if (presence.idle) void link.gateway?.request('presence.set', { status: 'idle' }).catch(() => {});
     if (d.resumed) return;
     if (d.snapshot) this.applySnapshot(d.snapshot);
@@ -191,7 +195,9 @@ class Connection {
 
   private onEphemeral(t: string, d: unknown): void {
     if (t.startsWith('voice.')) this.voice.onEphemeral(t, d);
-    else if (EPHEMERAL.has(t)) this.apply({ t, d } as ChatEvent);
+    else if (!EPHEMERAL.has(t)) return;
+    else if (t.startsWith('dj.')) dj.onEphemeral(t, d);
+    else this.apply({ t, d } as ChatEvent);
   }
 }
 
