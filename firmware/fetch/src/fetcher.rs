@@ -21,7 +21,7 @@ use url::{Host, Position, Url};
 
 use crate::edges::{BoxFuture, Connect, OwnAddrs, Resolve, SystemOwnAddrs, SystemResolver, TcpConnector};
 use crate::error::{Reason, Refused};
-use crate::policy::{vet_addrs, vet_url, Policy, Scheme, Target};
+use crate::policy::{vet_addrs, vet_url_ports, Policy, Ports, Scheme, Target};
 
 /// At most this many vetted addresses are tried, one after the other, before `connect_failed`.
 const MAX_CONNECT_ATTEMPTS: usize = 4;
@@ -205,8 +205,15 @@ impl Fetcher {
 
     /// One request: vet, look up once, vet the answers, connect to a vetted address, exchange.
     async fn hop(&self, url: &Url, opts: &GetOptions, sink: Option<&mut Sink<'_>>, range: Option<(u64, u64)>) -> Result<Hop, Refused> {
+        let io = self.connect_url(url, Ports::Web).await?;
+        exchange(io, url, opts, &self.policy.user_agent, sink, range).await
+    }
+
+    /// Vet `url` under `ports`, look its name up once, vet the answers, connect to a vetted
+    /// address (and do TLS for https). Every fetch of every hop comes through here.
+    pub(crate) async fn connect_url(&self, url: &Url, ports: Ports) -> Result<Box<dyn Io>, Refused> {
         let allowlist = &self.policy.allowlist;
-        let target = vet_url(url, allowlist)?;
+        let target = vet_url_ports(url, allowlist, ports)?;
         let addrs: Vec<IpAddr> = match &target.host {
             Host::Ipv4(ip) => vec![IpAddr::V4(*ip)],
             Host::Ipv6(ip) => vec![IpAddr::V6(*ip)],
@@ -222,13 +229,10 @@ impl Fetcher {
         })?;
         let vetted = vet_addrs(url, &target, &addrs, &own, allowlist)?;
         let tcp = self.connect_vetted(url, &vetted, target.port).await?;
-        match target.scheme {
-            Scheme::Http => exchange(tcp, url, opts, &self.policy.user_agent, sink, range).await,
-            Scheme::Https => {
-                let tls = self.tls_handshake(url, &target, tcp).await?;
-                exchange(tls, url, opts, &self.policy.user_agent, sink, range).await
-            }
-        }
+        Ok(match target.scheme {
+            Scheme::Http => Box::new(tcp),
+            Scheme::Https => Box::new(self.tls_handshake(url, &target, tcp).await?),
+        })
     }
 
     async fn connect_vetted(&self, url: &Url, vetted: &[IpAddr], port: u16) -> Result<TcpStream, Refused> {
@@ -299,9 +303,13 @@ fn default_tls_config() -> Option<Arc<ClientConfig>> {
     Some(Arc::new(config))
 }
 
+/// A connected stream, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
 /// Aborts the spawned hyper connection task when the exchange ends (or is dropped by a timeout),
 /// so a stalled server never keeps a socket open.
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -310,7 +318,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// `Host` header: the name from the URL, with the port when it is not the scheme's default.
-fn host_header(url: &Url) -> String {
+pub(crate) fn host_header(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(p) => format!("{host}:{p}"),

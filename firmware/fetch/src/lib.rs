@@ -30,6 +30,10 @@
 //!   types (`bad_content_type`), `Accept-Encoding: identity` and nothing decompressed
 //!   (`bad_content_encoding`), non-2xx (`http_status`), a redirect without a usable `Location`
 //!   (`bad_redirect`).
+//! - **Media** (`Fetcher::get_stream`, see `stream.rs`): a long-lived GET for music and radio:
+//!   a head timeout, then only an idle timeout while data flows; a capped response head; caller
+//!   headers (`Icy-MetaData: 1`); [`Ports::Media`]: any port from 1024 on, to public addresses
+//!   only (a LAN media server on its own port needs a `host:port` allowlist entry).
 //! - **Ranges** (`Fetcher::get_range_streaming`, a partial or resumed update download): 206
 //!   with exactly the `Content-Range` asked and exactly that many bytes (`bad_range`,
 //!   `too_large`, `http_error`); a 200 is `range_ignored` before any byte is taken.
@@ -64,12 +68,14 @@ mod fetcher;
 pub mod html;
 pub mod policy;
 mod preview;
+mod stream;
 
 pub use addr::{classify, Cidr, NonPublic};
 pub use edges::{BoxFuture, Connect, OwnAddrs, Resolve, SystemAndExtra, SystemOwnAddrs, SystemResolver, TcpConnector};
 pub use error::{Reason, Refused};
 pub use fetcher::{Fetcher, GetOptions, Response};
-pub use policy::{AllowEntry, Allowlist, BadAllowEntry, Policy, USER_AGENT};
+pub use policy::{AllowEntry, Allowlist, BadAllowEntry, Policy, Ports, MEDIA_MIN_PORT, USER_AGENT};
+pub use stream::{BodyStream, StreamHead, StreamOptions};
 pub use url::Url;
 pub use preview::{
     fetch_image, page_preview, Preview, DESCRIPTION_MAX_CHARS, PAGE_MAX_BYTES, TITLE_MAX_CHARS,

@@ -157,6 +157,22 @@ fn host_key(host: &str) -> String {
     host.strip_suffix('.').unwrap_or(host).to_owned()
 }
 
+/// Which ports a fetch may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ports {
+    /// 80 and 443, and what an allowlist `host:port` entry names (link previews, updates).
+    #[default]
+    Web,
+    /// Also any port from 1024 on, but only to public addresses (internet radio lives on 8000,
+    /// 8080, 8443 ...). Below 1024 only 80/443: those are the well-known services (SSH, SMTP,
+    /// IMAP ...) a request could be smuggled into. A LAN or own address on another port still
+    /// needs a `host:port` allowlist entry (a CIDR entry opens 80/443 only, as always).
+    Media,
+}
+
+/// The lowest port [`Ports::Media`] opens on public addresses.
+pub const MEDIA_MIN_PORT: u16 = 1024;
+
 /// The scheme of a vetted URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -173,10 +189,17 @@ pub struct Target {
     pub port: u16,
     /// An allowlist `host` / `host:port` entry names this host and port.
     pub host_allowed: bool,
+    /// The port is allowed only by [`Ports::Media`]: every address must be public.
+    pub public_only: bool,
 }
 
-/// Check a URL before any lookup: scheme, userinfo, host, port.
+/// Check a URL before any lookup: scheme, userinfo, host, port (80/443 or allowlisted).
 pub fn vet_url(url: &Url, allowlist: &Allowlist) -> Result<Target, Refused> {
+    vet_url_ports(url, allowlist, Ports::Web)
+}
+
+/// [`vet_url`] under a port rule.
+pub fn vet_url_ports(url: &Url, allowlist: &Allowlist, ports: Ports) -> Result<Target, Refused> {
     let refuse = |reason, detail: String| Refused::new(reason, url.as_str(), detail);
     let scheme = match url.scheme() {
         "http" => Scheme::Http,
@@ -196,10 +219,11 @@ pub fn vet_url(url: &Url, allowlist: &Allowlist) -> Result<Target, Refused> {
     };
     let key = url.host_str().map(host_key).unwrap_or_default();
     let host_allowed = allowlist.names_host(&key, port);
-    if !is_standard_port(port) && !host_allowed {
+    let public_only = !is_standard_port(port) && !host_allowed;
+    if public_only && !(ports == Ports::Media && port >= MEDIA_MIN_PORT) {
         return Err(refuse(Reason::PortNotAllowed, format!("port {port}")));
     }
-    Ok(Target { scheme, host, port, host_allowed })
+    Ok(Target { scheme, host, port, host_allowed, public_only })
 }
 
 /// Check every address the host resolved to (or its literal). All must pass, or the fetch is
@@ -219,7 +243,15 @@ pub fn vet_addrs(
     let mut vetted: Vec<IpAddr> = Vec::with_capacity(addrs.len());
     for &raw in addrs {
         let ip = canonical(raw);
-        if let Some(class) = classify(ip) {
+        let class = classify(ip);
+        if let (true, Some(class)) = (target.public_only, class) {
+            // A media port opens public addresses only; a LAN server there is the admin's call.
+            return Err(refuse(
+                Reason::PortNotAllowed,
+                format!("{raw} is {} and port {} is open on public addresses only", class.as_str(), target.port),
+            ));
+        }
+        if let Some(class) = class {
             let allowed = class.allowlistable() && (target.host_allowed || allowlist.cidr_contains(ip));
             if !allowed {
                 return Err(refuse(Reason::PrivateAddress, format!("{raw} is {}", class.as_str())));
@@ -303,6 +335,37 @@ mod tests {
         assert!(!vet("http://nas.lan/", &list).unwrap().host_allowed, "a port entry names only that port");
         assert!(vet("http://box.lan/", &list).unwrap().host_allowed);
         assert_eq!(vet("http://box.lan:8080/", &list).unwrap_err(), Reason::PortNotAllowed);
+    }
+
+    #[test]
+    fn media_ports_open_high_ports_to_public_addresses_only() {
+        let none = Allowlist::default();
+        let media = |u: &str, l: &Allowlist| vet_url_ports(&Url::parse(u).unwrap(), l, Ports::Media).map_err(|e| e.reason);
+        assert_eq!(vet("http://radio.test:8000/", &none).unwrap_err(), Reason::PortNotAllowed, "web fetches keep 80/443");
+        let t = media("http://radio.test:8000/", &none).unwrap();
+        assert!(t.public_only && !t.host_allowed);
+        assert!(media("http://radio.test:1024/", &none).is_ok());
+        assert!(!media("https://radio.test/", &none).unwrap().public_only);
+        for low in [22, 25, 110, 143, 445, 587, 1023] {
+            assert_eq!(media(&format!("http://radio.test:{low}/"), &none).unwrap_err(), Reason::PortNotAllowed, "{low}");
+        }
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let url = Url::parse("http://radio.test:8000/").unwrap();
+        let cidr = Allowlist::parse(["192.168.0.0/16"]).unwrap();
+        let t = vet_url_ports(&url, &cidr, Ports::Media).unwrap();
+        let v = |addrs: &[IpAddr]| vet_addrs(&url, &t, addrs, &[ip("93.184.216.40")], &cidr).map_err(|e| e.reason);
+        assert_eq!(v(&[ip("93.184.216.34")]), Ok(vec![ip("93.184.216.34")]));
+        assert_eq!(v(&[ip("192.168.1.20")]), Err(Reason::PortNotAllowed), "a CIDR entry opens no media port");
+        assert_eq!(v(&[ip("127.0.0.1")]), Err(Reason::PortNotAllowed));
+        assert_eq!(v(&[ip("93.184.216.34"), ip("10.0.0.1")]), Err(Reason::PortNotAllowed));
+        assert_eq!(v(&[ip("93.184.216.40")]), Err(Reason::OwnAddress), "never the box itself");
+        let named = Allowlist::parse(["192.168.1.20:8096"]).unwrap();
+        let jf = Url::parse("http://192.168.1.20:8096/Items").unwrap();
+        let t = vet_url_ports(&jf, &named, Ports::Media).unwrap();
+        assert!(t.host_allowed && !t.public_only);
+        assert_eq!(vet_addrs(&jf, &t, &[ip("192.168.1.20")], &[], &named).map_err(|e| e.reason), Ok(vec![ip("192.168.1.20")]));
+        let t = vet_url_ports(&jf, &none, Ports::Media).unwrap();
+        assert_eq!(vet_addrs(&jf, &t, &[ip("192.168.1.20")], &[], &none).map_err(|e| e.reason), Err(Reason::PortNotAllowed));
     }
 
     #[test]
