@@ -200,15 +200,29 @@ impl Store {
         self.meta_get("audio")
     }
 
+    /// The DJs' settings (Admin → Music) as JSON, if ever saved.
+    pub fn dj_settings(&self) -> Result<Option<String>> {
+        self.meta_get("dj")
+    }
+
     /// Saves the speaker settings and their audit entry in one transaction.
     pub fn set_audio_settings(&self, json: &str, by: UserId, now: i64) -> Result<()> {
+        self.set_setting("audio", json, "audio.update", by, now)
+    }
+
+    /// Saves the DJs' settings and their audit entry in one transaction.
+    pub fn set_dj_settings(&self, json: &str, by: UserId, now: i64) -> Result<()> {
+        self.set_setting("dj", json, "dj.update", by, now)
+    }
+
+    fn set_setting(&self, key: &str, json: &str, action: &str, by: UserId, now: i64) -> Result<()> {
         let detail: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
         self.write(|tx| {
             tx.conn().execute(
-                "INSERT INTO meta (key, value) VALUES ('audio', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [json],
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, json],
             )?;
-            audit(tx, by, "audio.update", "box", detail, now)
+            audit(tx, by, action, "box", detail, now)
         })
     }
 }

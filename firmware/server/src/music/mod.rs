@@ -22,6 +22,7 @@ use chat::ids::ChannelId;
 use chat::model::ChannelKind;
 use chat::perms::{Action, Actor, Perms};
 use chat::Error;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -38,6 +39,8 @@ const ROOM_QUEUE: usize = 64;
 #[derive(Default)]
 pub struct Music {
     rooms: Mutex<HashMap<ChannelId, mpsc::Sender<Msg>>>,
+    /// The admin's DJ settings (Admin → Music).
+    settings: Mutex<DjSettings>,
     /// The box's own speaker and the room that plays out of it.
     pub speaker: speaker::BoxSpeaker,
 }
@@ -48,9 +51,57 @@ impl Music {
     }
 }
 
-/// The DJ core's settings for this box (limits, votes, when to leave an empty room).
-fn config() -> dj::Config {
-    dj::Config::default()
+/// What the admin sets for every room's DJ: the core's limits and votes, and the text channels
+/// where `!` commands also reach the DJ of the room the sender sits in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DjSettings {
+    pub config: dj::Config,
+    pub command_channels: Vec<ChannelId>,
+}
+
+impl Music {
+    pub fn settings(&self) -> DjSettings {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The DJ core's settings as the rooms run them: the admin's, with the source schemes this box
+/// can play (`library:12`; more when other sources are configured).
+fn config(state: &AppState) -> dj::Config {
+    let mut c = state.music.settings().config;
+    c.track_schemes = track_schemes(state);
+    c
+}
+
+/// The `scheme:` prefixes a chat argument may name as a track.
+fn track_schemes(_state: &AppState) -> Vec<String> {
+    vec!["library".to_owned()]
+}
+
+/// Saves the admin's DJ settings and hands them to every running room.
+pub async fn save_settings(state: &Arc<AppState>, actor: Actor, s: DjSettings) -> ApiResult<DjSettings> {
+    s.config.validate().map_err(|e| ApiError(Error::invalid("bad_dj_settings", e.to_string())))?;
+    if s.command_channels.len() > 20 {
+        return Err(ApiError(Error::invalid("bad_dj_settings", "dj.command_channels: at most 20 channels.")));
+    }
+    for c in &s.command_channels {
+        let c = *c;
+        let (ch, _) = state.db(move |store| store.authorize(actor, c, Action::ViewChannel)).await?;
+        if ch.kind != ChannelKind::Text {
+            return Err(ApiError(Error::invalid("bad_dj_settings", format!("dj.command_channels: #{} is not a text channel.", ch.name))));
+        }
+    }
+    let json = serde_json::to_string(&s).map_err(|e| ApiError(Error::internal(e.to_string())))?;
+    let by = actor.id;
+    state.db(move |store| store.set_dj_settings(&json, by, crate::now_ms())).await?;
+    *state.music.settings.lock().unwrap_or_else(|e| e.into_inner()) = s.clone();
+    let cfg = config(state);
+    let rooms: Vec<mpsc::Sender<Msg>> = state.music.rooms().values().cloned().collect();
+    for tx in rooms {
+        let _ = tx.send(Msg::Config(cfg.clone())).await;
+    }
+    Ok(s)
 }
 
 /// The room's task, started (restored from its saved state, if any) when first needed.
@@ -62,7 +113,7 @@ fn room_tx(state: &Arc<AppState>, room: ChannelId, saved: Option<dj::State>) -> 
     let (tx, rx) = mpsc::channel(ROOM_QUEUE);
     rooms.insert(room, tx.clone());
     let weak: Weak<AppState> = Arc::downgrade(state);
-    tokio::spawn(room::run(weak, room, config(), saved, rx));
+    tokio::spawn(room::run(weak, room, config(state), saved, rx));
     tx
 }
 
@@ -97,15 +148,31 @@ pub fn on_message(state: &AppState, actor: Actor, msg: &chat::model::Message) {
     }
     let Some(state) = state.arc() else { return };
     let (channel, text) = (msg.channel_id, msg.content.clone());
+    let listened = state.music.settings().command_channels.contains(&channel);
     tokio::spawn(async move {
         let Ok(ch) = state.db(move |store| store.channel(channel)).await else { return };
-        if ch.kind != ChannelKind::Voice {
-            return;
-        }
+        // The room's own chat talks to its DJ; an allowed text channel talks to the DJ of the
+        // room the sender sits in.
+        let (room, chat) = match ch.kind {
+            ChannelKind::Voice => (channel, dj::Chat::Room),
+            ChannelKind::Text if listened => match state.voice.room_of(actor.id) {
+                Some(room) => (room, dj::Chat::Channel(channel.0)),
+                None => {
+                    // Only a command for the DJ gets this answer; other bots' `!words` do not.
+                    if dj::parse(&text).ok().flatten().is_some() {
+                        let d = serde_json::json!({"channel_id": channel, "private": true, "at": crate::now_ms(),
+                            "text": "Join a voice room first: the DJ plays in the room you are in."});
+                        state.hub.send_ephemeral(chat::events::Audience::User(actor.id), "dj.reply", d);
+                    }
+                    return;
+                }
+            },
+            _ => return,
+        };
         let Ok(user) = dj_user(&state, actor).await else { return };
-        let input = dj::Input::Text { chat: dj::Chat::Room, user, text };
-        if send(&state, channel, Msg::Input(input)).is_err() {
-            tracing::info!(room = channel.0, "DJ queue full; a chat command was dropped");
+        let input = dj::Input::Text { chat, user, text };
+        if send(&state, room, Msg::Input(input)).is_err() {
+            tracing::info!(room = room.0, "DJ queue full; a chat command was dropped");
         }
     });
 }
@@ -151,6 +218,12 @@ pub fn listeners_changed(state: &AppState, room: ChannelId, people: Vec<i64>) {
 /// its queue survive a restart (it resumes when someone is in the room).
 pub async fn restore(state: &Arc<AppState>) {
     speaker::restore(state).await;
+    if let Ok(Some(j)) = state.db(|store| store.dj_settings()).await {
+        match serde_json::from_str::<DjSettings>(&j) {
+            Ok(s) => *state.music.settings.lock().unwrap_or_else(|e| e.into_inner()) = s,
+            Err(e) => tracing::warn!("the DJ settings are unreadable; the defaults apply: {e}"),
+        }
+    }
     let saved = match state.db(|store| store.dj_states()).await {
         Ok(s) => s,
         Err(e) => {

@@ -18,6 +18,8 @@ pub enum Msg {
     Input(dj::Input),
     /// The view, as `GET /api/channels/:id/dj` answers it.
     View(oneshot::Sender<Value>),
+    /// The admin changed the DJ settings.
+    Config(dj::Config),
 }
 
 /// How often time is fed in (votes, leaving an empty room, progress).
@@ -65,6 +67,7 @@ pub async fn run(state: Weak<AppState>, id: ChannelId, config: dj::Config, saved
                 Some(Msg::View(reply)) => {
                     let _ = reply.send(room.view_json());
                 }
+                Some(Msg::Config(c)) => room.dj.set_config(c),
                 None => break,
             },
             Some(e) = player_rx.recv() => {

@@ -22,6 +22,19 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/channels/{id}/dj/mute", put(mute))
         .route("/admin/audio", get(audio_get).put(audio_put))
         .route("/admin/audio/tone", post(audio_tone))
+        .route("/admin/dj", get(dj_get).put(dj_put))
+}
+
+/// Admin → Music: the DJs' limits and votes, and the text channels that take `!` commands.
+async fn dj_get(State(state): S, a: Authed) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    Ok(axum::Json(json!({"settings": state.music.settings(), "defaults": super::DjSettings::default()})))
+}
+
+async fn dj_put(State(state): S, a: Authed, Json(body): Json<super::DjSettings>) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    let s = super::save_settings(&state, a.actor(), body).await?;
+    Ok(axum::Json(json!({"settings": s})))
 }
 
 /// Admin → Audio: every sound card the box found with what it can do, the speaker's settings

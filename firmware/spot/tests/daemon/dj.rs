@@ -259,3 +259,77 @@ async fn admin_audio_lists_the_hardware_and_keeps_the_speaker_settings() {
     assert_eq!(r.body["settings"], want);
     assert_eq!(r.body["speaker"]["state"]["state"], "waiting_for_device", "{}", r.body);
 }
+
+#[tokio::test]
+async fn admin_dj_settings_limit_the_queue_and_open_a_text_channel_to_commands() {
+    let mut d = Daemon::start();
+    let admin = d.admin().await;
+    let bob = d.member(&admin, "bob").await;
+    let lounge = voice_channel(&admin, "lounge", 0).await;
+    let general = admin.general().await;
+    bob.get("/api/admin/dj").await.expect_error(403, "admin_only");
+    let r = admin.get("/api/admin/dj").await.expect_status(200);
+    assert_eq!(r.body["settings"], r.body["defaults"]);
+    // Bad values are refused naming the key; a voice room is no command channel.
+    let mut s = r.body["settings"].clone();
+    s["config"]["vote_ratio"] = json!(3.0);
+    let e = admin.put("/api/admin/dj", s).await.expect_error(400, "bad_dj_settings");
+    assert!(e.body["error"]["message"].as_str().unwrap_or("").contains("vote_ratio"), "{}", e.body);
+    let mut s = r.body["settings"].clone();
+    s["command_channels"] = json!([lounge]);
+    admin.put("/api/admin/dj", s).await.expect_error(400, "bad_dj_settings");
+    let mut s = r.body["settings"].clone();
+    s["nonsense"] = json!(1);
+    admin.put("/api/admin/dj", s).await.expect_status(400);
+
+    // One track per person, and #general takes commands.
+    let mut s = r.body["settings"].clone();
+    s["config"]["per_user_limit"] = json!(1);
+    s["command_channels"] = json!([general]);
+    admin.put("/api/admin/dj", s.clone()).await.expect_status(200);
+    for (i, f) in [440.0, 550.0, 660.0].iter().enumerate() {
+        upload_track(&bob, &format!("t{i}.wav"), tone_wav(*f, 0.2, 30.0)).await.expect_status(201);
+    }
+
+    // Not in a room: a command in #general is answered privately there.
+    let (mut gw, _) = bob.gateway(None).await;
+    let mut seen = Vec::new();
+    bob.post(&format!("/api/channels/{general}/messages"), json!({"content": "!np"})).await.expect_status(201);
+    let mut dummy = None;
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end && dummy.is_none() {
+        if let Some(f) = gw.next_within(Duration::from_millis(200)).await {
+            if f["t"] == "dj.reply" {
+                dummy = Some(f["d"].clone());
+            }
+        }
+    }
+    let reply = dummy.expect("a private answer in #general");
+    assert_eq!((reply["channel_id"].as_str(), reply["private"].as_bool()), (Some(general.as_str()), Some(true)), "{reply}");
+    assert!(reply["text"].as_str().unwrap_or("").contains("Join a voice room"), "{reply}");
+
+    // In the room: #general drives the room's DJ, answering in #general; the limit holds.
+    let mut peer = join(&mut gw, &lounge, 1).await;
+    run(&mut gw, &mut peer, Duration::from_secs(1), &mut seen).await;
+    seen.clear();
+    bob.post(&format!("/api/channels/{general}/messages"), json!({"content": "!play t0"})).await.expect_status(201);
+    bob.post(&format!("/api/channels/{general}/messages"), json!({"content": "!play t1"})).await.expect_status(201);
+    bob.post(&format!("/api/channels/{general}/messages"), json!({"content": "!play t2"})).await.expect_status(201);
+    run(&mut gw, &mut peer, Duration::from_secs(3), &mut seen).await;
+    let replies: Vec<&Value> = ephemerals(&seen, "dj.reply").collect();
+    assert!(replies.iter().all(|r| r["channel_id"] == general.as_str()), "answers go where the command was: {replies:?}");
+    assert!(replies.iter().any(|r| r["private"] == true && r["text"].as_str().unwrap_or("").contains("You can have at most 1")), "the per-user limit answers: {replies:?}");
+    let view = bob.get(&format!("/api/channels/{lounge}/dj")).await.expect_status(200);
+    assert_eq!(view.body["dj"]["now_playing"]["entry"]["track"]["title"], "t0", "{}", view.body);
+    assert_eq!(view.body["dj"]["queue_total"], 1, "{}", view.body);
+    assert!(received(&peer) > 50, "the music plays in the room");
+
+    // The settings survive a restart.
+    drop(gw);
+    d.stop();
+    d.restart_same_port();
+    let _ = admin.http.get(format!("{}/api/me", admin.base)).send().await;
+    let r = Client::patient_with("dj settings", 20, || admin.http.get(format!("{}/api/admin/dj", admin.base))).await.expect_status(200);
+    assert_eq!(r.body["settings"]["config"]["per_user_limit"], 1);
+    assert_eq!(r.body["settings"]["command_channels"], json!([general]));
+}
