@@ -126,6 +126,8 @@ const ADMIN_PAGES: [string, string][] = [
   ['/admin/emoji', 'Emoji'],
   ['/admin/audit', 'Audit log'],
   ['/admin/settings', 'Link previews'],
+  ['/admin/audio', 'Audio'],
+  ['/admin/music', 'Music'],
   ['/admin/network', 'Network'],
   ['/admin/updates', 'Updates'],
   ['/admin/box', 'Box'],

@@ -16,6 +16,9 @@ describe('audit values', () => {
     expect(describeAuditValue({ role_ids: [], user_ids: ['7', 8] }, nameOf)).toBe('users: Bob, 8');
     expect(describeAuditValue({ channel_id: 4, reason: '<img src=x>' }, nameOf)).toBe('channel: #c4 · reason: <img src=x>');
     expect(describeAuditValue(null, nameOf)).toBe('');
+    expect(actionWords('dj.update')).toBe('changed the DJ settings');
+    expect(describeAuditValue({ enabled: true, room_id: '5' }, nameOf)).toBe('enabled: true · room: #c5');
+    expect(describeAuditValue({ command_channels: ['3', '4'] }, nameOf)).toBe('command channels: #c3, #c4');
   });
   it('bounds depth and length', () => {
     const deep = { a: { b: { c: { d: { e: 1 } } } } };

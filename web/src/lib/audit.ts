@@ -15,6 +15,8 @@ const ID_KEYS: Record<string, string> = {
   role_ids: 'role',
   channel_id: 'channel',
   parent_id: 'channel',
+  room_id: 'channel',
+  command_channels: 'channel',
 };
 
 /** Names `kind:id` references (user, channel, role…); null leaves the reference as it is. */
@@ -38,6 +40,8 @@ const ACTIONS: Record<string, string> = {
   'emoji.delete': 'deleted emoji',
   'track.create': 'added to the music library',
   'track.delete': 'removed from the music library',
+  'audio.update': "changed the box's speaker",
+  'dj.update': 'changed the DJ settings',
 };
 
 /** An action code in words ("user.ban" → "banned"); unknown codes as they are. */

@@ -16,6 +16,8 @@ export type Route =
   | { name: 'admin-settings' }
   | { name: 'admin-network' }
   | { name: 'admin-updates' }
+  | { name: 'admin-audio' }
+  | { name: 'admin-music' }
   | { name: 'admin-box' }
   | { name: 'setup' }
   | { name: 'settings' }
@@ -39,6 +41,8 @@ export function parseRoute(path: string): Route {
   if (p === '/admin/settings') return { name: 'admin-settings' };
   if (p === '/admin/network') return { name: 'admin-network' };
   if (p === '/admin/updates') return { name: 'admin-updates' };
+  if (p === '/admin/audio') return { name: 'admin-audio' };
+  if (p === '/admin/music') return { name: 'admin-music' };
   if (p === '/admin/box') return { name: 'admin-box' };
   if (p === '/setup') return { name: 'setup' };
   if (p === '/settings') return { name: 'settings' };
