@@ -54,7 +54,15 @@ fn error(e: alsa::Error) -> DeviceError {
         libc::EINVAL => ErrorKind::Unsupported,
         _ => ErrorKind::Other,
     };
-    DeviceError::new(kind, devices::probe_words(&e))
+    // Words for the admin page first; ALSA's own text stays for support.
+    let plain = match kind {
+        ErrorKind::Gone => "the device is not there (unplugged, or the name is wrong)",
+        ErrorKind::Busy => "another program is using the device",
+        ErrorKind::Unsupported => "the device refused these settings",
+        _ => "",
+    };
+    let detail = devices::probe_words(&e);
+    DeviceError::new(kind, if plain.is_empty() { detail } else { format!("{plain} ({detail})") })
 }
 
 fn alsa_format(f: SampleFormat) -> Format {
