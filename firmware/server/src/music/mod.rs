@@ -10,11 +10,13 @@
 //! Nothing here runs audio on the async runtime, and a room task never waits on a source: a
 //! slow URL or a stalled stream only delays that room's own answers.
 
+mod jellyfin;
 mod player;
 mod resolve;
 mod room;
 mod routes;
 pub mod speaker;
+mod web;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -43,6 +45,8 @@ pub struct Music {
     settings: Mutex<DjSettings>,
     /// The box's own speaker and the room that plays out of it.
     pub speaker: speaker::BoxSpeaker,
+    /// Jellyfin is set up (its tracks are `jellyfin:<id>`).
+    jellyfin: std::sync::atomic::AtomicBool,
 }
 
 impl Music {
@@ -75,8 +79,12 @@ fn config(state: &AppState) -> dj::Config {
 }
 
 /// The `scheme:` prefixes a chat argument may name as a track.
-fn track_schemes(_state: &AppState) -> Vec<String> {
-    vec!["library".to_owned()]
+fn track_schemes(state: &AppState) -> Vec<String> {
+    let mut s = vec!["library".to_owned()];
+    if state.music.jellyfin.load(std::sync::atomic::Ordering::Relaxed) {
+        s.push(jellyfin::SCHEME.to_owned());
+    }
+    s
 }
 
 /// Saves the admin's DJ settings and hands them to every running room.
@@ -218,6 +226,7 @@ pub fn listeners_changed(state: &AppState, room: ChannelId, people: Vec<i64>) {
 /// its queue survive a restart (it resumes when someone is in the room).
 pub async fn restore(state: &Arc<AppState>) {
     speaker::restore(state).await;
+    jellyfin::restore(state).await;
     if let Ok(Some(j)) = state.db(|store| store.dj_settings()).await {
         match serde_json::from_str::<DjSettings>(&j) {
             Ok(s) => *state.music.settings.lock().unwrap_or_else(|e| e.into_inner()) = s,

@@ -24,11 +24,14 @@ pub enum PlayerEvent {
 pub enum Source {
     /// A file of the music library, with its measured gain.
     File { path: PathBuf, ext: Option<String>, gain_db: Option<f32> },
+    /// A web stream (HTTP audio, internet radio, a Jellyfin track): fetched by its own task.
+    Stream(super::web::Stream),
 }
 
 pub struct Player {
     room: ChannelId,
-    player: audio::player::Player,
+    /// Shared (weakly) with a web stream's body task, which hands it the ICY titles.
+    player: Arc<audio::player::Player>,
     /// Stops the clock thread when dropped (after the player: no frame after `leave`).
     engine: Option<audio::engine::Engine>,
 }
@@ -89,7 +92,7 @@ impl Player {
             }
         };
         dj_seated(state, room, true);
-        Ok(Player { room, player, engine: Some(engine) })
+        Ok(Player { room, player: Arc::new(player), engine: Some(engine) })
     }
 
     pub fn load(&self, entry: EntryId, source: Source, from_ms: u64) {
@@ -105,6 +108,10 @@ impl Player {
                     Ok((Box::new(f) as Box<dyn audio::MediaSource>, hint))
                 });
                 self.player.load(id, opener, from_ms, gain_db);
+            }
+            Source::Stream(stream) => {
+                let opener = super::web::opener(stream, id, Arc::downgrade(&self.player));
+                self.player.load(id, opener, from_ms, None);
             }
         }
     }
@@ -145,13 +152,22 @@ impl Player {
     }
 }
 
-/// Tracks a URL names. Playing from URLs (HTTP audio, internet radio, playlists) goes through
-/// the SSRF-safe `fetch` crate.
-pub async fn url_tracks(_state: &Arc<AppState>, url: &str) -> Result<Vec<dj::TrackInfo>, String> {
-    let _ = url;
-    Err("Playing from web addresses is not switched on on this box yet; play from the music library.".to_owned())
+/// Tracks a URL names: an audio file, a radio station, or a playlist's first entries (see
+/// `web.rs`; everything through the SSRF-safe `fetch`).
+pub async fn url_tracks(state: &Arc<AppState>, url: &str) -> Result<Vec<dj::TrackInfo>, String> {
+    super::web::url_tracks(state, url).await
 }
 
-pub async fn url_source(_state: &Arc<AppState>, track: &dj::TrackInfo) -> Result<Source, String> {
-    Err(format!("“{}” cannot be played: web addresses are not switched on on this box yet.", track.title))
+/// How to play a web or Jellyfin track. No IO here (the room task calls it): the stream's own
+/// task fetches.
+pub async fn url_source(state: &Arc<AppState>, track: &dj::TrackInfo) -> Result<Source, String> {
+    use super::web::{Stream, Target};
+    let target = if let Some(url) = track.source.strip_prefix(super::web::URL_SCHEME) {
+        Target::Url(url.to_owned())
+    } else if track.source.starts_with("jellyfin:") {
+        Target::Jellyfin(track.source.clone())
+    } else {
+        return Err(format!("“{}” cannot be played: the box does not know where it comes from.", track.title));
+    };
+    Ok(Source::Stream(Stream { target, state: Arc::downgrade(state) }))
 }

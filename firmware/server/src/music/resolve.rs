@@ -28,8 +28,15 @@ fn unavailable(e: crate::error::ApiError) -> String {
     }
 }
 
+/// How long a search waits for Jellyfin.
+const JELLYFIN_SEARCH: std::time::Duration = std::time::Duration::from_secs(8);
+
 pub async fn resolve(state: &Arc<AppState>, request: dj::Request) -> Result<Vec<dj::TrackInfo>, String> {
     match request {
+        dj::Request::Track(key) if key.starts_with("jellyfin:") => Ok(vec![super::jellyfin::track(state, &key).await?]),
+        dj::Request::Track(key) if key.starts_with(super::web::URL_SCHEME) => {
+            super::web::url_tracks(state, &key[super::web::URL_SCHEME.len()..]).await
+        }
         dj::Request::Track(key) => {
             let id = Track::from_source_key(&key).ok_or_else(|| "That is not a track of the music library.".to_owned())?;
             let f = state.db(move |store| store.track_file(id)).await.map_err(unavailable)?;
@@ -37,11 +44,27 @@ pub async fn resolve(state: &Arc<AppState>, request: dj::Request) -> Result<Vec<
         }
         dj::Request::Search { query, limit } => {
             let q = query.clone();
-            let (hits, _) = state.db(move |store| store.tracks(Some(&q), 0, limit.clamp(1, 25))).await.map_err(unavailable)?;
-            if hits.is_empty() {
-                return Err(format!("Nothing in the music library matches “{}”.", dj::format::short(&query, 80)));
+            let limit = limit.clamp(1, 25);
+            let (hits, _) = state.db(move |store| store.tracks(Some(&q), 0, limit)).await.map_err(unavailable)?;
+            let mut found: Vec<dj::TrackInfo> = hits.iter().map(track_info).collect();
+            // Jellyfin's hits after the library's; a Jellyfin that does not answer only costs its hits.
+            let mut jellyfin = false;
+            if found.len() < limit {
+                match tokio::time::timeout(JELLYFIN_SEARCH, super::jellyfin::search(state, &query, limit - found.len())).await {
+                    Ok(Ok(Some(more))) => {
+                        jellyfin = true;
+                        found.extend(more);
+                    }
+                    Ok(Ok(None)) => {}
+                    Ok(Err(words)) => tracing::info!("Jellyfin search failed: {words}"),
+                    Err(_) => tracing::info!("Jellyfin search timed out"),
+                }
             }
-            Ok(hits.iter().map(track_info).collect())
+            if found.is_empty() {
+                let q = dj::format::short(&query, 80);
+                return Err(if jellyfin { format!("Nothing in the music library or on Jellyfin matches “{q}”.") } else { format!("Nothing in the music library matches “{q}”.") });
+            }
+            Ok(found)
         }
         dj::Request::Url(url) => super::player::url_tracks(state, &url).await,
     }

@@ -23,6 +23,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/audio", get(audio_get).put(audio_put))
         .route("/admin/audio/tone", post(audio_tone))
         .route("/admin/dj", get(dj_get).put(dj_put))
+        .merge(super::jellyfin::routes())
 }
 
 /// Admin → Music: the DJs' limits and votes, and the text channels that take `!` commands.

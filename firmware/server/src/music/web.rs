@@ -17,8 +17,10 @@ pub const URL_SCHEME: &str = "url:";
 
 /// Addresses a playlist may add at most (the rest are left out).
 const PLAYLIST_ENTRIES: usize = 10;
-/// The stream's buffer between the body task and the decoder (about 16 s of 128 kbit/s).
-const STREAM_BUFFER: usize = 256 * 1024;
+/// The stream's buffer between the body task and the decoder (about 4 s of 128 kbit/s). Small,
+/// because an ICY title reaches the player when its bytes are read off the network, ahead of
+/// the audio still in this buffer.
+const STREAM_BUFFER: usize = 64 * 1024;
 /// The decoder reports `stalled` after this long without bytes; the body's own idle timeout
 /// is a little longer, so a stall is told in the player's words.
 const DECODE_IDLE: Duration = Duration::from_secs(8);
@@ -248,21 +250,34 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A stream for the player: where, with which headers, and under which settings.
+/// A stream for the player: what to fetch (worked out by the body task, not the room task).
 pub struct Stream {
-    pub url: String,
-    pub headers: Vec<(String, String)>,
+    pub target: Target,
     pub state: Weak<AppState>,
+}
+
+pub enum Target {
+    /// A web address (ICY metadata asked for).
+    Url(String),
+    /// A Jellyfin track's source key.
+    Jellyfin(String),
 }
 
 /// The player's opener for `stream`: starts the body task now; on the decode thread, waits for
 /// the head and hands the decoder the stream with the hint from its `Content-Type`.
 pub fn opener(stream: Stream, id: audio::player::EntryId, player: Weak<audio::player::Player>) -> audio::player::Opener {
     let (writer, source) = audio::stream::stream_channel(STREAM_BUFFER, DECODE_IDLE);
-    let (head_tx, head_rx) = std::sync::mpsc::sync_channel::<Result<String, String>>(1);
+    let (head_tx, head_rx) = std::sync::mpsc::sync_channel::<Result<(String, Option<String>), String>>(1);
     tokio::spawn(pump(stream, writer, head_tx, id, player));
     Box::new(move || match head_rx.recv_timeout(HEAD_WAIT) {
-        Ok(Ok(mime)) => Ok((Box::new(source) as Box<dyn audio::MediaSource>, audio::scan::hint_for_mime(&mime))),
+        Ok(Ok((mime, ext))) => {
+            let mut hint = audio::scan::hint_for_mime(&mime);
+            // `application/octet-stream` says nothing; the file name may.
+            if let Some(e) = ext.filter(|e| AUDIO_EXTS.contains(&e.as_str())) {
+                hint.with_extension(&e);
+            }
+            Ok((Box::new(source) as Box<dyn audio::MediaSource>, hint))
+        }
         Ok(Err(words)) => Err(audio::AudioError::Io(words)),
         Err(_) => Err(audio::AudioError::Stalled),
     })
@@ -274,27 +289,50 @@ pub fn opener(stream: Stream, id: audio::player::EntryId, player: Weak<audio::pl
 async fn pump(
     stream: Stream,
     mut writer: StreamWriter,
-    head_tx: std::sync::mpsc::SyncSender<Result<String, String>>,
+    head_tx: std::sync::mpsc::SyncSender<Result<(String, Option<String>), String>>,
     id: audio::player::EntryId,
     player: Weak<audio::player::Player>,
 ) {
     let Some(state) = stream.state.upgrade() else { return };
-    let f = match fetcher(&state).await {
-        Ok(f) => f,
-        Err(w) => return drop(head_tx.send(Err(w))),
+    let prepared = async {
+        let (url, headers) = match stream.target {
+            Target::Url(u) => (u, icy_request()),
+            Target::Jellyfin(key) => super::jellyfin::stream_request(&state, &key).await?,
+        };
+        Ok::<_, String>((fetcher(&state).await?, url, headers))
+    };
+    let (f, url, headers) = match prepared.await {
+        Ok(p) => p,
+        Err(w) => return drop(head_tx.send(Err(w.trim_end_matches('.').to_owned()))),
     };
     drop(state);
-    let opts = StreamOptions { accept: audio_types(), headers: stream.headers, idle_timeout: FETCH_IDLE, ..StreamOptions::default() };
-    let (head, mut body) = match f.get_stream(&stream.url, &opts).await {
+    let opts = StreamOptions { accept: audio_types(), headers, idle_timeout: FETCH_IDLE, ..StreamOptions::default() };
+    let (head, mut body) = match f.get_stream(&url, &opts).await {
         Ok(x) => x,
         Err(e) => return drop(head_tx.send(Err(refused_words(&e).trim_end_matches('.').to_owned()))),
     };
     let mut icy = head.header("icy-metaint").and_then(IcyParser::from_header);
-    if head_tx.send(Ok(head.content_type.clone())).is_err() {
+    if head_tx.send(Ok((head.content_type.clone(), extension(&head.url)))).is_err() {
         return;
     }
     drop(head_tx);
     tracing::debug!(url = %head.url, icy = icy.is_some(), "music stream open");
+    let why = pump_body(&mut body, &mut writer, &mut icy, id, &player).await;
+    tracing::debug!(url = %head.url, bytes = body.received(), "music stream closed: {why:?}");
+    if let Err(words) = why {
+        writer.fail(words);
+    }
+}
+
+/// Moves the body into the player's stream until one of them ends: `Ok` with why when it
+/// ended cleanly (end of body, the player stopped listening), `Err` with words when it broke.
+async fn pump_body(
+    body: &mut BodyStream,
+    writer: &mut StreamWriter,
+    icy: &mut Option<IcyParser>,
+    id: audio::player::EntryId,
+    player: &Weak<audio::player::Player>,
+) -> Result<&'static str, String> {
     // While the body is quiet, look every second whether the player still listens.
     let mut probe = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -304,16 +342,16 @@ async fn pump(
             loop {
                 tokio::select! {
                     c = &mut next => break c,
-                    _ = probe.tick() => if matches!(writer.try_send(Vec::new()), Err(TrySendError::Closed)) { return },
+                    _ = probe.tick() => if matches!(writer.try_send(Vec::new()), Err(TrySendError::Closed)) { return Ok("the player moved on") },
                 }
             }
         };
         let bytes = match chunk {
             Ok(Some(b)) => b,
-            Ok(None) => return,
-            Err(e) => return writer.fail(refused_words(&e).trim_end_matches('.')),
+            Ok(None) => return Ok("the end of the body"),
+            Err(e) => return Err(refused_words(&e).trim_end_matches('.').to_owned()),
         };
-        let audio = match &mut icy {
+        let audio = match icy {
             Some(p) => {
                 let out = p.feed(&bytes);
                 for t in out.titles.into_iter().filter(|t| !t.trim().is_empty()) {
@@ -326,7 +364,7 @@ async fn pump(
             None => bytes.to_vec(),
         };
         if writer.send(audio).await.is_err() {
-            return;
+            return Ok("the player moved on");
         }
     }
 }

@@ -17,6 +17,7 @@ mod robustness;
 mod errors;
 mod voice;
 mod dj;
+mod dj_sources;
 mod room_chat;
 mod setup;
 mod network;
