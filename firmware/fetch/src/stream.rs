@@ -139,7 +139,7 @@ impl BodyStream {
 }
 
 enum Hop {
-    Done(StreamHead, BodyStream),
+    Done(Box<(StreamHead, BodyStream)>),
     Redirect(Url),
 }
 
@@ -164,7 +164,7 @@ impl Fetcher {
         loop {
             let io = self.connect_url(&url, opts.ports).await?;
             match stream_exchange(io, &url, opts, &headers, &self.policy().user_agent).await? {
-                Hop::Done(head, body) => return Ok((head, body)),
+                Hop::Done(done) => return Ok(*done),
                 Hop::Redirect(next) => {
                     let max = self.policy().max_redirects;
                     if redirects >= max {
@@ -264,7 +264,7 @@ async fn stream_exchange(
     let (parts, body) = response.into_parts();
     let head = StreamHead { url: url.clone(), status: status.as_u16(), content_type, charset, content_length, headers: parts.headers };
     let body = BodyStream { body, idle: opts.idle_timeout, url: url.to_string(), received: 0, _conn: conn };
-    Ok(Hop::Done(head, body))
+    Ok(Hop::Done(Box::new((head, body))))
 }
 
 /// Reads `ICY 200 OK` (SHOUTcast v1's status line) as `HTTP/1.0 200 OK`; passes anything else
