@@ -21,6 +21,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/channels/{id}/dj", get(view).post(command))
         .route("/channels/{id}/dj/mute", put(mute))
         .route("/admin/audio", get(audio_get).put(audio_put))
+        .route("/admin/audio/status", get(audio_status))
         .route("/admin/audio/tone", post(audio_tone))
         .route("/admin/dj", get(dj_get).put(dj_put))
         .merge(super::jellyfin::routes())
@@ -50,6 +51,12 @@ async fn audio_get(State(state): S, a: Authed) -> ApiResult<axum::Json<Value>> {
         "cards": cards,
         "report": report,
     })))
+}
+
+/// The speaker's settings and state only (no hardware scan): what the page polls.
+async fn audio_status(State(state): S, a: Authed) -> ApiResult<axum::Json<Value>> {
+    a.require_admin()?;
+    Ok(axum::Json(json!({"settings": state.music.speaker.settings(), "speaker": state.music.speaker.stats()})))
 }
 
 async fn audio_put(State(state): S, a: Authed, Json(body): Json<super::speaker::AudioSettings>) -> ApiResult<axum::Json<Value>> {

@@ -210,6 +210,18 @@ async fn hostile_music_uploads_are_refused_in_words_and_leave_nothing_behind() {
     assert!(tmp.is_empty(), "{tmp:?}");
 }
 
+/// Admin → Audio once the speaker's thread has tried its device (it starts as "starting").
+async fn settled(admin: &Client) -> Resp {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = admin.get("/api/admin/audio").await.expect_status(200);
+        if r.body["speaker"]["state"]["state"] != "starting" || Instant::now() > end {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn admin_audio_lists_the_hardware_and_keeps_the_speaker_settings() {
     let mut d = Daemon::start();
@@ -242,9 +254,15 @@ async fn admin_audio_lists_the_hardware_and_keeps_the_speaker_settings() {
     // A USB DAC that is not plugged in yet: saved, and the speaker waits for it.
     let want = json!({"enabled": true, "device": "hw:CARD=Dac,DEV=0", "mixer": "software", "volume": 55, "room_id": lounge});
     put(want.clone()).await.expect_status(200);
-    let r = admin.get("/api/admin/audio").await.expect_status(200);
+    let r = settled(&admin).await;
     assert_eq!(r.body["settings"], want);
     assert_eq!(r.body["speaker"]["state"]["state"], "waiting_for_device", "{}", r.body);
+    assert!(r.body["speaker"]["state"]["reason"].as_str().unwrap_or("").starts_with("the device is not there"), "plain words first: {}", r.body);
+    // What the page polls: the same state without scanning the hardware.
+    let st = admin.get("/api/admin/audio/status").await.expect_status(200);
+    assert_eq!((st.body["settings"].clone(), st.body["speaker"]["state"]["state"].clone()), (want.clone(), json!("waiting_for_device")));
+    assert!(st.body.get("cards").is_none());
+    bob.get("/api/admin/audio/status").await.expect_error(403, "admin_only");
     let r = admin.get("/api/admin/audit").await.expect_status(200);
     assert!(r.body.to_string().contains("audio.update"), "{}", r.body);
 
@@ -255,7 +273,8 @@ async fn admin_audio_lists_the_hardware_and_keeps_the_speaker_settings() {
     assert!(out.status.success() && text.contains("no sound card found") && text.contains("hw:CARD=Dac,DEV=0"), "{text}");
     d.restart_same_port();
     let _ = admin.http.get(format!("{}/api/me", admin.base)).send().await;
-    let r = Client::patient_with("audio", 20, || admin.http.get(format!("{}/api/admin/audio", admin.base))).await.expect_status(200);
+    Client::patient_with("audio", 20, || admin.http.get(format!("{}/api/admin/audio", admin.base))).await.expect_status(200);
+    let r = settled(&admin).await;
     assert_eq!(r.body["settings"], want);
     assert_eq!(r.body["speaker"]["state"]["state"], "waiting_for_device", "{}", r.body);
 }
