@@ -48,11 +48,14 @@ ts-types:
 test-web: web-deps
 	cd web && npm run check && npm run test:unit && SPOT_BIN=$(DEV_BIN) npm run test:e2e
 
-## Benchmarks: programs that print figures (fan-out, latency, RSS, search, update install, the web
-## app's first view, ...). The list is .ci/bench.sh's, so a new benchmark is no image input.
-bench: deps spot
+## Benchmarks: programs that print figures (fan-out, latency, RSS, update install and delta size).
+bench: deps-build spot
 	$(CARGO) build --release -p spot --bins --examples
-	@bash .ci/bench.sh
+	$(CARGO) run --release -p spot --example bench_fanout -- $(CARGO_TARGET_DIR)/release/spot
+	$(CARGO) run --release -p spot --example bench_uploads -- $(CARGO_TARGET_DIR)/release/spot
+	$(CARGO) run --release -p voice --example bench_sfu
+	$(CARGO) run --release -p store --example bench_search
+	$(CARGO) run --release -p ota --example bench_install -- 1024
 
 ## Every image test but the updates end to end; records the tested inputs (system and daemon
 ## hashes, taken before the run) in .ci/image-tested (commit it). What CI runs when the system

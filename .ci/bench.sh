@@ -1,5 +1,6 @@
 #!/bin/bash
-# `make bench`: every benchmark, one after the other, each printing its own figures (p50/p99,
+# `make bench` (from the next recorded image-check on: the Makefile line that calls this is on
+# branch image-audio with the other system-input changes): every benchmark, one after the other, each printing its own figures (p50/p99,
 # throughput, CPU, RSS, and a peer's figures beside ours where one exists). Run by the Makefile
 # after the release build of the daemon and its examples; CARGO_TARGET_DIR comes from there.
 set -euo pipefail

@@ -129,19 +129,6 @@ toolchain() {
 
 cmd=${1:-build}
 shift || true
-# Cargo decides freshness from mtimes relative to the workspace, so a test binary built from
-# another checkout of the same sources (a snapshot at another path) counts as fresh, yet it
-# reads its fixtures at the CARGO_MANIFEST_DIR it was compiled in, which may be gone. When the
-# checkout changed, the workspace's own crates are rebuilt (dependencies stay cached).
-same_checkout() {
-	local stamp=$CARGO_TARGET_DIR/.spot-checkout
-	if [ "$(cat "$stamp" 2>/dev/null)" != "$TOP" ]; then
-		log "tests were last built from another checkout: rebuilding the workspace's crates"
-		find "$TOP/firmware" "$TOP/ota" -path "$TOP/firmware/vendor" -prune -o -name '*.rs' -print0 | xargs -0 touch
-		mkdir -p "$CARGO_TARGET_DIR" && echo "$TOP" >"$stamp"
-	fi
-}
-
 case $cmd in
 toolchain) toolchain ;;
 env)
@@ -168,7 +155,6 @@ test)
 	toolchain
 	cross_env
 	binfmt_setup
-	same_checkout
 	[ $# -gt 0 ] || set -- --workspace
 	(cd "$TOP" && "${NICE[@]}" cargo test --target $TARGET "$@")
 	;;
