@@ -108,7 +108,11 @@ async fn a_track_played_from_the_room_chat_reaches_the_room_as_the_uploaded_tone
 
     // `!play` in the room's own chat: the DJ answers, joins and plays.
     bob.post(&format!("/api/channels/{lounge}/messages"), json!({"content": "!play test tone"})).await.expect_status(201);
-    run(&mut gw, &mut peer, Duration::from_secs(4), &mut seen).await;
+    // About 4 s on this machine; patient for slow ones (the aarch64 build runs under emulation).
+    let end = Instant::now() + Duration::from_secs(30);
+    while received(&peer) < 150 && Instant::now() < end {
+        run(&mut gw, &mut peer, Duration::from_millis(500), &mut seen).await;
+    }
     let replies: Vec<&Value> = ephemerals(&seen, "dj.reply").collect();
     assert!(replies.iter().any(|r| r["text"].as_str().unwrap_or("").contains("Test Tone") && r["private"] == false), "{replies:?}");
     let states: Vec<&Value> = ephemerals(&seen, "dj.state").collect();
@@ -121,7 +125,7 @@ async fn a_track_played_from_the_room_chat_reaches_the_room_as_the_uploaded_tone
 
     // The music arrived as Opus, about 50 frames a second, and decodes to the 440 Hz tone.
     let got = received(&peer);
-    assert!(got > 100, "only {got} DJ frames in ~4 s");
+    assert!(got >= 150, "only {got} DJ frames in 30 s");
     let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).expect("decoder");
     let mut pcm = Vec::new();
     let mut buf = vec![0f32; 5760 * 2];
