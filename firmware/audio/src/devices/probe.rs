@@ -101,12 +101,18 @@ fn open_caps(name: &str) -> Result<HwCaps, String> {
     caps_of(&pcm).map_err(|e| words(&e))
 }
 
+/// The formats asked about: every one ALSA names but `Unknown` (-1), which alsa-lib takes as a
+/// mask bit and aborts the whole process on (`snd_mask_leave: val <= SND_MASK_MAX`): seen in
+/// the QEMU image against snd-aloop.
+fn probe_formats() -> impl Iterator<Item = Format> {
+    Format::all().iter().copied().filter(|f| *f != Format::Unknown && (*f as i32) >= 0)
+}
+
 /// The full hardware parameter space of an open PCM (nothing is set on it).
 pub fn caps_of(pcm: &PCM) -> alsa::Result<HwCaps> {
     let hwp = HwParams::any(pcm)?;
-    let formats = Format::all()
-        .iter()
-        .filter(|f| hwp.test_format(**f).is_ok())
+    let formats = probe_formats()
+        .filter(|f| hwp.test_format(*f).is_ok())
         .map(|f| f.to_string())
         .collect();
     let rates = COMMON_RATES
@@ -192,5 +198,19 @@ mod tests {
         let cards = probe();
         assert!(cards.is_empty(), "{cards:?}");
         assert!(super::super::report(&cards).starts_with("no sound card found"));
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn no_format_asked_about_is_outside_alsas_mask() {
+        let v: Vec<Format> = probe_formats().collect();
+        assert!(!v.contains(&Format::Unknown));
+        // SND_MASK_MAX is 64: every format asked about must be a bit of the mask.
+        assert!(v.iter().all(|f| (0..64).contains(&(*f as i32))), "{v:?}");
+        assert!(v.contains(&Format::S16LE) && v.contains(&Format::S32LE));
     }
 }
