@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startDaemon, type Daemon } from './daemon';
 import { axe } from './axe';
 import { ok } from './admin-helpers';
+import { wav } from './wav';
 import { login, screenshot, send } from './helpers';
 
 // Admin → Audio (the box's own speaker) and Admin → Music (every room's DJ) against the real
@@ -14,26 +15,6 @@ import { login, screenshot, send } from './helpers';
 // in words. The DJ settings survive a reload, a bad value is refused next to its field, and a
 // text channel chosen for commands gets the DJ's answers (not in a room: "join a room first").
 
-/** A mono 16-bit WAV: a sine of `hz` (a track for the library), or silence (`hz` 0, the fake microphone). */
-function wav(hz: number, seconds: number, rate = 48000): Buffer {
-  const n = rate * seconds;
-  const buf = Buffer.alloc(44 + n * 2);
-  buf.write('RIFF', 0);
-  buf.writeUInt32LE(36 + n * 2, 4);
-  buf.write('WAVE', 8);
-  buf.write('fmt ', 12);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36);
-  buf.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), 44 + i * 2);
-  return buf;
-}
 const MIC = path.join(os.tmpdir(), `spot-e2e-admin-audio-mic-${process.pid}.wav`);
 writeFileSync(MIC, wav(0, 2));
 

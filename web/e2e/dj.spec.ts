@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startDaemon, type Daemon } from './daemon';
 import { axe } from './axe';
 import { ok } from './admin-helpers';
+import { wav } from './wav';
 import { login, messages, screenshot, send } from './helpers';
 
 // The voice room's shared DJ through the real daemon: two people in a room (the admin on a
@@ -13,27 +14,6 @@ import { login, messages, screenshot, send } from './helpers';
 // typed in the room's chat, the DJ's audio arriving in the other browser (getStats), pause,
 // volume and skip from one page seen on both, a private answer only its sender sees, the DJ
 // muted for one listener and for the room, axe and screenshots.
-
-/** A mono 16-bit WAV: a steady sine of `hz` (music for the DJ), or silence (`hz` 0). */
-function wav(hz: number, seconds: number, rate = 48000): Buffer {
-  const n = rate * seconds;
-  const buf = Buffer.alloc(44 + n * 2);
-  buf.write('RIFF', 0);
-  buf.writeUInt32LE(36 + n * 2, 4);
-  buf.write('WAVE', 8);
-  buf.write('fmt ', 12);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(1, 22); // mono
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36);
-  buf.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), 44 + i * 2);
-  return buf;
-}
 
 // The microphones are quiet (and muted): the only music in the room is the DJ's.
 const MIC = path.join(os.tmpdir(), `spot-e2e-dj-mic-${process.pid}.wav`);
